@@ -1,0 +1,135 @@
+# subproc - a plain GNU Makefile.
+#
+#   make                  library (static + shared), the subproc command, examples, test binary
+#   make check            the whole suite, once per backend (linux, posix)
+#   make demo             the CLI and the five examples doing real work
+#   make asan|ubsan|tsan|valgrind   the suite under each tool
+#   make install PREFIX=/usr/local LIBDIR=$(PREFIX)/lib DESTDIR=
+#   make bench            benchmarks against peers (see docs/BENCHMARKS.md)
+
+VERSION   := 0.1.0
+SOVERSION := 0
+
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+WARN     := -Wall -Wextra -Werror
+BASEFLAGS := -std=gnu11 -D_GNU_SOURCE -pthread $(WARN)
+SAN      ?=
+SANFLAGS := $(if $(SAN),-fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all)
+# child.c runs between clone and exec, where a sanitizer runtime must not run (see its header).
+CHILD_NOSAN := $(if $(SAN),-fno-sanitize=all)
+LDLIBS   ?=
+
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+LIBDIR  ?= $(PREFIX)/lib
+INCDIR  ?= $(PREFIX)/include
+MANDIR  ?= $(PREFIX)/share/man
+PCDIR   ?= $(LIBDIR)/pkgconfig
+DESTDIR ?=
+
+B ?= build
+
+LIB_SRC  := $(wildcard src/*.c)
+LIB_OBJ  := $(LIB_SRC:src/%.c=$(B)/obj/%.o)
+PIC_OBJ  := $(LIB_SRC:src/%.c=$(B)/pic/%.o)
+CLI_SRC  := $(wildcard cli/*.c)
+CLI_OBJ  := $(CLI_SRC:cli/%.c=$(B)/cli/%.o)
+TEST_SRC := $(wildcard tests/*.c)
+TEST_OBJ := $(TEST_SRC:tests/%.c=$(B)/tests/%.o)
+EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
+HEADERS  := include/subproc.h src/internal.h
+
+STATIC := $(B)/libsubproc.a
+SHARED := $(B)/libsubproc.so.$(VERSION)
+CLI    := $(if $(CLI_SRC),$(B)/subproc)
+TESTS  := $(B)/test_subproc
+
+ALL_CFLAGS = $(BASEFLAGS) $(CFLAGS) $(SANFLAGS) -Iinclude
+
+.PHONY: all check demo install uninstall clean asan ubsan tsan valgrind bench header-test fuzz format
+all: $(STATIC) $(SHARED) $(B)/libsubproc.so $(CLI) $(EXAMPLES) $(TESTS)
+
+$(B)/obj/%.o: src/%.c $(HEADERS) | $(B)/obj
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+$(B)/pic/%.o: src/%.c $(HEADERS) | $(B)/pic
+	$(CC) $(ALL_CFLAGS) -fPIC -c $< -o $@
+$(B)/obj/child.o $(B)/pic/child.o: ALL_CFLAGS += $(CHILD_NOSAN)
+
+$(STATIC): $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+$(SHARED): $(PIC_OBJ)
+	$(CC) $(ALL_CFLAGS) -shared -Wl,-soname,libsubproc.so.$(SOVERSION) -o $@ $^ $(LDLIBS)
+$(B)/libsubproc.so: $(SHARED)
+	ln -sf libsubproc.so.$(VERSION) $(B)/libsubproc.so.$(SOVERSION)
+	ln -sf libsubproc.so.$(VERSION) $@
+
+$(B)/cli/%.o: cli/%.c include/subproc.h $(wildcard cli/*.h) | $(B)/cli
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+$(CLI): $(CLI_OBJ) $(STATIC)
+	$(CC) $(ALL_CFLAGS) -o $@ $(CLI_OBJ) $(STATIC) $(LDLIBS)
+
+$(B)/examples/%: examples/%.c include/subproc.h $(STATIC) | $(B)/examples
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(STATIC) $(LDLIBS)
+
+$(B)/tests/%.o: tests/%.c $(HEADERS) tests/test.h | $(B)/tests
+	$(CC) $(ALL_CFLAGS) -Isrc -c $< -o $@
+$(TESTS): $(TEST_OBJ) $(STATIC)
+	$(CC) $(ALL_CFLAGS) -o $@ $(TEST_OBJ) $(STATIC) $(LDLIBS)
+
+$(B)/obj $(B)/pic $(B)/cli $(B)/examples $(B)/tests:
+	mkdir -p $@
+
+# The suite runs once per backend; tests/run.sh adds the counts and prints "N passed, N failed".
+check: all header-test
+	@SUBPROC_BUILD=$(B) sh tests/run.sh
+
+# The public header alone, as C99 -pedantic and as C++.
+header-test: | $(B)/tests
+	printf '#include <subproc.h>\nint main(void){return 0;}\n' > $(B)/tests/hdr.c
+	$(CC) -std=c99 -pedantic -Wall -Wextra -Werror -Iinclude -c $(B)/tests/hdr.c -o $(B)/tests/hdr_c.o
+	@if command -v c++ >/dev/null 2>&1; then \
+	  cp $(B)/tests/hdr.c $(B)/tests/hdr.cpp && \
+	  echo "c++ -std=c++11 -pedantic ... include/subproc.h" && \
+	  c++ -std=c++11 -pedantic -Wall -Wextra -Werror -Iinclude -c $(B)/tests/hdr.cpp -o $(B)/tests/hdr_cxx.o; \
+	fi
+
+asan:
+	$(MAKE) B=build-asan SAN=address,undefined CFLAGS="-O1 -g" check
+ubsan:
+	$(MAKE) B=build-ubsan SAN=undefined CFLAGS="-O1 -g" check
+tsan:
+	$(MAKE) B=build-tsan SAN=thread CFLAGS="-O1 -g" check
+valgrind: all
+	@SUBPROC_BUILD=$(B) SUBPROC_VALGRIND=1 sh tests/run.sh
+
+demo: all
+	@sh examples/demo.sh $(B)
+
+bench: all
+	@$(MAKE) -C bench B=../$(B)
+
+install: all
+	install -d $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PCDIR) $(DESTDIR)$(BINDIR) \
+	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3
+	install -m 644 include/subproc.h $(DESTDIR)$(INCDIR)/
+	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(SHARED) $(DESTDIR)$(LIBDIR)/
+	ln -sf libsubproc.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libsubproc.so.$(SOVERSION)
+	ln -sf libsubproc.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libsubproc.so
+	$(if $(CLI),install -m 755 $(CLI) $(DESTDIR)$(BINDIR)/)
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCDIR@|$(INCDIR)|; s|@VERSION@|$(VERSION)|' \
+	  subproc.pc.in > $(DESTDIR)$(PCDIR)/subproc.pc
+	install -m 644 man/subproc.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 man/subproc.3 $(DESTDIR)$(MANDIR)/man3/
+
+uninstall:
+	rm -f $(DESTDIR)$(INCDIR)/subproc.h $(DESTDIR)$(LIBDIR)/libsubproc.* $(DESTDIR)$(PCDIR)/subproc.pc \
+	  $(DESTDIR)$(BINDIR)/subproc $(DESTDIR)$(MANDIR)/man1/subproc.1 $(DESTDIR)$(MANDIR)/man3/subproc.3
+
+format:
+	clang-format -i include/*.h src/*.c src/*.h cli/*.c tests/*.c tests/*.h examples/*.c
+
+clean:
+	rm -rf build build-*

@@ -1,0 +1,238 @@
+/*
+ * child.c - the code that runs in the child between clone/fork and exec, and nothing else.
+ *
+ * What may be called here, and why:
+ *  - With the Linux backend the child shares the parent's memory (CLONE_VM|CLONE_VFORK) and runs
+ *    on a small stack of its own while the parent thread is suspended. Any lock it took could be
+ *    held by another parent thread, any heap it touched is the parent's heap. So: no malloc, no
+ *    stdio, no locks, no TLS except errno (the parent saves and restores its own errno).
+ *  - With the fork backend a multi-threaded parent leaves the child with locks that may be held
+ *    forever. The same rule applies.
+ *  - Allowed: async-signal-safe system calls (POSIX.1-2017 2.4.3) and raw syscalls, on data the
+ *    parent prepared in struct subproc__plan. Credential changes use raw syscalls on Linux:
+ *    glibc's setuid() would try to signal every thread of the parent (setxid broadcast).
+ *  - The file is built without sanitizer instrumentation: a sanitizer runtime is not safe here.
+ *
+ * Setup order (documented in subproc(3)):
+ *  1 signal handlers to SIG_DFL   2 setsid/setpgid   3 rlimits, nice, umask
+ *  4 fd plan (dup2)               5 close every other fd   6 chdir
+ *  7 setgroups, setgid, setuid    8 parent-death signal    9 no_new_privs
+ *  10 signal mask                 11 exec (or, in fork mode, the caller's function)
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#else
+#include <grp.h>
+#endif
+
+#ifndef _NSIG
+#define _NSIG NSIG
+#endif
+
+_Noreturn static void fail(struct subproc__plan *pl, int step, int e, int fd, int cand)
+{
+    if (pl->errfd >= 0) {
+        struct subproc__report r = {step, e, fd, cand};
+        ssize_t n;
+        do
+            n = write(pl->errfd, &r, sizeof r);
+        while (n < 0 && errno == EINTR);
+    } else {
+        pl->fail_fd = fd;
+        pl->fail_cand = cand;
+        pl->fail_errno = e;
+        pl->fail_step = step; /* last: the parent tests this one */
+    }
+    _exit(127);
+}
+
+static void reset_signals(struct subproc__plan *pl)
+{
+    /* Handlers belong to the parent's code and data; with CLONE_VM a handler running here would
+     * run on the parent's memory. Every signal is blocked until step 10, so resetting them in any
+     * order is safe. Signals the libc reserves (glibc's 32, 33) fail with EINVAL and are skipped:
+     * they target the parent's thread ids only. */
+    for (int sig = 1; sig < _NSIG; sig++) {
+        struct sigaction sa;
+        if (sig == SIGKILL || sig == SIGSTOP) continue;
+        if (sigaction(sig, NULL, &sa) != 0) continue;
+        if (sa.sa_handler == SIG_DFL) continue;
+        if (sa.sa_handler == SIG_IGN && !(pl->flags & SUBPROC_RESET_SIGNALS)) continue;
+        sa.sa_handler = SIG_DFL;
+        sa.sa_flags = 0;
+        sigemptyset(&sa.sa_mask);
+        if (sigaction(sig, &sa, NULL) != 0) fail(pl, SUBPROC_STEP_SIGNALS, errno, -1, -1);
+    }
+}
+
+/* Close [lo, hi] except errfd. close_range(2) first; without it, one close() per number. */
+static void close_span(struct subproc__plan *pl, unsigned lo, unsigned hi, int errfd)
+{
+    if (lo > hi) return;
+    if (errfd >= 0 && (unsigned)errfd >= lo && (unsigned)errfd <= hi) {
+        if ((unsigned)errfd > lo) close_span(pl, lo, (unsigned)errfd - 1, -1);
+        if ((unsigned)errfd < hi) close_span(pl, (unsigned)errfd + 1, hi, -1);
+        return;
+    }
+#if defined(__linux__) && defined(SYS_close_range)
+    if (syscall(SYS_close_range, lo, hi, 0) == 0) return;
+#endif
+    unsigned top = pl->maxfd < 0 ? 0 : (unsigned)pl->maxfd;
+    if (hi > top) hi = top;
+    for (unsigned fd = lo; fd <= hi; fd++) close((int)fd);
+}
+
+static void apply_fd_plan(struct subproc__plan *pl)
+{
+    int errfd = pl->errfd;
+
+    /* If a target is the error pipe, move the pipe out of the way first (it stays CLOEXEC). */
+    for (size_t i = 0; errfd >= 0 && i < pl->nmoves; i++) {
+        if (pl->moves[i].dst == errfd) {
+            int n = fcntl(errfd, F_DUPFD_CLOEXEC, pl->hi);
+            if (n < 0) fail(pl, SUBPROC_STEP_FDMAP, errno, errfd, -1);
+            errfd = pl->errfd = n;
+            break;
+        }
+    }
+    /* Park every source that is also some other move's target, so that no dup2 below can
+     * overwrite a source still to be read: this makes swaps and cycles come out right. */
+    for (size_t i = 0; i < pl->nmoves; i++) {
+        pl->tmp[i] = pl->moves[i].src;
+        if (!pl->moves[i].via_tmp) continue;
+        int n = fcntl(pl->moves[i].src, F_DUPFD_CLOEXEC, pl->hi);
+        if (n < 0) fail(pl, SUBPROC_STEP_FDMAP, errno, pl->moves[i].dst, -1);
+        pl->tmp[i] = n;
+    }
+    for (size_t i = 0; i < pl->nmoves; i++) {
+        int src = pl->tmp[i], dst = pl->moves[i].dst;
+        if (src == dst) {
+            /* dup2 onto itself keeps FD_CLOEXEC; clear it by hand. */
+            int fl = fcntl(dst, F_GETFD);
+            if (fl < 0 || fcntl(dst, F_SETFD, fl & ~FD_CLOEXEC) < 0)
+                fail(pl, SUBPROC_STEP_FDMAP, errno, dst, -1);
+        } else if (dup2(src, dst) < 0) {
+            fail(pl, SUBPROC_STEP_FDMAP, errno, dst, -1);
+        }
+    }
+    /* Every fd >= 3 not in keep goes, whatever the parent leaked (parked copies included). */
+    unsigned lo = 3;
+    for (size_t i = 0; i < pl->nkeep; i++) {
+        unsigned k = (unsigned)pl->keep[i];
+        if (k > lo) close_span(pl, lo, k - 1, errfd);
+        lo = k + 1;
+    }
+    close_span(pl, lo, ~0u, errfd);
+}
+
+#ifdef __linux__
+#if defined(SYS_setuid32)
+#define SYS_SETUID SYS_setuid32
+#define SYS_SETGID SYS_setgid32
+#define SYS_SETGROUPS SYS_setgroups32
+#else
+#define SYS_SETUID SYS_setuid
+#define SYS_SETGID SYS_setgid
+#define SYS_SETGROUPS SYS_setgroups
+#endif
+#define do_setgroups(n, g) syscall(SYS_SETGROUPS, (n), (g))
+#define do_setgid(g) syscall(SYS_SETGID, (g))
+#define do_setuid(u) syscall(SYS_SETUID, (u))
+#else
+#define do_setgroups(n, g) setgroups((int)(n), (g))
+#define do_setgid(g) setgid(g)
+#define do_setuid(u) setuid(u)
+#endif
+
+_Noreturn void subproc__child(struct subproc__plan *pl)
+{
+    unsigned f = pl->flags;
+
+    reset_signals(pl);
+
+    if ((f & SUBPROC_NEW_SESSION) && setsid() < 0) fail(pl, SUBPROC_STEP_SETSID, errno, -1, -1);
+    if ((f & SUBPROC_NEW_PGROUP) && setpgid(0, 0) < 0)
+        fail(pl, SUBPROC_STEP_SETPGID, errno, -1, -1);
+    if ((f & SUBPROC_JOIN_PGROUP) && setpgid(0, pl->pgid) < 0)
+        fail(pl, SUBPROC_STEP_SETPGID, errno, -1, -1);
+
+    for (size_t i = 0; i < pl->nrlimits; i++) {
+        struct rlimit rl = {pl->rlimits[i].soft, pl->rlimits[i].hard};
+        if (setrlimit(pl->rlimits[i].resource, &rl) < 0)
+            fail(pl, SUBPROC_STEP_RLIMIT, errno, -1, -1);
+    }
+    if (f & SUBPROC_SET_NICE) {
+        if (setpriority(PRIO_PROCESS, 0, pl->nice) < 0) fail(pl, SUBPROC_STEP_NICE, errno, -1, -1);
+    }
+    if (f & SUBPROC_SET_UMASK) umask(pl->umask);
+
+    apply_fd_plan(pl);
+
+    if (pl->cwd && chdir(pl->cwd) < 0) fail(pl, SUBPROC_STEP_CHDIR, errno, -1, -1);
+
+    if ((f & SUBPROC_SET_GROUPS) && do_setgroups(pl->ngroups, pl->groups) < 0)
+        fail(pl, SUBPROC_STEP_SETGROUPS, errno, -1, -1);
+    if ((f & SUBPROC_SET_GID) && do_setgid(pl->gid) < 0)
+        fail(pl, SUBPROC_STEP_SETGID, errno, -1, -1);
+    if ((f & SUBPROC_SET_UID) && do_setuid(pl->uid) < 0)
+        fail(pl, SUBPROC_STEP_SETUID, errno, -1, -1);
+
+#ifdef __linux__
+    /* After the credential changes: they clear the parent-death signal. */
+    if (pl->pdeathsig) {
+        if (prctl(PR_SET_PDEATHSIG, (unsigned long)pl->pdeathsig, 0, 0, 0) < 0)
+            fail(pl, SUBPROC_STEP_PDEATHSIG, errno, -1, -1);
+        if (getppid() != pl->parent_pid) fail(pl, SUBPROC_STEP_PDEATHSIG, ESRCH, -1, -1);
+    }
+    if ((f & SUBPROC_NO_NEW_PRIVS) && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        fail(pl, SUBPROC_STEP_NO_NEW_PRIVS, errno, -1, -1);
+#endif
+
+    if (sigprocmask(SIG_SETMASK, &pl->child_mask, NULL) < 0)
+        fail(pl, SUBPROC_STEP_SIGMASK, errno, -1, -1);
+
+    if (pl->fn) {
+        /* Fork mode: setup succeeded; EOF on the error pipe tells the parent so. */
+        close(pl->errfd);
+        _exit(pl->fn(pl->fn_arg) & 0xff);
+    }
+
+    /* Like execvp: a candidate that is missing lets the search go on, EACCES is remembered and
+     * the search goes on, any other error ends it. ENOEXEC is reported, never retried through a
+     * shell. Nothing found at all is a "resolve" failure. */
+    int err = ENOENT, cand = -1;
+    for (size_t i = 0; i < pl->ncands; i++) {
+        execve(pl->cands[i], pl->argv, pl->envp);
+        int e = errno;
+        if (!pl->searched) {
+            err = e;
+            cand = (int)i;
+            break;
+        }
+        if (e == EACCES) {
+            if (err != EACCES) cand = (int)i;
+            err = EACCES;
+            continue;
+        }
+        if (e == ENOENT || e == ENOTDIR || e == ENAMETOOLONG || e == ELOOP) continue;
+        err = e;
+        cand = (int)i;
+        break;
+    }
+    if (cand < 0) fail(pl, SUBPROC_STEP_RESOLVE, err, -1, -1);
+    fail(pl, SUBPROC_STEP_EXEC, err, -1, cand);
+}
+
+int subproc__child_entry(void *plan)
+{
+    subproc__child(plan);
+}

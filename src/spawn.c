@@ -1,0 +1,350 @@
+/* spawn.c - the parent side of subproc_spawn(): check the options, prepare everything the child
+ * needs (see child.c), start it through a backend, and clean up whatever happens. */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/syscall.h>
+#endif
+
+extern char **environ;
+
+#define STDIO_FLAGS_OUT (O_WRONLY | O_CREAT | O_TRUNC)
+
+static pthread_once_t backend_once = PTHREAD_ONCE_INIT;
+static int force_posix;
+static int have_close_range;
+
+static void backend_init(void)
+{
+    const char *b = getenv("SUBPROC_BACKEND");
+#ifdef SUBPROC_FORCE_POSIX
+    force_posix = 1;
+#endif
+    if (b && strcmp(b, "posix") == 0) force_posix = 1;
+    if (!subproc__have_linux_backend()) force_posix = 1;
+#if defined(__linux__) && defined(SYS_close_range)
+    /* An empty, out-of-range span: 0 where close_range(2) exists, ENOSYS where it does not. */
+    have_close_range = syscall(SYS_close_range, ~0u, ~0u, 0) == 0;
+#endif
+}
+
+const char *subproc_backend(void)
+{
+    pthread_once(&backend_once, backend_init);
+    return force_posix ? "posix" : "linux";
+}
+
+/* Everything a spawn allocates or opens, so one cleanup path releases it all. */
+struct spawn_ctx {
+    struct subproc__plan pl;
+    struct subproc__move moves[3];
+    struct subproc__move *mv; /* all moves: stdio then extra fds */
+    int *keep;
+    int *tmp;
+    char **cands;
+    size_t ncands;
+    int opened[3];  /* fds we opened for stdio (files, /dev/null, child ends of pipes) */
+    int parent[3];  /* parent ends of pipes */
+    int nullfd;
+};
+
+static void ctx_release(struct spawn_ctx *c, int keep_parent_ends)
+{
+    for (int i = 0; i < 3; i++) {
+        subproc__close(c->opened[i]);
+        if (!keep_parent_ends) subproc__close(c->parent[i]);
+    }
+    subproc__close(c->nullfd);
+    for (size_t i = 0; i < c->ncands; i++) free(c->cands[i]);
+    free(c->cands);
+    free(c->mv);
+    free(c->keep);
+    free(c->tmp);
+}
+
+static int check_opts(const subproc_opts *o, subproc_error *err)
+{
+    if (!o || o->version != SUBPROC_OPTS_VERSION)
+        return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1, NULL);
+    const unsigned known = (SUBPROC_FORCE_FORK << 1) - 1;
+    if (o->flags & ~known) return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1, NULL);
+    if ((o->argv != NULL) == (o->fn != NULL))
+        return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1, NULL);
+    if (o->argv) {
+        if (!o->argv[0]) return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1, NULL);
+        for (size_t i = 0; o->argv_lens && o->argv[i]; i++)
+            if (memchr(o->argv[i], '\0', o->argv_lens[i]))
+                return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1, o->argv[i]);
+    }
+    int sessions = !!(o->flags & SUBPROC_NEW_PGROUP) + !!(o->flags & SUBPROC_JOIN_PGROUP) +
+                   !!(o->flags & SUBPROC_NEW_SESSION);
+    if (sessions > 1) return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1, NULL);
+    if ((o->flags & SUBPROC_JOIN_PGROUP) && o->pgid <= 0)
+        return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1, NULL);
+    if (o->pdeathsig && !subproc__sig_valid(o->pdeathsig))
+        return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1, NULL);
+    if ((o->flags & SUBPROC_SET_GROUPS) && o->ngroups && !o->groups)
+        return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1, NULL);
+    if (o->nrlimits && !o->rlimits)
+        return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1, NULL);
+    for (size_t i = 0; i < o->nrlimits; i++) {
+        if (o->rlimits[i].resource < 0 || o->rlimits[i].resource >= RLIM_NLIMITS ||
+            (o->rlimits[i].hard != RLIM_INFINITY && o->rlimits[i].soft > o->rlimits[i].hard))
+            return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1, NULL);
+    }
+    for (int i = 0; i < 3; i++) {
+        const subproc_io *io = &o->stdio[i];
+        if ((unsigned)io->kind > SUBPROC_IO_STDOUT || (io->kind == SUBPROC_IO_STDOUT && i != 2))
+            return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, i, NULL);
+        if (io->kind == SUBPROC_IO_FILE && !io->path)
+            return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, i, NULL);
+        if (io->kind == SUBPROC_IO_FD && !subproc__fd_valid(io->fd))
+            return subproc__fail(err, SUBPROC_STEP_VALIDATE, EBADF, i, NULL);
+    }
+    if (o->nfds && !o->fds) return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1, NULL);
+    for (size_t i = 0; i < o->nfds; i++) {
+        int dst = o->fds[i].child_fd;
+        if (dst < 3) return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, dst, NULL);
+        if (!subproc__fd_valid(o->fds[i].parent_fd))
+            return subproc__fail(err, SUBPROC_STEP_VALIDATE, EBADF, dst, NULL);
+        for (size_t j = 0; j < i; j++)
+            if (o->fds[j].child_fd == dst)
+                return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, dst, NULL);
+    }
+    if (o->cwd && !*o->cwd) return subproc__fail(err, SUBPROC_STEP_CHDIR, ENOENT, -1, o->cwd);
+    return 0;
+}
+
+/* The PATH the child will see. */
+static const char *child_path(const subproc_opts *o)
+{
+    if (o->env) return subproc_env_get(o->env, "PATH");
+    for (char **p = environ; p && *p; p++)
+        if (strncmp(*p, "PATH=", 5) == 0) return *p + 5;
+    return NULL;
+}
+
+static int add_cand(struct spawn_ctx *c, const char *dir, size_t dlen, const char *prog,
+                    size_t plen)
+{
+    char *s = malloc(dlen + plen + 2);
+    if (!s) return -ENOMEM;
+    memcpy(s, dir, dlen);
+    size_t n = dlen;
+    if (dlen && dir[dlen - 1] != '/') s[n++] = '/';
+    memcpy(s + n, prog, plen + 1);
+    c->cands[c->ncands++] = s;
+    return 0;
+}
+
+/* The exec candidates, as execvp would try them, minus implicit current-directory matches. */
+static int resolve(struct spawn_ctx *c, const subproc_opts *o, subproc_error *err)
+{
+    const char *prog = o->program ? o->program : o->argv[0];
+    size_t plen = strlen(prog);
+    if (plen == 0) return subproc__fail(err, SUBPROC_STEP_RESOLVE, ENOENT, -1, prog);
+    if (strchr(prog, '/') || (o->flags & SUBPROC_NO_PATH_SEARCH)) {
+        c->cands = malloc(sizeof *c->cands);
+        if (!c->cands || add_cand(c, "", 0, prog, plen) < 0)
+            return subproc__fail(err, SUBPROC_STEP_ALLOC, ENOMEM, -1, NULL);
+        return 0;
+    }
+    char defpath[256];
+    const char *path = child_path(o);
+    if (!path) {
+        size_t n = confstr(_CS_PATH, defpath, sizeof defpath);
+        path = n > 0 && n <= sizeof defpath ? defpath : "/bin:/usr/bin";
+    }
+    size_t max = 1;
+    for (const char *p = path; *p; p++) max += *p == ':';
+    c->cands = malloc(max * sizeof *c->cands);
+    if (!c->cands) return subproc__fail(err, SUBPROC_STEP_ALLOC, ENOMEM, -1, NULL);
+    for (const char *p = path;;) {
+        const char *end = strchr(p, ':');
+        size_t dlen = end ? (size_t)(end - p) : strlen(p);
+        /* Only absolute entries: "", "." and "bin" would all match relative to the cwd. */
+        if (dlen > 0 && p[0] == '/' && dlen + plen + 2 <= PATH_MAX &&
+            add_cand(c, p, dlen, prog, plen) < 0)
+            return subproc__fail(err, SUBPROC_STEP_ALLOC, ENOMEM, -1, NULL);
+        if (!end) break;
+        p = end + 1;
+    }
+    if (c->ncands == 0) return subproc__fail(err, SUBPROC_STEP_RESOLVE, ENOENT, -1, prog);
+    c->pl.searched = 1;
+    return 0;
+}
+
+/* Open what stdio slot i needs and return the parent fd that becomes the child's fd i,
+ * or -1 for "leave the slot alone". */
+static int stdio_source(struct spawn_ctx *c, const subproc_opts *o, int i, subproc_error *err)
+{
+    const subproc_io *io = &o->stdio[i];
+    int fd, r;
+    switch (io->kind) {
+    case SUBPROC_IO_INHERIT:
+        return -1;
+    case SUBPROC_IO_NULL:
+        if (c->nullfd < 0) {
+            fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+            if (fd < 0) return subproc__fail(err, SUBPROC_STEP_OPEN, errno, i, "/dev/null");
+            c->nullfd = subproc__fd_lift(fd);
+            if (c->nullfd < 0)
+                return subproc__fail(err, SUBPROC_STEP_OPEN, -c->nullfd, i, "/dev/null");
+        }
+        return c->nullfd;
+    case SUBPROC_IO_PIPE: {
+        int p[2];
+        if ((r = subproc__pipe(p)) < 0) return subproc__fail(err, SUBPROC_STEP_PIPE, -r, i, NULL);
+        c->opened[i] = i == 0 ? p[0] : p[1];
+        c->parent[i] = i == 0 ? p[1] : p[0];
+        return c->opened[i];
+    }
+    case SUBPROC_IO_FILE: {
+        int flags = io->flags ? io->flags : i == 0 ? O_RDONLY : STDIO_FLAGS_OUT;
+        fd = open(io->path, flags | O_CLOEXEC, io->mode ? io->mode : 0666);
+        if (fd < 0) return subproc__fail(err, SUBPROC_STEP_OPEN, errno, i, io->path);
+        c->opened[i] = subproc__fd_lift(fd);
+        if (c->opened[i] < 0)
+            return subproc__fail(err, SUBPROC_STEP_OPEN, -c->opened[i], i, io->path);
+        return c->opened[i];
+    }
+    case SUBPROC_IO_FD:
+        return io->fd;
+    case SUBPROC_IO_STDOUT:
+        break;
+    }
+    return -1;
+}
+
+static int build_fd_plan(struct spawn_ctx *c, const subproc_opts *o, subproc_error *err)
+{
+    size_t n = 0, cap = 3 + o->nfds;
+    c->mv = calloc(cap, sizeof *c->mv);
+    c->keep = calloc(cap, sizeof *c->keep);
+    c->tmp = calloc(cap, sizeof *c->tmp);
+    if (!c->mv || !c->keep || !c->tmp)
+        return subproc__fail(err, SUBPROC_STEP_ALLOC, ENOMEM, -1, NULL);
+    int src[3];
+    for (int i = 0; i < 3; i++) {
+        if (o->stdio[i].kind == SUBPROC_IO_STDOUT) {
+            /* The child's stdout, whatever it is: its source, or the inherited fd 1. */
+            src[i] = src[1] >= 0 ? src[1] : 1;
+            if (src[1] < 0 && !subproc__fd_valid(1))
+                return subproc__fail(err, SUBPROC_STEP_VALIDATE, EBADF, 2, NULL);
+        } else {
+            src[i] = stdio_source(c, o, i, err);
+            if (src[i] < -1) return src[i];
+        }
+        if (src[i] >= 0) c->mv[n++] = (struct subproc__move){src[i], i, 0};
+    }
+    for (size_t i = 0; i < o->nfds; i++)
+        c->mv[n++] = (struct subproc__move){o->fds[i].parent_fd, o->fds[i].child_fd, 0};
+    subproc__plan_fds(&c->pl, c->mv, n, c->keep, c->pl.errfd);
+    c->pl.tmp = c->tmp;
+    if (!have_close_range) {
+        int m = subproc__max_open_fd();
+        c->pl.maxfd = m > c->pl.hi + (int)n + 8 ? m : c->pl.hi + (int)n + 8;
+    }
+    return 0;
+}
+
+static void fill_exec_error(const struct spawn_ctx *c, const subproc_opts *o, subproc_error *err,
+                            int step, int e, int fd, int cand)
+{
+    const char *path = NULL;
+    if (step == SUBPROC_STEP_EXEC && cand >= 0 && (size_t)cand < c->ncands)
+        path = c->cands[cand];
+    else if (step == SUBPROC_STEP_RESOLVE)
+        path = o->program ? o->program : o->argv[0];
+    else if (step == SUBPROC_STEP_CHDIR)
+        path = o->cwd;
+    subproc__fail(err, (subproc_step)step, e, fd, path);
+}
+
+int subproc_spawn(subproc_proc **out, const subproc_opts *o, subproc_error *err)
+{
+    int r;
+    if (err) subproc__fail(err, SUBPROC_STEP_NONE, 0, -1, NULL);
+    if (!out) return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1, NULL);
+    *out = NULL;
+    if ((r = check_opts(o, err)) < 0) return r;
+    pthread_once(&backend_once, backend_init);
+
+    struct spawn_ctx c;
+    memset(&c, 0, sizeof c);
+    c.nullfd = -1;
+    for (int i = 0; i < 3; i++) c.opened[i] = c.parent[i] = -1;
+
+    subproc_proc *p = calloc(1, sizeof *p);
+    if (!p) return subproc__fail(err, SUBPROC_STEP_ALLOC, ENOMEM, -1, NULL);
+
+    struct subproc__plan *pl = &c.pl;
+    pl->errfd = -1;
+    pl->fail_cand = -1;
+    pl->flags = o->flags;
+    pl->cwd = o->cwd;
+    pl->pgid = o->pgid;
+    pl->umask = o->umask;
+    pl->nice = o->nice;
+    pl->rlimits = o->rlimits;
+    pl->nrlimits = o->nrlimits;
+    pl->pdeathsig = o->pdeathsig;
+    pl->parent_pid = getpid();
+    pl->uid = o->uid;
+    pl->gid = o->gid;
+    pl->groups = o->groups;
+    pl->ngroups = o->ngroups;
+    pl->maxfd = -1;
+    pl->fn = o->fn;
+    pl->fn_arg = o->fn_arg;
+    if (o->argv) {
+        pl->argv = (char *const *)o->argv;
+        pl->envp = o->env ? o->env->vars : environ;
+        if ((r = resolve(&c, o, err)) < 0) goto fail;
+        pl->cands = (const char *const *)c.cands;
+        pl->ncands = c.ncands;
+    }
+    if ((r = build_fd_plan(&c, o, err)) < 0) goto fail;
+
+    pid_t pid = -1;
+    int pidfd = -1;
+    if (o->fn || force_posix || (o->flags & SUBPROC_FORCE_FORK))
+        r = subproc__spawn_posix(pl, &pid, &pidfd, err);
+    else
+        r = subproc__spawn_linux(pl, &pid, &pidfd, err);
+    if (r < 0) {
+        if (pl->fail_step) fill_exec_error(&c, o, err, pl->fail_step, pl->fail_errno,
+                                           pl->fail_fd, pl->fail_cand);
+        goto fail;
+    }
+    if (pidfd < 0 && o->fn && !force_posix) pidfd = subproc__pidfd_open(pid);
+    if (pidfd < -1) pidfd = -1;
+
+    p->pid = pid;
+    p->pidfd = pidfd;
+    p->pgid = (o->flags & (SUBPROC_NEW_PGROUP | SUBPROC_NEW_SESSION)) ? pid
+              : (o->flags & SUBPROC_JOIN_PGROUP)                      ? o->pgid
+                                                                      : -1;
+    for (int i = 0; i < 3; i++) p->fds[i] = c.parent[i];
+    pthread_mutex_init(&p->lock, NULL);
+    ctx_release(&c, 1);
+    *out = p;
+    return 0;
+
+fail:
+    ctx_release(&c, 0);
+    free(p);
+    return r;
+}
+
+void subproc_opts_init(subproc_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->version = SUBPROC_OPTS_VERSION;
+}

@@ -1,0 +1,410 @@
+/*
+ * wait.c - waiting for, signalling and releasing a child.
+ *
+ * The PID-reuse rule: a PID can only be recycled after its process has been reaped, and only this
+ * handle reaps its child. Reaping and signalling both happen under p->lock, so a signal is sent
+ * either before the reap (the PID is still ours) or not at all (-ESRCH). Blocking waits sleep
+ * without the lock (poll on the pidfd, or waitid with WNOWAIT) and take it only to reap.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/wait.h>
+#ifdef __linux__
+#include <sys/syscall.h>
+#endif
+
+int64_t subproc__now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int subproc__sig_valid(int sig)
+{
+    return sig > 0 && sig < NSIG;
+}
+
+void subproc__status_from_wait(subproc_status *st, int ws, const struct rusage *ru)
+{
+    memset(st, 0, sizeof *st);
+    if (WIFEXITED(ws)) {
+        st->exited = 1;
+        st->code = WEXITSTATUS(ws);
+    } else if (WIFSIGNALED(ws)) {
+        st->signaled = 1;
+        st->signal = WTERMSIG(ws);
+#ifdef WCOREDUMP
+        st->core_dumped = WCOREDUMP(ws) ? 1 : 0;
+#endif
+    } else if (WIFSTOPPED(ws)) {
+        st->stopped = 1;
+        st->signal = WSTOPSIG(ws);
+    }
+    if (ru) {
+        st->user_usec = (long long)ru->ru_utime.tv_sec * 1000000 + ru->ru_utime.tv_usec;
+        st->sys_usec = (long long)ru->ru_stime.tv_sec * 1000000 + ru->ru_stime.tv_usec;
+        st->max_rss_kb = ru->ru_maxrss;
+    }
+}
+
+void subproc__reap(pid_t pid)
+{
+    int ws;
+    while (waitpid(pid, &ws, 0) < 0 && errno == EINTR) {
+    }
+}
+
+/* Reap without blocking. 1 when the child is (now) reaped or lost, 0 when still running. */
+static int reap_nohang(subproc_proc *p, unsigned flags, subproc_status *stopped)
+{
+    int done = 0;
+    pthread_mutex_lock(&p->lock);
+    if (p->reaped) {
+        done = 1;
+    } else {
+        int ws;
+        struct rusage ru;
+        int wf = WNOHANG | ((flags & SUBPROC_WAIT_STOPPED) ? WUNTRACED : 0);
+        pid_t r;
+        do
+            r = wait4(p->pid, &ws, wf, &ru);
+        while (r < 0 && errno == EINTR);
+        if (r == p->pid && WIFSTOPPED(ws)) {
+            subproc__status_from_wait(stopped, ws, NULL);
+            done = 2;
+        } else if (r == p->pid) {
+            subproc__status_from_wait(&p->status, ws, &ru);
+            p->reaped = 1;
+            done = 1;
+        } else if (r < 0 && errno == ECHILD) {
+            p->reaped = 1;
+            p->lost = 1;
+            done = 1;
+        }
+    }
+    pthread_mutex_unlock(&p->lock);
+    return done;
+}
+
+/* Sleep until the child may have changed state, at most ms (< 0: no limit). */
+static void sleep_on_child(subproc_proc *p, int ms, unsigned flags, int *backoff)
+{
+    if (p->pidfd >= 0 && !(flags & SUBPROC_WAIT_STOPPED)) {
+        struct pollfd pfd = {p->pidfd, POLLIN, 0};
+        poll(&pfd, 1, ms); /* EINTR: the caller re-checks and re-computes the time left */
+        return;
+    }
+    if (ms < 0) {
+        /* No deadline: block in the kernel without reaping, then reap under the lock. */
+        siginfo_t si;
+        int wf = WEXITED | WNOWAIT | ((flags & SUBPROC_WAIT_STOPPED) ? WSTOPPED : 0);
+        waitid(P_PID, (id_t)p->pid, &si, wf);
+        return;
+    }
+    /* Portable timed wait: no SIGCHLD handler is ours to install, so re-check at growing
+     * intervals, 1 ms doubling to 20 ms. */
+    int step = *backoff;
+    if (step > ms) step = ms;
+    struct timespec ts = {step / 1000, (long)(step % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+    *backoff = *backoff * 2 > 20 ? 20 : *backoff * 2;
+}
+
+int subproc_proc_wait_ex(subproc_proc *p, int timeout_ms, unsigned flags, subproc_status *out)
+{
+    if (!p || (flags & ~SUBPROC_WAIT_STOPPED)) return -EINVAL;
+    int64_t deadline = timeout_ms > 0 ? subproc__now_ms() + timeout_ms : 0;
+    int backoff = 1;
+    subproc_status stopped;
+    for (;;) {
+        int done = reap_nohang(p, flags, &stopped);
+        if (done == 2) {
+            if (out) *out = stopped;
+            return 0;
+        }
+        if (done) break;
+        int left = -1;
+        if (timeout_ms == 0) return -ETIMEDOUT;
+        if (timeout_ms > 0) {
+            int64_t now = subproc__now_ms();
+            if (now >= deadline) return -ETIMEDOUT;
+            left = (int)(deadline - now);
+        }
+        sleep_on_child(p, left, flags, &backoff);
+    }
+    if (p->lost) return -ECHILD;
+    if (out) *out = p->status;
+    return 0;
+}
+
+int subproc_proc_wait(subproc_proc *p, subproc_status *out)
+{
+    return subproc_proc_wait_ex(p, -1, 0, out);
+}
+
+int subproc_proc_wait_timeout(subproc_proc *p, int timeout_ms, subproc_status *out)
+{
+    return subproc_proc_wait_ex(p, timeout_ms < 0 ? -1 : timeout_ms, 0, out);
+}
+
+int subproc_proc_try_wait(subproc_proc *p, subproc_status *out)
+{
+    int r = subproc_proc_wait_ex(p, 0, 0, out);
+    return r == -ETIMEDOUT ? -EAGAIN : r;
+}
+
+int subproc_proc_done(const subproc_proc *p)
+{
+    return p && p->reaped && !p->lost;
+}
+
+int subproc_proc_signal(subproc_proc *p, int sig)
+{
+    if (!p || (sig != 0 && !subproc__sig_valid(sig))) return -EINVAL;
+    int r = 0;
+    pthread_mutex_lock(&p->lock);
+    if (p->reaped) {
+        r = -ESRCH;
+    } else {
+#if defined(__linux__) && defined(SYS_pidfd_send_signal)
+        if (p->pidfd >= 0) {
+            if (syscall(SYS_pidfd_send_signal, p->pidfd, sig, NULL, 0) < 0) r = -errno;
+            goto out;
+        }
+#endif
+        if (kill(p->pid, sig) < 0) r = -errno;
+    }
+#if defined(__linux__) && defined(SYS_pidfd_send_signal)
+out:
+#endif
+    pthread_mutex_unlock(&p->lock);
+    return r;
+}
+
+int subproc_proc_signal_group(subproc_proc *p, int sig)
+{
+    if (!p || (sig != 0 && !subproc__sig_valid(sig)) || p->pgid <= 0) return -EINVAL;
+    /* While our child (the leader, or a member) is unreaped the group id cannot be recycled;
+     * after the reap a group that still has members keeps its id too. */
+    if (kill(-p->pgid, sig) < 0) return -errno;
+    return 0;
+}
+
+int subproc_proc_terminate(subproc_proc *p, int sig, int grace_ms, unsigned flags,
+                           subproc_status *out)
+{
+    if (!p || (flags & ~SUBPROC_TERM_GROUP)) return -EINVAL;
+    if (sig == 0) sig = SIGTERM;
+    if (!subproc__sig_valid(sig)) return -EINVAL;
+    if ((flags & SUBPROC_TERM_GROUP) && p->pgid <= 0) return -EINVAL;
+    int group = flags & SUBPROC_TERM_GROUP;
+    if (group)
+        subproc_proc_signal_group(p, sig);
+    else
+        subproc_proc_signal(p, sig);
+    int r = subproc_proc_wait_timeout(p, grace_ms < 0 ? 0 : grace_ms, out);
+    if (r != -ETIMEDOUT && !group) return r;
+    /* With a group, members may outlive the leader: KILL them whether or not it is gone. */
+    if (group) subproc_proc_signal_group(p, SIGKILL);
+    if (r == -ETIMEDOUT) {
+        subproc_proc_signal(p, SIGKILL);
+        r = subproc_proc_wait(p, out);
+    }
+    return r;
+}
+
+pid_t subproc_proc_pid(const subproc_proc *p)
+{
+    return p ? p->pid : -1;
+}
+
+int subproc_proc_pidfd(const subproc_proc *p)
+{
+    return p ? p->pidfd : -1;
+}
+
+pid_t subproc_proc_pgid(const subproc_proc *p)
+{
+    return p ? p->pgid : -1;
+}
+
+int subproc_proc_fd(const subproc_proc *p, int stream)
+{
+    return p && stream >= 0 && stream < 3 ? p->fds[stream] : -1;
+}
+
+int subproc_proc_take_fd(subproc_proc *p, int stream)
+{
+    int fd = subproc_proc_fd(p, stream);
+    if (fd >= 0) p->fds[stream] = -1;
+    return fd;
+}
+
+void subproc_proc_close_fd(subproc_proc *p, int stream)
+{
+    subproc__close(subproc_proc_take_fd(p, stream));
+}
+
+void subproc_proc_free(subproc_proc *p)
+{
+    if (!p) return;
+    for (int i = 0; i < 3; i++) subproc_proc_close_fd(p, i);
+    if (!p->reaped) {
+        subproc_proc_signal(p, SIGKILL);
+        subproc_proc_wait(p, NULL);
+    }
+    subproc__close(p->pidfd);
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+}
+
+/* ---- words ---- */
+
+static const struct {
+    int sig;
+    const char *name;
+} signames[] = {
+    {SIGHUP, "SIGHUP"},   {SIGINT, "SIGINT"},     {SIGQUIT, "SIGQUIT"},   {SIGILL, "SIGILL"},
+    {SIGTRAP, "SIGTRAP"}, {SIGABRT, "SIGABRT"},   {SIGBUS, "SIGBUS"},     {SIGFPE, "SIGFPE"},
+    {SIGKILL, "SIGKILL"}, {SIGUSR1, "SIGUSR1"},   {SIGSEGV, "SIGSEGV"},   {SIGUSR2, "SIGUSR2"},
+    {SIGPIPE, "SIGPIPE"}, {SIGALRM, "SIGALRM"},   {SIGTERM, "SIGTERM"},   {SIGCHLD, "SIGCHLD"},
+    {SIGCONT, "SIGCONT"}, {SIGSTOP, "SIGSTOP"},   {SIGTSTP, "SIGTSTP"},   {SIGTTIN, "SIGTTIN"},
+    {SIGTTOU, "SIGTTOU"}, {SIGURG, "SIGURG"},     {SIGXCPU, "SIGXCPU"},   {SIGXFSZ, "SIGXFSZ"},
+    {SIGVTALRM, "SIGVTALRM"}, {SIGPROF, "SIGPROF"}, {SIGWINCH, "SIGWINCH"}, {SIGIO, "SIGIO"},
+    {SIGSYS, "SIGSYS"},
+#ifdef SIGSTKFLT
+    {SIGSTKFLT, "SIGSTKFLT"},
+#endif
+#ifdef SIGPWR
+    {SIGPWR, "SIGPWR"},
+#endif
+};
+
+const char *subproc_signal_name(int sig)
+{
+    for (size_t i = 0; i < sizeof signames / sizeof signames[0]; i++)
+        if (signames[i].sig == sig) return signames[i].name;
+#ifdef SIGRTMIN
+    static const char *const rt[] = {
+        "SIGRTMIN",
+        "SIGRTMIN+1",
+        "SIGRTMIN+2",
+        "SIGRTMIN+3",
+        "SIGRTMIN+4",
+        "SIGRTMIN+5",
+        "SIGRTMIN+6",
+        "SIGRTMIN+7",
+        "SIGRTMIN+8",
+        "SIGRTMIN+9",
+        "SIGRTMIN+10",
+        "SIGRTMIN+11",
+        "SIGRTMIN+12",
+        "SIGRTMIN+13",
+        "SIGRTMIN+14",
+        "SIGRTMIN+15",
+        "SIGRTMIN+16",
+        "SIGRTMIN+17",
+        "SIGRTMIN+18",
+        "SIGRTMIN+19",
+        "SIGRTMIN+20",
+        "SIGRTMIN+21",
+        "SIGRTMIN+22",
+        "SIGRTMIN+23",
+        "SIGRTMIN+24",
+        "SIGRTMIN+25",
+        "SIGRTMIN+26",
+        "SIGRTMIN+27",
+        "SIGRTMIN+28",
+        "SIGRTMIN+29",
+        "SIGRTMIN+30",
+        "SIGRTMIN+31",
+        "SIGRTMIN+32"};
+    if (sig >= SIGRTMIN && sig <= SIGRTMAX && sig - SIGRTMIN < (int)(sizeof rt / sizeof rt[0]))
+        return rt[sig - SIGRTMIN];
+#endif
+    return NULL;
+}
+
+static int ieq(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++) {
+        char x = *a >= 'a' && *a <= 'z' ? (char)(*a - 32) : *a;
+        if (x != *b) return 0;
+    }
+    return *a == *b;
+}
+
+int subproc_signal_from_name(const char *name)
+{
+    if (!name || !*name) return -EINVAL;
+    if (*name >= '0' && *name <= '9') {
+        int v = 0;
+        for (const char *s = name; *s; s++) {
+            if (*s < '0' || *s > '9' || v > NSIG) return -EINVAL;
+            v = v * 10 + (*s - '0');
+        }
+        return subproc__sig_valid(v) ? v : -EINVAL;
+    }
+    const char *n = (name[0] == 's' || name[0] == 'S') && (name[1] == 'i' || name[1] == 'I') &&
+                            (name[2] == 'g' || name[2] == 'G')
+                        ? name + 3
+                        : name;
+    for (size_t i = 0; i < sizeof signames / sizeof signames[0]; i++)
+        if (ieq(n, signames[i].name + 3)) return signames[i].sig;
+#ifdef SIGRTMIN
+    if (ieq(n, "RTMIN")) return SIGRTMIN;
+    if (ieq(n, "RTMAX")) return SIGRTMAX;
+    char up[8] = {0};
+    for (int i = 0; i < 6 && n[i]; i++) up[i] = n[i] >= 'a' && n[i] <= 'z' ? (char)(n[i] - 32) : n[i];
+    if (strncmp(up, "RTMIN+", 6) == 0 || strncmp(up, "RTMAX-", 6) == 0) {
+        const char *d = n + 6;
+        int v = 0;
+        if (!*d) return -EINVAL;
+        for (; *d; d++) {
+            if (*d < '0' || *d > '9' || v > NSIG) return -EINVAL;
+            v = v * 10 + (*d - '0');
+        }
+        int s = up[5] == '+' ? SIGRTMIN + v : SIGRTMAX - v;
+        return s >= SIGRTMIN && s <= SIGRTMAX ? s : -EINVAL;
+    }
+#endif
+    return -EINVAL;
+}
+
+char *subproc_status_str(const subproc_status *st, char *buf, size_t len)
+{
+    if (!buf || len == 0) return buf;
+    const char *sn = st ? subproc_signal_name(st->signal) : NULL;
+    char num[16];
+    if (!sn && st) {
+        snprintf(num, sizeof num, "signal %d", st->signal);
+        sn = num;
+    }
+    if (!st)
+        snprintf(buf, len, "unknown");
+    else if (st->exited)
+        snprintf(buf, len, "exited with %d", st->code);
+    else if (st->signaled)
+        snprintf(buf, len, "killed by %s%s", sn, st->core_dumped ? " (core dumped)" : "");
+    else if (st->stopped)
+        snprintf(buf, len, "stopped by %s", sn);
+    else
+        snprintf(buf, len, "running");
+    return buf;
+}
+
+int subproc_status_code(const subproc_status *st)
+{
+    if (!st) return -1;
+    if (st->exited) return st->code;
+    if (st->signaled || st->stopped) return 128 + st->signal;
+    return -1;
+}

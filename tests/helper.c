@@ -1,0 +1,183 @@
+/* helper.c - what the test binary does when run as a child: `test_subproc helper MODE ARGS...`.
+ * Tests need no external programs: each mode shows one thing a test wants to observe. */
+#include "test.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+extern char **environ;
+
+static void out(const char *s)
+{
+    write_all(1, s, strlen(s));
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+    }
+}
+
+int helper_main(int argc, char **argv)
+{
+    if (argc < 1) return 100;
+    const char *m = argv[0];
+    char line[512];
+
+    if (!strcmp(m, "exit")) return argc > 1 ? atoi(argv[1]) : 0;
+    if (!strcmp(m, "args")) { /* each argument after the mode, NUL-terminated */
+        for (int i = 1; i < argc; i++) write_all(1, argv[i], strlen(argv[i]) + 1);
+        return 0;
+    }
+    if (!strcmp(m, "argv0")) { /* what the program was called */
+        out(argv[-2]);
+        return 0;
+    }
+    if (!strcmp(m, "env")) { /* the whole environment, one entry per line */
+        for (char **e = environ; *e; e++) {
+            out(*e);
+            out("\n");
+        }
+        return 0;
+    }
+    if (!strcmp(m, "getenv")) {
+        const char *v = getenv(argv[1]);
+        out(v ? v : "(unset)");
+        return 0;
+    }
+    if (!strcmp(m, "fds")) { /* "FD DEV:INO" for every open fd */
+        DIR *d = opendir("/proc/self/fd");
+        if (!d) return 101;
+        int self = dirfd(d);
+        struct dirent *de;
+        while ((de = readdir(d))) {
+            if (de->d_name[0] == '.') continue;
+            int fd = atoi(de->d_name);
+            if (fd == self) continue;
+            struct stat st;
+            if (fstat(fd, &st) < 0) continue;
+            snprintf(line, sizeof line, "%d %llu:%llu\n", fd, (unsigned long long)st.st_dev,
+                     (unsigned long long)st.st_ino);
+            out(line);
+        }
+        closedir(d);
+        return 0;
+    }
+    if (!strcmp(m, "cat")) {
+        char buf[65536];
+        ssize_t n;
+        while ((n = read(0, buf, sizeof buf)) > 0) write_all(1, buf, (size_t)n);
+        return n < 0 ? 102 : 0;
+    }
+    if (!strcmp(m, "out")) { /* out TEXT [ERRTEXT] */
+        out(argv[1]);
+        if (argc > 2) write_all(2, argv[2], strlen(argv[2]));
+        return 0;
+    }
+    if (!strcmp(m, "kill")) {
+        signal(atoi(argv[1]), SIG_DFL);
+        raise(atoi(argv[1]));
+        return 103;
+    }
+    if (!strcmp(m, "sleep")) {
+        sleep_ms(atol(argv[1]));
+        return 0;
+    }
+    if (!strcmp(m, "ignore-term")) { /* ignore SIGTERM, say so, then sleep */
+        signal(SIGTERM, SIG_IGN);
+        out("ready\n");
+        sleep_ms(atol(argv[1]));
+        return 0;
+    }
+    if (!strcmp(m, "pwd")) {
+        if (!getcwd(line, sizeof line)) return 104;
+        out(line);
+        return 0;
+    }
+    if (!strcmp(m, "umask")) {
+        mode_t u = umask(0);
+        snprintf(line, sizeof line, "%03o", (unsigned)u);
+        out(line);
+        return 0;
+    }
+    if (!strcmp(m, "ids")) { /* pid ppid pgid sid uid gid */
+        snprintf(line, sizeof line, "%d %d %d %d %d %d", (int)getpid(), (int)getppid(),
+                 (int)getpgid(0), (int)getsid(0), (int)getuid(), (int)getgid());
+        out(line);
+        return 0;
+    }
+    if (!strcmp(m, "nofile")) {
+        struct rlimit rl;
+        getrlimit(RLIMIT_NOFILE, &rl);
+        snprintf(line, sizeof line, "%llu %llu", (unsigned long long)rl.rlim_cur,
+                 (unsigned long long)rl.rlim_max);
+        out(line);
+        return 0;
+    }
+    if (!strcmp(m, "nice")) {
+        errno = 0;
+        int n = getpriority(PRIO_PROCESS, 0);
+        snprintf(line, sizeof line, "%d", n);
+        out(line);
+        return 0;
+    }
+    if (!strcmp(m, "signals")) { /* "blocked: 10 12 ... ignored: 13 ..." */
+        sigset_t cur;
+        sigprocmask(SIG_SETMASK, NULL, &cur);
+        out("blocked:");
+        for (int s = 1; s < NSIG; s++)
+            if (sigismember(&cur, s) == 1) {
+                snprintf(line, sizeof line, " %d", s);
+                out(line);
+            }
+        out(" ignored:");
+        for (int s = 1; s < NSIG; s++) {
+            struct sigaction sa;
+            if (sigaction(s, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN) {
+                snprintf(line, sizeof line, " %d", s);
+                out(line);
+            }
+        }
+        return 0;
+    }
+    if (!strcmp(m, "status")) { /* a line of /proc/self/status, e.g. NoNewPrivs */
+        FILE *f = fopen("/proc/self/status", "r");
+        if (!f) return 105;
+        size_t k = strlen(argv[1]);
+        while (fgets(line, sizeof line, f))
+            if (!strncmp(line, argv[1], k) && line[k] == ':') out(line);
+        fclose(f);
+        return 0;
+    }
+    if (!strcmp(m, "burn")) { /* use CPU for about MS milliseconds */
+        struct timespec a, b;
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
+        volatile unsigned long x = 0;
+        long ms = atol(argv[1]);
+        do {
+            for (int i = 0; i < 100000; i++) x += (unsigned long)i;
+            clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
+        } while ((b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000 < ms);
+        return 0;
+    }
+    if (!strcmp(m, "alloc")) { /* touch MiB megabytes, so max RSS shows it */
+        size_t n = (size_t)atol(argv[1]) << 20;
+        char *p = malloc(n);
+        if (!p) return 106;
+        memset(p, 1, n);
+        free(p);
+        return 0;
+    }
+    if (!strcmp(m, "stop")) {
+        raise(SIGSTOP);
+        return 7;
+    }
+    fprintf(stderr, "helper: unknown mode %s\n", m);
+    return 100;
+}

@@ -1,0 +1,28 @@
+#!/bin/sh
+# Run the test binary once per spawn backend and add up the counts.
+# SUBPROC_BUILD: build dir (default build). SUBPROC_VALGRIND=1: run under valgrind memcheck.
+# Extra arguments select tests by name substring.
+B=${SUBPROC_BUILD:-build}
+wrap=
+if [ "${SUBPROC_VALGRIND:-}" = 1 ]; then
+  wrap="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --trace-children=no"
+fi
+total_p=0 total_f=0 rc=0
+for backend in linux posix; do
+  echo "== backend: $backend"
+  out=$(mktemp)
+  SUBPROC_BACKEND=$backend $wrap "$B/test_subproc" "$@" 2>&1 | tee "$out"
+  line=$(grep -E '^\[.* backend\] [0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1)
+  if [ -z "$line" ]; then
+    echo "test binary did not finish ($backend backend)"
+    total_f=$((total_f + 1)); rc=1
+  else
+    p=$(echo "$line" | sed -E 's/.* ([0-9]+) passed, ([0-9]+) failed/\1/')
+    f=$(echo "$line" | sed -E 's/.* ([0-9]+) passed, ([0-9]+) failed/\2/')
+    total_p=$((total_p + p)); total_f=$((total_f + f))
+    [ "$f" -eq 0 ] || rc=1
+  fi
+  rm -f "$out"
+done
+echo "$total_p passed, $total_f failed"
+exit $rc

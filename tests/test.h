@@ -1,0 +1,78 @@
+/* test.h - the test framework: one binary, each test run in a forked process with a time limit.
+ * After every test the runner checks that no fd was left open and no child was left behind. */
+#ifndef SUBPROC_TEST_H
+#define SUBPROC_TEST_H
+
+#include "subproc.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct test {
+    const char *name;
+    void (*fn)(void);
+    int timeout_s;
+    struct test *next;
+};
+
+void test_register(struct test *t);
+_Noreturn void test_failf(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Path of this binary; helper children are this binary run as `test_subproc helper MODE ...`. */
+extern const char *test_self;
+
+#define TEST_T(name, secs)                                                                       \
+    static void test_##name(void);                                                               \
+    __attribute__((constructor)) static void test_reg_##name(void)                               \
+    {                                                                                            \
+        static struct test t = {#name, test_##name, secs, NULL};                                 \
+        test_register(&t);                                                                       \
+    }                                                                                            \
+    static void test_##name(void)
+#define TEST(name) TEST_T(name, 30)
+
+#define ASSERT(c)                                                                                \
+    do {                                                                                         \
+        if (!(c)) test_failf(__FILE__, __LINE__, "assertion failed: %s", #c);                    \
+    } while (0)
+#define ASSERT_EQ(a, b)                                                                          \
+    do {                                                                                         \
+        long long a_ = (long long)(a), b_ = (long long)(b);                                      \
+        if (a_ != b_) test_failf(__FILE__, __LINE__, "%s == %s: %lld != %lld", #a, #b, a_, b_);  \
+    } while (0)
+#define ASSERT_NE(a, b)                                                                          \
+    do {                                                                                         \
+        long long a_ = (long long)(a), b_ = (long long)(b);                                      \
+        if (a_ == b_) test_failf(__FILE__, __LINE__, "%s != %s: both %lld", #a, #b, a_);         \
+    } while (0)
+#define ASSERT_STREQ(a, b)                                                                       \
+    do {                                                                                         \
+        const char *a_ = (a), *b_ = (b);                                                         \
+        if (!a_ || !b_ || strcmp(a_, b_) != 0)                                                   \
+            test_failf(__FILE__, __LINE__, "%s == %s: \"%s\" != \"%s\"", #a, #b,                 \
+                       a_ ? a_ : "(null)", b_ ? b_ : "(null)");                                  \
+    } while (0)
+#define ASSERT_OK(r)                                                                             \
+    do {                                                                                         \
+        int r_ = (r);                                                                            \
+        if (r_ != 0) test_failf(__FILE__, __LINE__, "%s: %d (%s)", #r, r_, subproc_strerror(r_)); \
+    } while (0)
+
+/* ---- helpers for tests (util.c) ---- */
+
+/* argv for the helper child: {test_self, "helper", mode, args..., NULL} in a static buffer. */
+const char **helper_argv(const char *mode, ...);
+/* Read fd to EOF into a malloc'd NUL-terminated buffer; *len gets the length. */
+char *read_all(int fd, size_t *len);
+/* Write all of buf. */
+void write_all(int fd, const void *buf, size_t len);
+/* Spawn the helper with opts (argv replaced), wait, return its status; stdout captured into
+ * *out when out != NULL (stdio[1] is set to a pipe then). Fails the test on spawn errors. */
+subproc_status run_helper(subproc_opts *o, char **out, const char *mode, ...);
+/* Number of open fds in this process. */
+int count_fds(void);
+
+#endif

@@ -1,0 +1,88 @@
+/* util.c - small helpers shared by the tests. */
+#include "test.h"
+
+#include <fcntl.h>
+#include <stdarg.h>
+#include <unistd.h>
+
+const char **helper_argv(const char *mode, ...)
+{
+    static const char *v[64];
+    size_t n = 0;
+    v[n++] = test_self;
+    v[n++] = "helper";
+    v[n++] = mode;
+    va_list ap;
+    va_start(ap, mode);
+    const char *a;
+    while ((a = va_arg(ap, const char *)) != NULL && n < 63) v[n++] = a;
+    va_end(ap);
+    v[n] = NULL;
+    return v;
+}
+
+char *read_all(int fd, size_t *len)
+{
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (n + 1 >= cap) buf = realloc(buf, cap *= 2);
+        ssize_t r = read(fd, buf + n, cap - n - 1);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        n += (size_t)r;
+    }
+    buf[n] = '\0';
+    if (len) *len = n;
+    return buf;
+}
+
+void write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len) {
+        ssize_t r = write(fd, p, len);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return;
+        p += r;
+        len -= (size_t)r;
+    }
+}
+
+subproc_status run_helper(subproc_opts *o, char **out, const char *mode, ...)
+{
+    const char *v[64];
+    size_t n = 0;
+    v[n++] = test_self;
+    v[n++] = "helper";
+    v[n++] = mode;
+    va_list ap;
+    va_start(ap, mode);
+    const char *a;
+    while ((a = va_arg(ap, const char *)) != NULL && n < 63) v[n++] = a;
+    va_end(ap);
+    v[n] = NULL;
+    o->argv = v;
+    if (out) o->stdio[1].kind = SUBPROC_IO_PIPE;
+    subproc_proc *p;
+    subproc_error e;
+    int r = subproc_spawn(&p, o, &e);
+    if (r < 0) {
+        char buf[700];
+        test_failf(__FILE__, __LINE__, "spawn %s: %s", mode, subproc_error_str(&e, buf, sizeof buf));
+    }
+    if (out) *out = read_all(subproc_proc_fd(p, 1), NULL);
+    subproc_status st;
+    r = subproc_proc_wait(p, &st);
+    if (r < 0) test_failf(__FILE__, __LINE__, "wait: %s", subproc_strerror(r));
+    subproc_proc_free(p);
+    return st;
+}
+
+int count_fds(void)
+{
+    int n = 0;
+    for (int fd = 0; fd < 4096; fd++)
+        if (fcntl(fd, F_GETFD) != -1) n++;
+    return n;
+}

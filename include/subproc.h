@@ -325,9 +325,150 @@ void subproc_proc_free(subproc_proc *p);
 
 /* ---- Pipelines (pipeline.c) -------------------------------------------------------------- */
 
+/*
+ * A shell-free pipeline: stage i's stdout feeds stage i+1's stdin through a pipe made by the
+ * library; the parent never copies the data. Each stage is a full subproc_opts (argv or fn, env,
+ * cwd, stderr, extra fds, limits...). The pipeline's own stdin is stages[0].stdio[0] and its own
+ * stdout is stages[n-1].stdio[1], in any form a single child takes (inherit, null, file, fd,
+ * pipe); the stdin of later stages and the stdout of earlier ones are the library's.
+ * All stages share one process group (led by the first stage that starts), so one signal reaches
+ * them all. Stage options must not ask for process groups or sessions of their own (-EINVAL).
+ */
+typedef struct subproc_pipeline subproc_pipeline;
+
+#define SUBPROC_PIPELINE_NO_PIPEFAIL (1u << 0) /* the last stage decides the result (sh default) */
+#define SUBPROC_PIPELINE_ALL_OR_NOTHING (1u << 1) /* a stage that fails to start fails it all */
+
+/*
+ * Start every stage. A stage that fails to start does not stop the others, as in a shell: its
+ * neighbours see end-of-file or EPIPE, its status reads as exit code 127 (not found) or 126
+ * (found, could not run), and subproc_pipeline_stage_error() says which step failed and why.
+ * With SUBPROC_PIPELINE_ALL_OR_NOTHING the started stages are killed and reaped instead, and
+ * the call fails with that stage's error (*failed_stage, when given, is its index).
+ * Errors: -EINVAL (n == 0, bad flags, a stage asks for its own group/session, stdio of an inner
+ * end set by the caller to something other than inherit), -ENOMEM, -EMFILE, a stage's error
+ * under ALL_OR_NOTHING.
+ */
+int subproc_pipeline_spawn(subproc_pipeline **out, const subproc_opts *stages, size_t n,
+                           unsigned flags, subproc_error *err, size_t *failed_stage);
+size_t subproc_pipeline_size(const subproc_pipeline *pl);
+/* Stage i's process, or NULL when it failed to start. Owned by the pipeline. */
+subproc_proc *subproc_pipeline_proc(const subproc_pipeline *pl, size_t i);
+/* Why stage i failed to start, or NULL when it started. */
+const subproc_error *subproc_pipeline_stage_error(const subproc_pipeline *pl, size_t i);
+/* The process group of all stages (-1 when no stage started). */
+pid_t subproc_pipeline_pgid(const subproc_pipeline *pl);
+/* The parent's end of the first stage's stdin (stream 0) or of the last stage's stdout (1) or
+ * stderr (2), when those are SUBPROC_IO_PIPE; else -1. Owned by the pipeline. */
+int subproc_pipeline_fd(const subproc_pipeline *pl, int stream);
+void subproc_pipeline_close_fd(subproc_pipeline *pl, int stream);
+
+/*
+ * Wait for every stage (timeout_ms < 0: forever). -ETIMEDOUT leaves the rest running.
+ * Afterwards the per-stage results below are valid.
+ */
+int subproc_pipeline_wait(subproc_pipeline *pl, int timeout_ms);
+/* Stage i's status (a stage that did not start: exited with 127 or 126). NULL before wait. */
+const subproc_status *subproc_pipeline_status(const subproc_pipeline *pl, size_t i);
+/* PIPESTATUS: codes[i] = stage i's shell-style code (exit code, or 128 + signal). */
+void subproc_pipeline_pipestatus(const subproc_pipeline *pl, int *codes);
+/* The pipeline's code: the rightmost non-zero stage code (pipefail), or the last stage's with
+ * SUBPROC_PIPELINE_NO_PIPEFAIL. -1 before wait. */
+int subproc_pipeline_code(const subproc_pipeline *pl);
+/* sig (SIGTERM when 0) to the whole group, up to grace_ms for it to end, then SIGKILL to the
+ * group, and every stage reaped. */
+int subproc_pipeline_terminate(subproc_pipeline *pl, int sig, int grace_ms);
+/* Kill (SIGKILL to the group) and reap whatever still runs, close every fd, free. NULL ok. */
+void subproc_pipeline_free(subproc_pipeline *pl);
+
 /* ---- end of pipelines ---- */
 
 /* ---- Groups and pools (group.c, pool.c) --------------------------------------------------- */
+
+/*
+ * A set of running children waited on as one. Event-driven: on Linux the members' pidfds sit in
+ * an epoll instance, so waiting costs nothing per member; on the portable backend (no pidfds)
+ * the members are re-checked at growing intervals (1 ms to 20 ms). The group does not own its
+ * members: subproc_proc_free() them yourself, after they leave the group.
+ */
+typedef struct subproc_group subproc_group;
+
+/* Errors: -ENOMEM, -EMFILE (epoll_create1). */
+int subproc_group_new(subproc_group **out);
+/* Add a child. -EEXIST when already a member, -EINVAL when already reaped, -ENOMEM. */
+int subproc_group_add(subproc_group *g, subproc_proc *p);
+/* Take a child out (its pidfd leaves epoll first). -ENOENT when not a member. */
+int subproc_group_remove(subproc_group *g, subproc_proc *p);
+/* Members not yet returned by wait_any. */
+size_t subproc_group_size(const subproc_group *g);
+/*
+ * Reap one member that has ended, remove it from the group, and return it in *out with its
+ * status. timeout_ms < 0 waits forever, 0 only checks. -ETIMEDOUT when none ended in time,
+ * -ECHILD when the group is empty.
+ */
+int subproc_group_wait_any(subproc_group *g, int timeout_ms, subproc_proc **out,
+                           subproc_status *status);
+/* Reap every member (each is removed; statuses stay readable from the procs). -ETIMEDOUT. */
+int subproc_group_wait_all(subproc_group *g, int timeout_ms);
+/* An fd that polls readable when wait_any would not block: for the caller's own event loop
+ * (epoll, poll, libuv uv_poll). -1 when the group cannot offer one (portable backend). */
+int subproc_group_fd(const subproc_group *g);
+/* Free the group (not its members). NULL is allowed. */
+void subproc_group_free(subproc_group *g);
+
+/*
+ * A job pool: run many commands with at most `jobs` at once, collect each result.
+ * Each job names how to start it; the pool fills in the result fields.
+ */
+typedef struct subproc_job {
+    const subproc_opts *opts; /* how to start it (stdout/stderr become pipes when capturing) */
+    void *user;               /* yours */
+
+    /* results, filled by subproc_pool_run() */
+    int started;           /* 0: never started (halted, or spawn failed) */
+    int spawn_rc;          /* 0, or the negative errno of a failed spawn (see error) */
+    subproc_error error;   /* when spawn_rc < 0 */
+    subproc_status status; /* when started */
+    int timed_out;         /* the job's deadline passed and it was killed */
+    char *out;             /* captured stdout (SUBPROC_POOL_CAPTURE), malloc'd, NUL-terminated */
+    size_t out_len;
+    char *err;             /* captured stderr */
+    size_t err_len;
+    long long wall_usec;
+} subproc_job;
+
+#define SUBPROC_POOL_CAPTURE (1u << 0)       /* capture stdout and stderr of each job */
+#define SUBPROC_POOL_HALT_ON_ERROR (1u << 1) /* after a failure start no new job */
+
+typedef struct subproc_pool_opts {
+    unsigned version; /* SUBPROC_POOL_OPTS_VERSION */
+    unsigned flags;
+    unsigned jobs;        /* at most this many at once; 0: the number of online CPUs */
+    long long timeout_ms; /* per job; 0: none. The job's process group gets SIGTERM, then
+                             SIGKILL after kill_grace_ms */
+    int kill_grace_ms;    /* 0: 2000 */
+    size_t max_output;    /* per stream with CAPTURE; 0: unlimited. The rest is dropped */
+    /* Called in the calling thread as each job ends, in completion order. */
+    void (*on_done)(void *ud, subproc_job *job, size_t ndone, size_t total);
+    void *ud;
+} subproc_pool_opts;
+
+#define SUBPROC_POOL_OPTS_VERSION 1
+#ifdef __cplusplus
+#define SUBPROC_POOL_OPTS_INIT {SUBPROC_POOL_OPTS_VERSION}
+#else
+#define SUBPROC_POOL_OPTS_INIT {.version = SUBPROC_POOL_OPTS_VERSION}
+#endif
+
+/*
+ * Run jobs[0..n). Returns 0 once every job has ended or was skipped (whatever their exit codes:
+ * read each job's fields), or a negative errno when the pool itself could not run (-EINVAL,
+ * -ENOMEM, -EMFILE). A job that fails to start counts as failed (spawn_rc, error).
+ * A job "fails" when it did not start, timed out, or did not exit with 0.
+ */
+int subproc_pool_run(subproc_job *jobs, size_t n, const subproc_pool_opts *opts);
+/* Free what the pool allocated in a job (its captures). */
+void subproc_job_clear(subproc_job *job);
 
 /* ---- end of groups ---- */
 

@@ -69,6 +69,15 @@ static int reap_nohang(subproc_proc *p, unsigned flags, subproc_status *stopped)
     pthread_mutex_lock(&p->lock);
     if (p->reaped) {
         done = 1;
+    } else if (flags & SUBPROC__WAIT_NOREAP) {
+        /* Exited but left a zombie: its PID (and a group it leads) stays ours. */
+        siginfo_t si;
+        memset(&si, 0, sizeof si);
+        int r;
+        do
+            r = waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG | WNOWAIT);
+        while (r < 0 && errno == EINTR);
+        if ((r == 0 && si.si_pid != 0) || (r < 0 && errno == ECHILD)) done = 3;
     } else {
         int ws;
         struct rusage ru;
@@ -120,7 +129,7 @@ static void sleep_on_child(subproc_proc *p, int ms, unsigned flags, int *backoff
 
 int subproc_proc_wait_ex(subproc_proc *p, int timeout_ms, unsigned flags, subproc_status *out)
 {
-    if (!p || (flags & ~SUBPROC_WAIT_STOPPED)) return -EINVAL;
+    if (!p || (flags & ~(SUBPROC_WAIT_STOPPED | SUBPROC__WAIT_NOREAP))) return -EINVAL;
     int64_t deadline = timeout_ms > 0 ? subproc__now_ms() + timeout_ms : 0;
     int backoff = 1;
     subproc_status stopped;
@@ -130,6 +139,7 @@ int subproc_proc_wait_ex(subproc_proc *p, int timeout_ms, unsigned flags, subpro
             if (out) *out = stopped;
             return 0;
         }
+        if (done == 3) return 0;
         if (done) break;
         int left = -1;
         if (timeout_ms == 0) return -ETIMEDOUT;

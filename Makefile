@@ -38,6 +38,9 @@ CLI_OBJ  := $(CLI_SRC:cli/%.c=$(B)/cli/%.o)
 TEST_SRC := $(wildcard tests/*.c)
 TEST_OBJ := $(TEST_SRC:tests/%.c=$(B)/tests/%.o)
 EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
+# The libuv example is built where libuv is installed (`make deps` installs it).
+UV_LIBS  := $(shell pkg-config --libs libuv 2>/dev/null)
+EXAMPLES += $(if $(UV_LIBS),$(B)/examples/uv_group)
 HEADERS  := include/subproc.h src/internal.h
 
 STATIC := $(B)/libsubproc.a
@@ -47,7 +50,7 @@ TESTS  := $(B)/test_subproc
 
 ALL_CFLAGS = $(BASEFLAGS) $(CFLAGS) $(SANFLAGS) -Iinclude
 
-.PHONY: all check demo install uninstall clean asan ubsan tsan valgrind bench header-test fuzz format
+.PHONY: deps all check demo install uninstall clean asan ubsan tsan valgrind bench header-test fuzz format
 all: $(STATIC) $(SHARED) $(B)/libsubproc.so $(CLI) $(EXAMPLES) $(TESTS)
 
 $(B)/obj/%.o: src/%.c $(HEADERS) | $(B)/obj
@@ -73,6 +76,9 @@ $(CLI): $(CLI_OBJ) $(STATIC)
 $(B)/examples/%: examples/%.c include/subproc.h $(STATIC) | $(B)/examples
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(STATIC) $(LDLIBS)
 
+$(B)/examples/uv_group: examples/uv/uv_group.c include/subproc.h $(STATIC) | $(B)/examples
+	$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags libuv) -o $@ $< $(STATIC) $(UV_LIBS) $(LDLIBS)
+
 $(B)/tests/%.o: tests/%.c $(HEADERS) tests/test.h | $(B)/tests
 	$(CC) $(ALL_CFLAGS) -Isrc -c $< -o $@
 $(TESTS): $(TEST_OBJ) $(STATIC)
@@ -81,14 +87,32 @@ $(TESTS): $(TEST_OBJ) $(STATIC)
 $(B)/obj $(B)/pic $(B)/cli $(B)/examples $(B)/tests:
 	mkdir -p $@
 
+# What the examples and tests use beyond libc: libuv (for examples/uv), strace, python3.
+# Installed from Debian's packages when missing and we are root; otherwise only reported.
+deps:
+	@missing=""; \
+	pkg-config --exists libuv 2>/dev/null || missing="$$missing libuv1-dev"; \
+	command -v strace >/dev/null 2>&1 || missing="$$missing strace"; \
+	command -v python3 >/dev/null 2>&1 || missing="$$missing python3"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing:$$missing"; \
+	    (apt-get install -y -q $$missing >/dev/null 2>&1 || \
+	     (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q $$missing >/dev/null 2>&1)) || \
+	     echo "could not install:$$missing"; \
+	  else echo "missing (install them):$$missing"; fi; \
+	fi
+
 # The suite runs once per backend; tests/run.sh adds the counts and prints "N passed, N failed".
-check: all header-test
+check: deps
+	@$(MAKE) --no-print-directory all header-test
 	@SUBPROC_BUILD=$(B) sh tests/run.sh
 
-# The public header alone, as C99 -pedantic and as C++.
+# The public header alone, as C99 -pedantic and as C++. Strict C99 hides POSIX types such as
+# sigset_t unless a POSIX level is asked for, as any POSIX program must.
 header-test: | $(B)/tests
 	printf '#include <subproc.h>\nint main(void){return 0;}\n' > $(B)/tests/hdr.c
-	$(CC) -std=c99 -pedantic -Wall -Wextra -Werror -Iinclude -c $(B)/tests/hdr.c -o $(B)/tests/hdr_c.o
+	$(CC) -std=c99 -pedantic -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -Iinclude -c $(B)/tests/hdr.c -o $(B)/tests/hdr_c.o
 	@if command -v c++ >/dev/null 2>&1; then \
 	  cp $(B)/tests/hdr.c $(B)/tests/hdr.cpp && \
 	  echo "c++ -std=c++11 -pedantic ... include/subproc.h" && \
@@ -104,7 +128,8 @@ tsan:
 valgrind: all
 	@SUBPROC_BUILD=$(B) SUBPROC_VALGRIND=1 sh tests/run.sh
 
-demo: all
+demo: deps
+	@$(MAKE) --no-print-directory all
 	@sh examples/demo.sh $(B)
 
 bench: all

@@ -482,14 +482,11 @@ int subproc_proc_communicate(subproc_proc *p, const subproc_comm_opts *co, subpr
     subproc__pump_init(&pm, in_fd, co->input, co->input_len, outs, nout, co);
     r = subproc__pump_run(&pm, deadline, -1, NULL, NULL);
     if (r == 0) {
+        /* Every pipe is at EOF; the deadline still bounds the wait (0 left: just look). */
         long long left = deadline ? deadline - subproc__now_ms() : -1;
-        if (deadline && left <= 0) {
-            r = -ETIMEDOUT;
-        } else {
-            int w = subproc_proc_wait_timeout(p, left > 0x7fffffff ? 0x7fffffff : (int)left, NULL);
-            r = w == -ETIMEDOUT ? -ETIMEDOUT : 0;
-            if (w == -ECHILD) r = -ECHILD;
-        }
+        if (deadline && left < 0) left = 0;
+        int w = subproc_proc_wait_timeout(p, left > 0x7fffffff ? 0x7fffffff : (int)left, NULL);
+        r = w == -ETIMEDOUT ? -ETIMEDOUT : w == -ECHILD ? -ECHILD : 0;
     }
     if (r == -ETIMEDOUT) out->timed_out = 1;
     if (r < 0 && r != -ECHILD) {

@@ -97,7 +97,9 @@ int subproc_reader_read_until(subproc_reader *r, int delim, const char **data, s
     int64_t deadline = timeout_ms >= 0 ? subproc__now_ms() + timeout_ms : 0;
     for (;;) {
         size_t avail = r->end - r->start;
-        const char *hit = memchr(r->buf + r->start + r->scanned, delim, avail - r->scanned);
+        const char *hit = avail > r->scanned
+                              ? memchr(r->buf + r->start + r->scanned, delim, avail - r->scanned)
+                              : NULL;
         if (hit) {
             size_t n = (size_t)(hit - (r->buf + r->start)) + 1;
             return give(r, n < r->max ? n : r->max, data, len);

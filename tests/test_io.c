@@ -169,6 +169,37 @@ TEST(io_timeout_kills_child_ignoring_term)
     subproc_result_free(&res);
 }
 
+TEST(io_timeout_while_child_refuses_input)
+{
+    /* The child neither reads its stdin nor exits: the pump sits on a full pipe until the
+     * deadline, and the handle has no process group, so only the child is signalled. */
+    size_t n = 10u << 20;
+    char *in = pattern(n, 9);
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    o.argv = helper_argv("sleep", "60000", NULL);
+    o.flags = SUBPROC_RESET_SIGNALS; /* whatever our own caller ignores */
+    o.stdio[0].kind = o.stdio[1].kind = SUBPROC_IO_PIPE;
+    subproc_proc *p;
+    ASSERT_OK(subproc_spawn(&p, &o, NULL));
+    subproc_comm_opts co = SUBPROC_COMM_OPTS_INIT;
+    co.input = in;
+    co.input_len = n;
+    co.timeout_ms = 300;
+    co.kill_signal = SIGUSR2;
+    subproc_result res;
+    ASSERT_EQ(subproc_proc_communicate(p, &co, &res), -ETIMEDOUT);
+    ASSERT_EQ(res.timed_out, 1);
+    ASSERT_EQ(res.status.signaled, 1);
+    ASSERT_EQ(res.status.signal, SIGUSR2);
+    ASSERT_STREQ(res.out.data, "");
+    ASSERT_EQ(subproc_proc_fd(p, 0), -1); /* the pipe ends were consumed */
+    ASSERT_EQ(subproc_proc_fd(p, 1), -1);
+    ASSERT_EQ(subproc_proc_done(p), 1);
+    subproc_result_free(&res);
+    subproc_proc_free(p);
+    free(in);
+}
+
 TEST(io_grandchild_holding_pipe_does_not_block_deadline)
 {
     const char *argv[] = {"/bin/sh", "-c", "sleep 100 & echo hi", NULL};
@@ -494,14 +525,16 @@ TEST(io_communicate_errors)
     subproc_result_free(&res);
 }
 
-static long vm_hwm_kb(void)
+static long status_kb(const char *field)
 {
     FILE *f = fopen("/proc/self/status", "r");
     if (!f) return -1;
     char line[256];
     long kb = -1;
+    size_t k = strlen(field);
     while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmHWM: %ld kB", &kb) == 1) break;
+        if (!strncmp(line, field, k) && line[k] == ':' && sscanf(line + k + 1, "%ld", &kb) == 1)
+            break;
     fclose(f);
     return kb;
 }
@@ -514,13 +547,14 @@ TEST_T(io_capture_1gib_with_1mib_limit_keeps_rss_small, 120)
         write_all(fd, "5", 1);
         close(fd);
     }
-    long start = vm_hwm_kb();
+    /* Compared with the resident size now, so an inherited peak cannot hide growth. */
+    long start = status_kb("VmRSS");
     ASSERT(start > 0);
     subproc_comm_opts co = SUBPROC_COMM_OPTS_INIT;
     co.max_output = 1u << 20;
     subproc_result res;
     ASSERT_OK(run_mode(&res, &co, "spew", "1073741824", NULL));
-    long peak = vm_hwm_kb();
+    long peak = status_kb("VmHWM");
     ASSERT_EQ(res.out.total, 1ull << 30);
     ASSERT_EQ(res.out.truncated, 1);
     ASSERT_EQ(res.out.len, 1u << 20);

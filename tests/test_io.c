@@ -609,3 +609,35 @@ TEST(io_popen_read_and_write)
     ASSERT_EQ(subproc_popen(&f, helper_argv("exit", "0", NULL), "rw", NULL, NULL), -EINVAL);
     ASSERT_EQ(subproc_pclose(stdout, NULL), -EINVAL);
 }
+
+struct chunks {
+    size_t bytes[3];
+};
+
+static int on_chunk(void *ud, int stream, const char *d, size_t len)
+{
+    struct chunks *c = ud;
+    (void)d;
+    if (stream == 1 || stream == 2) c->bytes[stream] += len;
+    return 0;
+}
+
+TEST(io_chunk_callback_tags_streams)
+{
+    size_t n = 300000;
+    char *in = pattern(n, 13);
+    struct chunks c = {{0, 0, 0}};
+    subproc_comm_opts co = SUBPROC_COMM_OPTS_INIT;
+    co.input = in;
+    co.input_len = n;
+    co.on_output = on_chunk;
+    co.ud = &c;
+    subproc_result res;
+    ASSERT_OK(run_mode(&res, &co, "tee2", NULL));
+    ASSERT_EQ(c.bytes[1], n);
+    ASSERT_EQ(c.bytes[2], n);
+    ASSERT_EQ(res.out.len, n); /* captured as well */
+    ASSERT_EQ(res.err.total, n);
+    subproc_result_free(&res);
+    free(in);
+}

@@ -15,9 +15,11 @@
 #define SUBPROC_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <signal.h>
 #include <sys/types.h>
 #include <sys/resource.h>
+#include <sys/select.h> /* sigset_t, also under strict -std=c99 (POSIX puts it here too) */
 
 #ifdef __cplusplus
 extern "C" {
@@ -320,6 +322,193 @@ int subproc_proc_terminate(subproc_proc *p, int sig, int grace_ms, unsigned flag
 void subproc_proc_free(subproc_proc *p);
 
 /* ---- I/O (io.c) -------------------------------------------------------------------------- */
+
+/*
+ * Talking to a child: feed its stdin, capture or stream its stdout and stderr, all at once in the
+ * calling thread (poll() on non-blocking pipe ends), for any sizes, with an optional deadline.
+ *
+ * SIGPIPE: writing to a child that has exited raises SIGPIPE. The library never changes a signal
+ * disposition; around its own writes it blocks SIGPIPE in the calling thread only
+ * (pthread_sigmask), and when a write fails with EPIPE it consumes the SIGPIPE that write raised
+ * (sigtimedwait with a zero timeout), unless one was already pending before - that one belongs to
+ * the caller and stays pending. The write then counts as "the child did not want more input".
+ */
+
+/*
+ * A captured stream. data is malloc'd, NUL-terminated, and never NULL after a successful
+ * communicate with capture on. When the per-stream limit was reached, truncated is 1 and data
+ * holds the first head_len bytes the child wrote followed directly by the last
+ * (len - head_len) bytes; otherwise head_len == len. total counts every byte the child wrote to
+ * the stream, kept or not.
+ */
+typedef struct subproc_capture {
+    char *data;
+    size_t len;
+    unsigned long long total;
+    int truncated;
+    size_t head_len;
+} subproc_capture;
+
+/* Flags for subproc_comm_opts.flags. */
+#define SUBPROC_COMM_LINES (1u << 0)      /* on_output gets whole lines (see on_output) */
+#define SUBPROC_COMM_TEE_OUT (1u << 1)    /* also copy stdout to tee_out_fd */
+#define SUBPROC_COMM_TEE_ERR (1u << 2)    /* also copy stderr to tee_err_fd */
+#define SUBPROC_COMM_NO_CAPTURE (1u << 3) /* do not keep output in memory (out.data stays NULL) */
+#define SUBPROC_COMM_CHECK (1u << 4)      /* a non-zero exit or a signal is an error:
+                                             -SUBPROC_ECHECK */
+
+/* Returned (negated) by subproc_run() with SUBPROC_COMM_CHECK when the child exited non-zero or
+ * was killed by a signal. Outside the errno range; subproc_strerror() knows it. */
+#define SUBPROC_ECHECK 4200
+
+/* Lines longer than this reach a SUBPROC_COMM_LINES callback in pieces of this size. */
+#define SUBPROC_COMM_LINE_MAX (1u << 20)
+
+#define SUBPROC_COMM_OPTS_VERSION 1
+
+/*
+ * How to talk to a child. Zero fields mean the default.
+ *
+ * input/input_len: written to the child's stdin, which is then closed (EOF). input == NULL
+ *   means "no input": stdin is closed at once when it is a pipe. A child that exits without
+ *   reading everything is fine (see SIGPIPE above).
+ * max_output: per-stream capture limit in bytes; 0 means no limit. Over it, the first half is
+ *   kept as the head and the most recent bytes as the tail (subproc_capture).
+ * on_output: called with each chunk read (stream 1 = stdout, 2 = stderr), or with each whole
+ *   line including its '\n' when SUBPROC_COMM_LINES is set (a final line without '\n' is
+ *   delivered at EOF; longer lines than SUBPROC_COMM_LINE_MAX in pieces). data is not
+ *   NUL-terminated. Returning non-zero stops: the child is terminated as on a deadline and the
+ *   call returns -ECANCELED. Called in the calling thread, never concurrently.
+ * tee_out_fd/tee_err_fd: with SUBPROC_COMM_TEE_OUT/ERR, output is also written there (blocking
+ *   until written; a write error stops that tee and nothing else).
+ * timeout_ms: deadline for the whole call; 0 or < 0 means none. When it passes, kill_signal
+ *   (0 = SIGTERM) goes to the child's process group (to the child alone when it has none), then
+ *   SIGKILL after kill_grace_ms (0 = 2000); output keeps being read meanwhile. Once the direct
+ *   child is reaped, what is left in the pipes is read for at most drain_ms (0 = 100 ms, < 0 =
+ *   not at all), so a grandchild that holds a pipe open cannot keep the call from returning.
+ */
+typedef struct subproc_comm_opts {
+    unsigned version; /* SUBPROC_COMM_OPTS_VERSION */
+    unsigned flags;   /* SUBPROC_COMM_* */
+    const void *input;
+    size_t input_len;
+    size_t max_output;
+    int (*on_output)(void *ud, int stream, const char *data, size_t len);
+    void *ud;
+    int tee_out_fd;
+    int tee_err_fd;
+    long long timeout_ms;
+    int kill_signal;
+    int kill_grace_ms;
+    int drain_ms;
+} subproc_comm_opts;
+
+#ifdef __cplusplus
+#define SUBPROC_COMM_OPTS_INIT {SUBPROC_COMM_OPTS_VERSION}
+#else
+#define SUBPROC_COMM_OPTS_INIT {.version = SUBPROC_COMM_OPTS_VERSION}
+#endif
+
+/*
+ * The outcome of a communicate or run. Free with subproc_result_free() whatever the call
+ * returned (it is always initialised when out != NULL).
+ * status: how the child ended (with CPU time and max RSS), valid when status.exited or
+ *   status.signaled is set. timed_out: the deadline passed. wall_usec: from the start of the
+ *   call (run: from before the spawn) to the reap. error: a spawn failure (run), or for
+ *   -SUBPROC_ECHECK err = SUBPROC_ECHECK and path = the status in words ("exited with 3").
+ */
+typedef struct subproc_result {
+    subproc_status status;
+    subproc_capture out, err;
+    int timed_out;
+    long long wall_usec;
+    subproc_error error;
+} subproc_result;
+
+/*
+ * Feed, read and reap a child started with subproc_spawn(). Uses the handle's pipe ends: stdin
+ * (stream 0) gets co->input and is then closed; stdout and stderr, when they are pipes, are read
+ * to EOF and captured/streamed/teed per co; streams that are not pipes are left alone. The pipe
+ * ends are consumed (closed) by the call. Then the child is waited for. co may be NULL (defaults).
+ * The pipe ends are made non-blocking, and capture pipes are enlarged to 1 MiB when the
+ * per-user pipe limit allows (F_SETPIPE_SZ; silently kept as they are otherwise).
+ *
+ * Without a deadline the call returns when every pipe reached EOF and the child was reaped: a
+ * grandchild that keeps a pipe open keeps the call waiting - use a deadline when that matters.
+ *
+ * Returns 0, or: -ETIMEDOUT (the deadline passed; *out holds all output read and the status of
+ * the killed child), -ECANCELED (on_output asked to stop; child terminated likewise), -EINVAL
+ * (p or out NULL, bad version/flags/kill_signal, tee flag with a negative fd, input_len with no
+ * input, input given but stdin is not a pipe), -ENOMEM, -ECHILD (the child was reaped by
+ * someone else), or a read error from a pipe (-EIO, ...). EINTR never surfaces.
+ */
+int subproc_proc_communicate(subproc_proc *p, const subproc_comm_opts *co, subproc_result *out);
+
+/*
+ * Spawn, feed, capture, wait: one call. opts is used as given, except that
+ *  - stdin becomes a pipe when co->input != NULL and opts->stdio[0] is SUBPROC_IO_INHERIT,
+ *  - stdout and stderr become pipes when they are SUBPROC_IO_INHERIT and output is wanted
+ *    (capture, i.e. no SUBPROC_COMM_NO_CAPTURE, or on_output, or the stream's tee flag),
+ *  - with a deadline and none of SUBPROC_NEW_PGROUP/_JOIN_PGROUP/_NEW_SESSION in opts, the child
+ *    gets SUBPROC_NEW_PGROUP, so that the deadline's group kill reaches its descendants and can
+ *    never hit the caller's own group.
+ * co may be NULL. *out is always initialised; a failed spawn fills out->error.
+ * Errors: those of subproc_spawn() and subproc_proc_communicate(), and -SUBPROC_ECHECK with
+ * SUBPROC_COMM_CHECK when the child did not exit with 0 (out->error.path says how it ended).
+ */
+int subproc_run(subproc_result *out, const subproc_opts *opts, const subproc_comm_opts *co);
+
+/* "exited with 0", "killed by SIGTERM (timed out)", or the spawn error in words. Returns buf. */
+char *subproc_result_str(const subproc_result *r, char *buf, size_t len);
+
+/* Frees the captures and zeroes *r. NULL is allowed. */
+void subproc_result_free(subproc_result *r);
+
+/*
+ * A buffered reader over a pipe from a child, for line- and message-oriented protocols. Handles
+ * short reads, records split across reads, and a last record without a delimiter. The fd is not
+ * made non-blocking; with a timeout the reader polls before each read.
+ */
+typedef struct subproc_reader subproc_reader;
+
+#define SUBPROC_READER_OWN_FD (1u << 0) /* subproc_reader_free() closes the fd */
+
+/*
+ * New reader on fd (e.g. subproc_proc_take_fd(p, 1)). max_record: longest record returned in
+ * one piece (0 = SUBPROC_COMM_LINE_MAX); a longer one comes back in max_record-sized pieces
+ * without a delimiter. Errors: -EINVAL (fd < 0, unknown flags), -ENOMEM.
+ */
+int subproc_reader_new(subproc_reader **out, int fd, size_t max_record, unsigned flags);
+/*
+ * Next record ending with delim (included), or the final bytes before EOF without it.
+ * *data is NUL-terminated and stays valid until the next call on r. timeout_ms < 0 waits
+ * forever; the deadline covers the whole record. Returns 1 with a record, 0 at EOF (nothing
+ * left), -ETIMEDOUT (nothing consumed is lost: the next call continues the same record), or a
+ * read error (-EIO, -EBADF, ...). EINTR never surfaces.
+ */
+int subproc_reader_read_until(subproc_reader *r, int delim, const char **data, size_t *len,
+                              int timeout_ms);
+/* The same with delim '\n'. */
+int subproc_reader_readline(subproc_reader *r, const char **line, size_t *len, int timeout_ms);
+/* Closes the fd with SUBPROC_READER_OWN_FD. NULL is allowed. */
+void subproc_reader_free(subproc_reader *r);
+
+/*
+ * popen() without a shell: start argv (or opts->argv when argv is NULL; opts may be NULL) with
+ * its stdout ("r") or stdin ("w") connected to the returned stdio stream; "re"/"we" are accepted
+ * too (the stream's fd is always O_CLOEXEC). The other streams follow opts (default: inherit).
+ * Reads and writes on the stream retry EINTR; a write to a child that has exited fails with
+ * EPIPE instead of raising SIGPIPE. Errors: -EINVAL (bad mode, no argv), those of
+ * subproc_spawn() (err filled when given), -ENOMEM.
+ */
+int subproc_popen(FILE **out, const char *const *argv, const char *mode, const subproc_opts *opts,
+                  subproc_error *err);
+/*
+ * Close a stream from subproc_popen() (flushing it, which sends EOF to a "w" child), wait for
+ * the child and fill *status when given. Returns 0 or -EINVAL (f is not from subproc_popen),
+ * -ECHILD. Works for a child that exited early too.
+ */
+int subproc_pclose(FILE *f, subproc_status *status);
 
 /* ---- end of I/O ---- */
 

@@ -31,6 +31,7 @@ const char *subproc_strerror(int err)
 {
     if (err < 0) err = -err;
     if (err == 0) return "Success";
+    if (err == SUBPROC_ECHECK) return "Child process failed";
     /* strerror() may share one buffer between threads for unknown values; known values are
      * constant strings in glibc and musl, which is what a caller gets from us. */
     static __thread char buf[64];

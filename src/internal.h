@@ -132,4 +132,66 @@ SUBPROC__HIDDEN int subproc__env_name_ok(const char *name, size_t len);
 /* time */
 SUBPROC__HIDDEN int64_t subproc__now_ms(void);
 
+/* ---- io.c: the pump, shared by communicate and pipelines ---- */
+
+/*
+ * The pump moves bytes between the parent and up to SUBPROC__PUMP_MAX_OUT output pipes and one
+ * input pipe, in the calling thread, with poll(). It is a restartable state machine: run it,
+ * and when it stops at a deadline, do something (signal the child) and run it again.
+ *
+ * Contract:
+ *  - subproc__pump_init() takes ownership of in_fd and every out[i].fd (>= 0 ones): they are set
+ *    O_NONBLOCK (so they must be the parent's exclusive pipe ends) and the pump closes each one
+ *    at EOF / when the input is fully written or refused (EPIPE), or in subproc__pump_finish().
+ *    The input buffer and co must stay valid until finish.
+ *  - out[i].stream tags the stream for on_output (1 stdout, 2 stderr); out[i].cap, when not NULL,
+ *    receives the capture (co->max_output, SUBPROC_COMM_NO_CAPTURE apply); tee per
+ *    co->flags/tee_*_fd by stream number.
+ *  - subproc__pump_run() returns 0 when every fd is closed, 1 when done(arg) returned non-zero
+ *    (checked after every poll wake-up; wake_fd, e.g. a pidfd, wakes the poll when readable;
+ *    without one poll sleeps at most 10 ms at a time while done is set), -ETIMEDOUT when
+ *    deadline_ms (subproc__now_ms() clock; 0 = none) passed, -ECANCELED when on_output asked to
+ *    stop, or -errno for a pipe read error / -ENOMEM (that stream is then closed). EINTR is
+ *    retried. SIGPIPE is handled as documented in subproc.h.
+ *  - subproc__pump_finish() delivers a pending partial line, closes every fd still open,
+ *    finalises the captures (tail put in order, NUL added, data non-NULL when capturing) and
+ *    frees the pump's own memory. Always call it once after init.
+ */
+#define SUBPROC__PUMP_MAX_OUT 2
+
+struct subproc__pump_out {
+    int fd;
+    int stream;
+    subproc_capture *cap;
+    /* private */
+    size_t cap_size;    /* allocated bytes of cap->data */
+    size_t wpos;        /* ring write position once truncating */
+    int ring;           /* the capture reached max_output: [head_len, max) is a ring */
+    char *line;         /* SUBPROC_COMM_LINES: the partial line so far */
+    size_t line_len, line_size;
+    int tee_fd;
+};
+
+struct subproc__pump {
+    int in_fd;
+    const char *in;
+    size_t in_len, in_off;
+    struct subproc__pump_out out[SUBPROC__PUMP_MAX_OUT];
+    size_t nout;
+    const subproc_comm_opts *co;
+    char *scratch; /* read buffer when not reading straight into a capture */
+    int epipe;     /* a write hit EPIPE */
+    int cancelled; /* on_output asked to stop: it is not called again */
+};
+
+/* in may be NULL with in_len 0. co must be non-NULL (use a default-initialised one). */
+SUBPROC__HIDDEN int subproc__pump_init(struct subproc__pump *pm, int in_fd, const void *in,
+                                       size_t in_len, const struct subproc__pump_out *outs,
+                                       size_t nout, const subproc_comm_opts *co);
+SUBPROC__HIDDEN int subproc__pump_run(struct subproc__pump *pm, int64_t deadline_ms, int wake_fd,
+                                      int (*done)(void *), void *arg);
+SUBPROC__HIDDEN void subproc__pump_finish(struct subproc__pump *pm);
+/* Open fds left in the pump (input included). */
+SUBPROC__HIDDEN int subproc__pump_open(const struct subproc__pump *pm);
+
 #endif

@@ -178,6 +178,51 @@ int helper_main(int argc, char **argv)
         raise(SIGSTOP);
         return 7;
     }
+    if (!strcmp(m, "tee2")) { /* stdin to stdout as is, and to stderr with every byte ^ 0xff */
+        static char buf[3000];
+        ssize_t n;
+        while ((n = read(0, buf, sizeof buf)) > 0) {
+            write_all(1, buf, (size_t)n);
+            for (ssize_t i = 0; i < n; i++) buf[i] = (char)(buf[i] ^ 0xff);
+            write_all(2, buf, (size_t)n);
+        }
+        return n < 0 ? 102 : 0;
+    }
+    if (!strcmp(m, "count")) { /* N lines "%07d\n", 8 bytes each */
+        long n = atol(argv[1]);
+        for (long i = 0; i < n; i++) {
+            snprintf(line, sizeof line, "%07ld\n", i);
+            write_all(1, line, 8);
+        }
+        return 0;
+    }
+    if (!strcmp(m, "spew")) { /* BYTES bytes of 'x' to stdout */
+        static char buf[1 << 18];
+        memset(buf, 'x', sizeof buf);
+        long long left = atoll(argv[1]);
+        while (left > 0) {
+            size_t k = left < (long long)sizeof buf ? (size_t)left : sizeof buf;
+            ssize_t w = write(1, buf, k);
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) return 107;
+            left -= w;
+        }
+        return 0;
+    }
+    if (!strcmp(m, "forever")) { /* "tick N\n" every millisecond until killed */
+        for (long i = 0;; i++) {
+            snprintf(line, sizeof line, "tick %ld\n", i);
+            out(line);
+            sleep_ms(1);
+        }
+    }
+    if (!strcmp(m, "chunks")) { /* each argument as one write, 30 ms apart */
+        for (int i = 1; i < argc; i++) {
+            if (i > 1) sleep_ms(30);
+            out(argv[i]);
+        }
+        return 0;
+    }
     fprintf(stderr, "helper: unknown mode %s\n", m);
     return 100;
 }

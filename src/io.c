@@ -1,0 +1,571 @@
+/*
+ * io.c - talking to children: the pump (poll over non-blocking pipe ends), communicate, run.
+ *
+ * Why one thread and poll(): a child that fills its stdout pipe while we block writing its stdin
+ * (or the reverse) deadlocks any sequential scheme; poll on every pipe end at once, with each end
+ * non-blocking, makes progress on whichever side is ready, for any sizes.
+ *
+ * SIGPIPE: CPython ignores SIGPIPE for the whole process at start-up, which a library may not do.
+ * Instead the pump blocks SIGPIPE in the calling thread only while it runs (pthread_sigmask).
+ * A write to a closed pipe then fails with EPIPE and leaves a SIGPIPE pending on this thread
+ * (the kernel directs it at the writing thread); the pump takes it back with a zero-timeout
+ * sigtimedwait() - unless SIGPIPE was already pending when the pump started, in which case the
+ * kernel merged ours into it and it belongs to the caller. Dispositions are never touched.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SCRATCH_SIZE (256u << 10)
+#define MIN_READ (64u << 10)      /* grow a capture buffer when less than this is free */
+#define PIPE_WANT (1 << 20)       /* F_SETPIPE_SZ target */
+#define WRITE_MAX ((size_t)1 << 20)
+#define DEFAULT_GRACE_MS 2000
+#define DEFAULT_DRAIN_MS 100
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void set_nonblock(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0 && !(fl & O_NONBLOCK)) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+static void enlarge_pipe(int fd)
+{
+#ifdef F_SETPIPE_SZ
+    /* Fewer, larger reads. Beyond /proc/sys/fs/pipe-max-size or the per-user page budget the
+     * kernel says EPERM/EINVAL; the pipe then keeps its size, which is only slower. */
+    if (fcntl(fd, F_GETPIPE_SZ) < PIPE_WANT) fcntl(fd, F_SETPIPE_SZ, PIPE_WANT);
+#else
+    (void)fd;
+#endif
+}
+
+static size_t out_limit(const struct subproc__pump *pm)
+{
+    return pm->co->max_output ? pm->co->max_output : (size_t)-1 / 2;
+}
+
+static int capturing(const struct subproc__pump *pm, const struct subproc__pump_out *o)
+{
+    return o->cap && !(pm->co->flags & SUBPROC_COMM_NO_CAPTURE);
+}
+
+int subproc__pump_init(struct subproc__pump *pm, int in_fd, const void *in, size_t in_len,
+                       const struct subproc__pump_out *outs, size_t nout,
+                       const subproc_comm_opts *co)
+{
+    memset(pm, 0, sizeof *pm);
+    pm->co = co;
+    pm->in_fd = in_fd;
+    pm->in = in;
+    pm->in_len = in ? in_len : 0;
+    if (nout > SUBPROC__PUMP_MAX_OUT) nout = SUBPROC__PUMP_MAX_OUT;
+    pm->nout = nout;
+    for (size_t i = 0; i < nout; i++) {
+        struct subproc__pump_out *o = &pm->out[i];
+        o->fd = outs[i].fd;
+        o->stream = outs[i].stream;
+        o->cap = outs[i].cap;
+        o->tee_fd = -1;
+        if (o->stream == 1 && (co->flags & SUBPROC_COMM_TEE_OUT)) o->tee_fd = co->tee_out_fd;
+        if (o->stream == 2 && (co->flags & SUBPROC_COMM_TEE_ERR)) o->tee_fd = co->tee_err_fd;
+        if (o->cap) memset(o->cap, 0, sizeof *o->cap);
+        if (o->fd >= 0) {
+            set_nonblock(o->fd);
+            enlarge_pipe(o->fd);
+        }
+    }
+    if (pm->in_fd >= 0) {
+        if (pm->in_len == 0) {
+            subproc__close(pm->in_fd); /* nothing to say: EOF now */
+            pm->in_fd = -1;
+        } else {
+            set_nonblock(pm->in_fd);
+            if (pm->in_len > 65536) enlarge_pipe(pm->in_fd);
+        }
+    }
+    return 0;
+}
+
+int subproc__pump_open(const struct subproc__pump *pm)
+{
+    int n = pm->in_fd >= 0;
+    for (size_t i = 0; i < pm->nout; i++) n += pm->out[i].fd >= 0;
+    return n;
+}
+
+/* Blocking write of all of buf to a tee fd that may be non-blocking. */
+static int tee_write(struct subproc__pump *pm, int fd, const char *buf, size_t len)
+{
+    while (len) {
+        ssize_t w = write(fd, buf, len);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                struct pollfd pf = {fd, POLLOUT, 0};
+                poll(&pf, 1, -1);
+                continue;
+            }
+            if (errno == EPIPE) pm->epipe = 1;
+            return -errno;
+        }
+        buf += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+static int emit(struct subproc__pump *pm, struct subproc__pump_out *o, const char *d, size_t n)
+{
+    if (n == 0 || pm->cancelled) return 0;
+    if (pm->co->on_output(pm->co->ud, o->stream, d, n) == 0) return 0;
+    pm->cancelled = 1;
+    return -ECANCELED;
+}
+
+static int line_append(struct subproc__pump_out *o, const char *d, size_t n)
+{
+    if (o->line_len + n > o->line_size) {
+        size_t sz = o->line_size ? o->line_size : 256;
+        while (sz < o->line_len + n) sz *= 2;
+        char *nl = realloc(o->line, sz);
+        if (!nl) return -ENOMEM;
+        o->line = nl;
+        o->line_size = sz;
+    }
+    memcpy(o->line + o->line_len, d, n);
+    o->line_len += n;
+    return 0;
+}
+
+/* Whole lines to the callback; the unfinished end is kept for the next chunk. Lines are passed
+ * straight from the read buffer when they do not straddle two reads. */
+static int emit_lines(struct subproc__pump *pm, struct subproc__pump_out *o, const char *d,
+                      size_t n)
+{
+    int r;
+    while (n) {
+        size_t room = SUBPROC_COMM_LINE_MAX - o->line_len;
+        size_t look = n < room ? n : room;
+        const char *nl = memchr(d, '\n', look);
+        size_t take = nl ? (size_t)(nl - d) + 1 : look;
+        if (o->line_len == 0 && nl) {
+            if ((r = emit(pm, o, d, take)) < 0) return r;
+        } else {
+            if ((r = line_append(o, d, take)) < 0) return r;
+            if (nl || o->line_len == SUBPROC_COMM_LINE_MAX) {
+                r = emit(pm, o, o->line, o->line_len);
+                o->line_len = 0;
+                if (r < 0) return r;
+            }
+        }
+        d += take;
+        n -= take;
+    }
+    return 0;
+}
+
+/* Where the next read of o goes, and how much may be read. */
+static int read_target(struct subproc__pump *pm, struct subproc__pump_out *o, char **buf,
+                       size_t *n)
+{
+    if (!capturing(pm, o)) {
+        if (!pm->scratch && !(pm->scratch = malloc(SCRATCH_SIZE))) return -ENOMEM;
+        *buf = pm->scratch;
+        *n = SCRATCH_SIZE;
+        return 0;
+    }
+    subproc_capture *c = o->cap;
+    size_t lim = out_limit(pm);
+    if (!o->ring && c->len == lim) {
+        /* Full: from now on [head_len, lim) is a ring holding the most recent bytes. */
+        o->ring = 1;
+        c->head_len = lim / 2;
+        o->wpos = c->head_len;
+    }
+    if (o->ring) {
+        *buf = c->data + o->wpos;
+        *n = lim - o->wpos;
+        return 0;
+    }
+    size_t free_ = o->cap_size ? o->cap_size - c->len - 1 : 0;
+    if (free_ < MIN_READ && o->cap_size < lim + 1) {
+        size_t sz = o->cap_size ? o->cap_size * 2 : MIN_READ + 1;
+        if (sz < c->len + MIN_READ + 1) sz = c->len + MIN_READ + 1;
+        if (sz > lim + 1) sz = lim + 1;
+        char *nd = realloc(c->data, sz);
+        if (!nd) return -ENOMEM;
+        c->data = nd;
+        o->cap_size = sz;
+        free_ = sz - c->len - 1;
+    }
+    *buf = c->data + c->len;
+    *n = free_ < lim - c->len ? free_ : lim - c->len;
+    return 0;
+}
+
+/* One read from o. 0: data or nothing yet; 1: EOF; < 0: error. */
+static int pump_read(struct subproc__pump *pm, struct subproc__pump_out *o)
+{
+    char *buf;
+    size_t n;
+    int r = read_target(pm, o, &buf, &n);
+    if (r < 0) return r;
+    ssize_t got;
+    do
+        got = read(o->fd, buf, n);
+    while (got < 0 && errno == EINTR);
+    if (got < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+    if (got == 0) return 1;
+    size_t g = (size_t)got;
+    if (o->cap) o->cap->total += g;
+    if (capturing(pm, o)) {
+        if (o->ring) {
+            o->cap->truncated = 1;
+            o->wpos += g;
+            if (o->wpos == out_limit(pm)) o->wpos = o->cap->head_len;
+        } else {
+            o->cap->len += g;
+        }
+    }
+    if (o->tee_fd >= 0 && tee_write(pm, o->tee_fd, buf, g) < 0) o->tee_fd = -1;
+    if (pm->co->on_output) {
+        r = (pm->co->flags & SUBPROC_COMM_LINES) ? emit_lines(pm, o, buf, g) : emit(pm, o, buf, g);
+        if (r < 0) return r;
+    }
+    return 0;
+}
+
+static void pump_write(struct subproc__pump *pm)
+{
+    size_t left = pm->in_len - pm->in_off;
+    ssize_t w;
+    do
+        w = write(pm->in_fd, pm->in + pm->in_off, left < WRITE_MAX ? left : WRITE_MAX);
+    while (w < 0 && errno == EINTR);
+    if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    if (w < 0) {
+        /* EPIPE: the child closed its stdin or exited; it does not want the rest. Any other
+         * error ends the input the same way: the child's status will say how it took it. */
+        if (errno == EPIPE) pm->epipe = 1;
+        pm->in_off = pm->in_len;
+    } else {
+        pm->in_off += (size_t)w;
+    }
+    if (pm->in_off == pm->in_len) {
+        subproc__close(pm->in_fd);
+        pm->in_fd = -1;
+    }
+}
+
+static int pump_loop(struct subproc__pump *pm, int64_t deadline, int wake_fd, int (*done)(void *),
+                     void *arg)
+{
+    struct pollfd pf[SUBPROC__PUMP_MAX_OUT + 2];
+    struct subproc__pump_out *who[SUBPROC__PUMP_MAX_OUT + 2];
+    for (;;) {
+        if (done && done(arg)) return 1;
+        size_t n = 0;
+        if (pm->in_fd >= 0) {
+            pf[n] = (struct pollfd){pm->in_fd, POLLOUT, 0};
+            who[n++] = NULL;
+        }
+        for (size_t i = 0; i < pm->nout; i++)
+            if (pm->out[i].fd >= 0) {
+                pf[n] = (struct pollfd){pm->out[i].fd, POLLIN, 0};
+                who[n++] = &pm->out[i];
+            }
+        if (n == 0 && !done) return 0;
+        int timeout = -1;
+        if (deadline) {
+            int64_t left = deadline - subproc__now_ms();
+            if (left <= 0) return -ETIMEDOUT;
+            timeout = left > 1000000 ? 1000000 : (int)left;
+        }
+        size_t nfd = n;
+        if (done && wake_fd >= 0) {
+            pf[nfd] = (struct pollfd){wake_fd, POLLIN, 0};
+            who[nfd++] = NULL;
+        } else if (done && (timeout < 0 || timeout > 10)) {
+            timeout = 10; /* no fd tells us when the child ends: look again soon */
+        }
+        int pr = poll(pf, (nfds_t)nfd, timeout);
+        if (pr < 0) {
+            if (errno == EINTR || errno == EAGAIN) continue;
+            return -errno;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (!pf[i].revents) continue;
+            if (!who[i]) {
+                pump_write(pm);
+                continue;
+            }
+            struct subproc__pump_out *o = who[i];
+            int r = pump_read(pm, o);
+            if (r == 1 || (r < 0 && r != -ECANCELED)) {
+                subproc__close(o->fd);
+                o->fd = -1;
+            }
+            if (r < 0) return r;
+        }
+    }
+}
+
+int subproc__pump_run(struct subproc__pump *pm, int64_t deadline_ms, int wake_fd,
+                      int (*done)(void *), void *arg)
+{
+    sigset_t pipeset, old, pend;
+    sigemptyset(&pipeset);
+    sigaddset(&pipeset, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipeset, &old);
+    sigemptyset(&pend);
+    sigpending(&pend);
+    int was_pending = sigismember(&pend, SIGPIPE) == 1;
+    pm->epipe = 0;
+
+    int r = pump_loop(pm, deadline_ms, wake_fd, done, arg);
+
+    if (pm->epipe && !was_pending) {
+        static const struct timespec zero = {0, 0};
+        while (sigtimedwait(&pipeset, NULL, &zero) < 0 && errno == EINTR) {
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return r;
+}
+
+/* Rotate buf[0..n) left by k, in place (three reversals): no second buffer at the limit. */
+static void reverse(char *a, size_t n)
+{
+    for (size_t i = 0; i < n / 2; i++) {
+        char t = a[i];
+        a[i] = a[n - 1 - i];
+        a[n - 1 - i] = t;
+    }
+}
+
+static void rotate_left(char *buf, size_t n, size_t k)
+{
+    if (k == 0 || k >= n) return;
+    reverse(buf, k);
+    reverse(buf + k, n - k);
+    reverse(buf, n);
+}
+
+void subproc__pump_finish(struct subproc__pump *pm)
+{
+    subproc__close(pm->in_fd);
+    pm->in_fd = -1;
+    for (size_t i = 0; i < pm->nout; i++) {
+        struct subproc__pump_out *o = &pm->out[i];
+        subproc__close(o->fd);
+        o->fd = -1;
+        if (o->line_len && pm->co->on_output) emit(pm, o, o->line, o->line_len);
+        free(o->line);
+        o->line = NULL;
+        o->line_len = o->line_size = 0;
+        if (!capturing(pm, o)) continue;
+        subproc_capture *c = o->cap;
+        if (o->ring) {
+            rotate_left(c->data + c->head_len, c->len - c->head_len, o->wpos - c->head_len);
+            if (!c->truncated) c->head_len = c->len; /* exactly at the limit, nothing lost */
+        } else {
+            c->head_len = c->len;
+        }
+        if (!c->data) c->data = malloc(1);
+        if (c->data) c->data[c->len] = '\0';
+    }
+    free(pm->scratch);
+    pm->scratch = NULL;
+}
+
+/* ---- communicate and run ---- */
+
+static int proc_reaped(void *arg)
+{
+    subproc_proc *p = arg;
+    int r = subproc_proc_try_wait(p, NULL);
+    return r != -EAGAIN;
+}
+
+static void signal_child(subproc_proc *p, int sig)
+{
+    if (subproc_proc_pgid(p) > 0) subproc_proc_signal_group(p, sig);
+    /* The child itself too: it may have left its group (setpgid/setsid). */
+    subproc_proc_signal(p, sig);
+}
+
+/* The deadline/cancel path: kill_signal, keep reading through the grace period, SIGKILL, reap,
+ * then drain what is left for a bounded time. */
+static int stop_child(subproc_proc *p, struct subproc__pump *pm, const subproc_comm_opts *co)
+{
+    int sig = co->kill_signal ? co->kill_signal : SIGTERM;
+    int grace = co->kill_grace_ms > 0 ? co->kill_grace_ms : DEFAULT_GRACE_MS;
+    signal_child(p, sig);
+    int64_t until = subproc__now_ms() + grace;
+    int r = subproc__pump_run(pm, until, subproc_proc_pidfd(p), proc_reaped, p);
+    if (r != 1) {
+        signal_child(p, SIGKILL);
+    }
+    r = subproc_proc_wait(p, NULL);
+    int drain = co->drain_ms == 0 ? DEFAULT_DRAIN_MS : co->drain_ms;
+    if (drain > 0 && subproc__pump_open(pm)) {
+        int dr = subproc__pump_run(pm, subproc__now_ms() + drain, -1, NULL, NULL);
+        (void)dr; /* a read error here only cuts the output short */
+    }
+    /* Whoever still holds our pipes after the drain is a straggler of the killed group. */
+    if (subproc__pump_open(pm) && subproc_proc_pgid(p) > 0) subproc_proc_signal_group(p, SIGKILL);
+    return r;
+}
+
+static int check_comm_opts(const subproc_comm_opts *co)
+{
+    const unsigned known = (SUBPROC_COMM_CHECK << 1) - 1;
+    if (co->version != SUBPROC_COMM_OPTS_VERSION || (co->flags & ~known)) return -EINVAL;
+    if (!co->input && co->input_len) return -EINVAL;
+    if ((co->flags & SUBPROC_COMM_TEE_OUT) && co->tee_out_fd < 0) return -EINVAL;
+    if ((co->flags & SUBPROC_COMM_TEE_ERR) && co->tee_err_fd < 0) return -EINVAL;
+    if (co->kill_signal && !subproc__sig_valid(co->kill_signal)) return -EINVAL;
+    return 0;
+}
+
+static const subproc_comm_opts default_comm = SUBPROC_COMM_OPTS_INIT;
+
+static void result_init(subproc_result *out)
+{
+    memset(out, 0, sizeof *out);
+    out->error.fd = -1;
+}
+
+int subproc_proc_communicate(subproc_proc *p, const subproc_comm_opts *co, subproc_result *out)
+{
+    if (!out) return -EINVAL;
+    result_init(out);
+    if (!p) return -EINVAL;
+    if (!co) co = &default_comm;
+    int r = check_comm_opts(co);
+    if (r < 0) return r;
+    if (co->input && subproc_proc_fd(p, 0) < 0) return -EINVAL;
+    int64_t t0 = now_us();
+    int64_t deadline = co->timeout_ms > 0 ? subproc__now_ms() + co->timeout_ms : 0;
+
+    int in_fd = -1;
+    if (co->input)
+        in_fd = subproc_proc_take_fd(p, 0);
+    else
+        subproc_proc_close_fd(p, 0);
+    struct subproc__pump_out outs[2];
+    size_t nout = 0;
+    for (int s = 1; s <= 2; s++) {
+        int fd = subproc_proc_take_fd(p, s);
+        if (fd < 0) continue;
+        outs[nout].fd = fd;
+        outs[nout].stream = s;
+        outs[nout].cap = s == 1 ? &out->out : &out->err;
+        nout++;
+    }
+    struct subproc__pump pm;
+    subproc__pump_init(&pm, in_fd, co->input, co->input_len, outs, nout, co);
+    r = subproc__pump_run(&pm, deadline, -1, NULL, NULL);
+    if (r == 0) {
+        /* Every pipe is at EOF; the deadline still bounds the wait (0 left: just look). */
+        long long left = deadline ? deadline - subproc__now_ms() : -1;
+        if (deadline && left < 0) left = 0;
+        int w = subproc_proc_wait_timeout(p, left > 0x7fffffff ? 0x7fffffff : (int)left, NULL);
+        r = w == -ETIMEDOUT ? -ETIMEDOUT : w == -ECHILD ? -ECHILD : 0;
+    }
+    if (r == -ETIMEDOUT) out->timed_out = 1;
+    if (r < 0 && r != -ECHILD) {
+        int w = stop_child(p, &pm, co);
+        if (w == -ECHILD) r = -ECHILD;
+    }
+    subproc__pump_finish(&pm);
+    if (subproc_proc_wait_timeout(p, 0, &out->status) == -ECHILD && r == 0) r = -ECHILD;
+    for (int s = 0; s < 2; s++) {
+        subproc_capture *c = s ? &out->err : &out->out;
+        if ((co->flags & SUBPROC_COMM_NO_CAPTURE) || c->data) continue;
+        if (!(c->data = calloc(1, 1)) && r == 0) r = -ENOMEM;
+    }
+    out->wall_usec = now_us() - t0;
+    return r;
+}
+
+static int wants_output(const subproc_comm_opts *co, int stream)
+{
+    unsigned tee = stream == 1 ? SUBPROC_COMM_TEE_OUT : SUBPROC_COMM_TEE_ERR;
+    return !(co->flags & SUBPROC_COMM_NO_CAPTURE) || co->on_output || (co->flags & tee);
+}
+
+int subproc_run(subproc_result *out, const subproc_opts *opts, const subproc_comm_opts *co)
+{
+    if (!out) return -EINVAL;
+    result_init(out);
+    if (!co) co = &default_comm;
+    int r = check_comm_opts(co);
+    if (r < 0 || !opts) return subproc__fail(&out->error, SUBPROC_STEP_VALIDATE, EINVAL, -1, NULL);
+    int64_t t0 = now_us();
+    subproc_opts o = *opts;
+    if (co->input && o.stdio[0].kind == SUBPROC_IO_INHERIT) o.stdio[0].kind = SUBPROC_IO_PIPE;
+    for (int s = 1; s <= 2; s++)
+        if (o.stdio[s].kind == SUBPROC_IO_INHERIT && wants_output(co, s))
+            o.stdio[s].kind = SUBPROC_IO_PIPE;
+    if (co->timeout_ms > 0 &&
+        !(o.flags & (SUBPROC_NEW_PGROUP | SUBPROC_JOIN_PGROUP | SUBPROC_NEW_SESSION)))
+        o.flags |= SUBPROC_NEW_PGROUP;
+    subproc_proc *p;
+    subproc_error err;
+    r = subproc_spawn(&p, &o, &err);
+    if (r < 0) {
+        out->error = err;
+        return r;
+    }
+    r = subproc_proc_communicate(p, co, out);
+    subproc_proc_free(p);
+    out->wall_usec = now_us() - t0;
+    if (r == 0 && (co->flags & SUBPROC_COMM_CHECK) &&
+        !(out->status.exited && out->status.code == 0)) {
+        char words[64];
+        subproc_status_str(&out->status, words, sizeof words);
+        r = subproc__fail(&out->error, SUBPROC_STEP_NONE, SUBPROC_ECHECK, -1, words);
+    }
+    return r;
+}
+
+char *subproc_result_str(const subproc_result *r, char *buf, size_t len)
+{
+    if (!buf || len == 0) return buf;
+    if (!r) {
+        snprintf(buf, len, "no result");
+        return buf;
+    }
+    if (r->error.err && r->error.err != SUBPROC_ECHECK) return subproc_error_str(&r->error, buf, len);
+    char st[64];
+    if (r->status.exited || r->status.signaled)
+        subproc_status_str(&r->status, st, sizeof st);
+    else
+        snprintf(st, sizeof st, "not finished");
+    snprintf(buf, len, "%s%s", st, r->timed_out ? " (timed out)" : "");
+    return buf;
+}
+
+void subproc_result_free(subproc_result *r)
+{
+    if (!r) return;
+    free(r->out.data);
+    free(r->err.data);
+    result_init(r);
+}

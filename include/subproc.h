@@ -570,6 +570,27 @@ int subproc_pipeline_terminate(subproc_pipeline *pl, int sig, int grace_ms);
 /* Kill (SIGKILL to the group) and reap whatever still runs, close every fd, free. NULL ok. */
 void subproc_pipeline_free(subproc_pipeline *pl);
 
+/*
+ * subproc_proc_communicate() for a pipeline: co->input goes to the first stage's stdin pipe, the
+ * last stage's stdout and stderr pipes are captured/streamed/teed, every stage is waited for.
+ * A deadline (or a callback that asks to stop) sends co->kill_signal to the whole group, then
+ * SIGKILL after the grace period, so stages that ignore the signal end too. Afterwards the
+ * per-stage results above are valid, and out->status is the status of the stage that decides
+ * the pipeline's code (the rightmost failing one, or the last with NO_PIPEFAIL).
+ * Errors: as subproc_proc_communicate().
+ */
+int subproc_pipeline_communicate(subproc_pipeline *pl, const subproc_comm_opts *co,
+                                 subproc_result *out);
+/*
+ * Spawn, feed, capture, wait: subproc_run() for a pipeline. stages[0].stdin becomes a pipe when
+ * co->input is given and it was left at inherit; the last stage's stdout/stderr likewise when
+ * output is wanted. When keep is not NULL it receives the finished pipeline, for PIPESTATUS and
+ * per-stage errors (free it with subproc_pipeline_free()). out->error names the first stage that
+ * failed to start, if any. With SUBPROC_COMM_CHECK a non-zero pipeline code gives -SUBPROC_ECHECK.
+ */
+int subproc_pipeline_run(subproc_pipeline **keep, subproc_result *out, const subproc_opts *stages,
+                         size_t n, unsigned flags, const subproc_comm_opts *co);
+
 /* ---- end of pipelines ---- */
 
 /* ---- Groups and pools (group.c, pool.c) --------------------------------------------------- */

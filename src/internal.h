@@ -129,6 +129,10 @@ SUBPROC__HIDDEN int subproc__fail(subproc_error *err, subproc_step step, int e, 
 /* env.c */
 SUBPROC__HIDDEN int subproc__env_name_ok(const char *name, size_t len);
 
+/* Defaults shared by every "signal, grace period, SIGKILL, drain" sequence. */
+#define SUBPROC__DEFAULT_GRACE_MS 2000
+#define SUBPROC__DEFAULT_DRAIN_MS 100
+
 /* time */
 SUBPROC__HIDDEN int64_t subproc__now_ms(void);
 
@@ -191,6 +195,13 @@ SUBPROC__HIDDEN int subproc__pump_init(struct subproc__pump *pm, int in_fd, cons
 SUBPROC__HIDDEN int subproc__pump_run(struct subproc__pump *pm, int64_t deadline_ms, int wake_fd,
                                       int (*done)(void *), void *arg);
 SUBPROC__HIDDEN void subproc__pump_finish(struct subproc__pump *pm);
+/* Shared by communicate/run and the pipeline's versions of them. */
+SUBPROC__HIDDEN extern const subproc_comm_opts subproc__default_comm;
+SUBPROC__HIDDEN int subproc__comm_opts_check(const subproc_comm_opts *co);
+SUBPROC__HIDDEN void subproc__result_init(subproc_result *out);
+SUBPROC__HIDDEN int subproc__comm_wants_output(const subproc_comm_opts *co, int stream);
+SUBPROC__HIDDEN int subproc__result_captures(subproc_result *out, const subproc_comm_opts *co,
+                                             int r);
 /* Open fds left in the pump (input included). */
 SUBPROC__HIDDEN int subproc__pump_open(const struct subproc__pump *pm);
 

@@ -27,8 +27,6 @@
 #define MIN_READ (64u << 10)      /* grow a capture buffer when less than this is free */
 #define PIPE_WANT (1 << 20)       /* F_SETPIPE_SZ target */
 #define WRITE_MAX ((size_t)1 << 20)
-#define DEFAULT_GRACE_MS 2000
-#define DEFAULT_DRAIN_MS 100
 
 static int64_t now_us(void)
 {
@@ -414,7 +412,7 @@ static void signal_child(subproc_proc *p, int sig)
 static int stop_child(subproc_proc *p, struct subproc__pump *pm, const subproc_comm_opts *co)
 {
     int sig = co->kill_signal ? co->kill_signal : SIGTERM;
-    int grace = co->kill_grace_ms > 0 ? co->kill_grace_ms : DEFAULT_GRACE_MS;
+    int grace = co->kill_grace_ms > 0 ? co->kill_grace_ms : SUBPROC__DEFAULT_GRACE_MS;
     signal_child(p, sig);
     int64_t until = subproc__now_ms() + grace;
     int r = subproc__pump_run(pm, until, subproc_proc_pidfd(p), proc_reaped, p);
@@ -422,7 +420,7 @@ static int stop_child(subproc_proc *p, struct subproc__pump *pm, const subproc_c
         signal_child(p, SIGKILL);
     }
     r = subproc_proc_wait(p, NULL);
-    int drain = co->drain_ms == 0 ? DEFAULT_DRAIN_MS : co->drain_ms;
+    int drain = co->drain_ms == 0 ? SUBPROC__DEFAULT_DRAIN_MS : co->drain_ms;
     if (drain > 0 && subproc__pump_open(pm)) {
         int dr = subproc__pump_run(pm, subproc__now_ms() + drain, -1, NULL, NULL);
         (void)dr; /* a read error here only cuts the output short */
@@ -432,7 +430,7 @@ static int stop_child(subproc_proc *p, struct subproc__pump *pm, const subproc_c
     return r;
 }
 
-static int check_comm_opts(const subproc_comm_opts *co)
+int subproc__comm_opts_check(const subproc_comm_opts *co)
 {
     const unsigned known = (SUBPROC_COMM_CHECK << 1) - 1;
     if (co->version != SUBPROC_COMM_OPTS_VERSION || (co->flags & ~known)) return -EINVAL;
@@ -443,9 +441,9 @@ static int check_comm_opts(const subproc_comm_opts *co)
     return 0;
 }
 
-static const subproc_comm_opts default_comm = SUBPROC_COMM_OPTS_INIT;
+const subproc_comm_opts subproc__default_comm = SUBPROC_COMM_OPTS_INIT;
 
-static void result_init(subproc_result *out)
+void subproc__result_init(subproc_result *out)
 {
     memset(out, 0, sizeof *out);
     out->error.fd = -1;
@@ -454,10 +452,10 @@ static void result_init(subproc_result *out)
 int subproc_proc_communicate(subproc_proc *p, const subproc_comm_opts *co, subproc_result *out)
 {
     if (!out) return -EINVAL;
-    result_init(out);
+    subproc__result_init(out);
     if (!p) return -EINVAL;
-    if (!co) co = &default_comm;
-    int r = check_comm_opts(co);
+    if (!co) co = &subproc__default_comm;
+    int r = subproc__comm_opts_check(co);
     if (r < 0) return r;
     if (co->input && subproc_proc_fd(p, 0) < 0) return -EINVAL;
     int64_t t0 = now_us();
@@ -495,16 +493,23 @@ int subproc_proc_communicate(subproc_proc *p, const subproc_comm_opts *co, subpr
     }
     subproc__pump_finish(&pm);
     if (subproc_proc_wait_timeout(p, 0, &out->status) == -ECHILD && r == 0) r = -ECHILD;
+    r = subproc__result_captures(out, co, r);
+    out->wall_usec = now_us() - t0;
+    return r;
+}
+
+/* Captures are never NULL after a call that captures, even for a stream that was not a pipe. */
+int subproc__result_captures(subproc_result *out, const subproc_comm_opts *co, int r)
+{
     for (int s = 0; s < 2; s++) {
         subproc_capture *c = s ? &out->err : &out->out;
         if ((co->flags & SUBPROC_COMM_NO_CAPTURE) || c->data) continue;
         if (!(c->data = calloc(1, 1)) && r == 0) r = -ENOMEM;
     }
-    out->wall_usec = now_us() - t0;
     return r;
 }
 
-static int wants_output(const subproc_comm_opts *co, int stream)
+int subproc__comm_wants_output(const subproc_comm_opts *co, int stream)
 {
     unsigned tee = stream == 1 ? SUBPROC_COMM_TEE_OUT : SUBPROC_COMM_TEE_ERR;
     return !(co->flags & SUBPROC_COMM_NO_CAPTURE) || co->on_output || (co->flags & tee);
@@ -513,15 +518,15 @@ static int wants_output(const subproc_comm_opts *co, int stream)
 int subproc_run(subproc_result *out, const subproc_opts *opts, const subproc_comm_opts *co)
 {
     if (!out) return -EINVAL;
-    result_init(out);
-    if (!co) co = &default_comm;
-    int r = check_comm_opts(co);
+    subproc__result_init(out);
+    if (!co) co = &subproc__default_comm;
+    int r = subproc__comm_opts_check(co);
     if (r < 0 || !opts) return subproc__fail(&out->error, SUBPROC_STEP_VALIDATE, EINVAL, -1, NULL);
     int64_t t0 = now_us();
     subproc_opts o = *opts;
     if (co->input && o.stdio[0].kind == SUBPROC_IO_INHERIT) o.stdio[0].kind = SUBPROC_IO_PIPE;
     for (int s = 1; s <= 2; s++)
-        if (o.stdio[s].kind == SUBPROC_IO_INHERIT && wants_output(co, s))
+        if (o.stdio[s].kind == SUBPROC_IO_INHERIT && subproc__comm_wants_output(co, s))
             o.stdio[s].kind = SUBPROC_IO_PIPE;
     if (co->timeout_ms > 0 &&
         !(o.flags & (SUBPROC_NEW_PGROUP | SUBPROC_JOIN_PGROUP | SUBPROC_NEW_SESSION)))
@@ -567,5 +572,5 @@ void subproc_result_free(subproc_result *r)
     if (!r) return;
     free(r->out.data);
     free(r->err.data);
-    result_init(r);
+    subproc__result_init(r);
 }

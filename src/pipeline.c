@@ -255,3 +255,128 @@ int subproc_pipeline_terminate(subproc_pipeline *pl, int sig, int grace_ms)
     kill(-pl->pgid, SIGKILL);
     return subproc_pipeline_wait(pl, -1);
 }
+
+/* ---- talking to a pipeline ---- */
+
+/* pump "done" check: every started stage has exited (reaped or not). */
+static int all_exited(void *arg)
+{
+    subproc_pipeline *pl = arg;
+    for (size_t i = 0; i < pl->n; i++)
+        if (pl->procs[i] &&
+            subproc_proc_wait_ex(pl->procs[i], 0, SUBPROC__WAIT_NOREAP, NULL) == -ETIMEDOUT)
+            return 0;
+    return 1;
+}
+
+/* The stage whose status stands for the pipeline (see subproc_pipeline_code). */
+static size_t deciding_stage(const subproc_pipeline *pl)
+{
+    if (!(pl->flags & SUBPROC_PIPELINE_NO_PIPEFAIL))
+        for (size_t i = pl->n; i-- > 0;)
+            if (subproc_status_code(&pl->status[i]) != 0) return i;
+    return pl->n - 1;
+}
+
+int subproc_pipeline_communicate(subproc_pipeline *pl, const subproc_comm_opts *co,
+                                 subproc_result *out)
+{
+    if (!out) return -EINVAL;
+    subproc__result_init(out);
+    if (!pl) return -EINVAL;
+    if (!co) co = &subproc__default_comm;
+    int r = subproc__comm_opts_check(co);
+    if (r < 0) return r;
+    if (co->input && pl->fds[0] < 0) return -EINVAL;
+    int64_t t0 = subproc__now_ms();
+    int64_t deadline = co->timeout_ms > 0 ? t0 + co->timeout_ms : 0;
+
+    int in_fd = -1;
+    if (co->input) {
+        in_fd = pl->fds[0];
+        pl->fds[0] = -1;
+    } else {
+        subproc_pipeline_close_fd(pl, 0);
+    }
+    struct subproc__pump_out outs[2];
+    size_t nout = 0;
+    for (int s = 1; s <= 2; s++) {
+        if (pl->fds[s] < 0) continue;
+        outs[nout] = (struct subproc__pump_out){.fd = pl->fds[s], .stream = s,
+                                                .cap = s == 1 ? &out->out : &out->err};
+        pl->fds[s] = -1;
+        nout++;
+    }
+    struct subproc__pump pm;
+    subproc__pump_init(&pm, in_fd, co->input, co->input_len, outs, nout, co);
+    r = subproc__pump_run(&pm, deadline, -1, NULL, NULL);
+    if (r == 0) {
+        int64_t left = deadline ? deadline - subproc__now_ms() : -1;
+        if (deadline && left < 0) left = 0;
+        r = wait_stages(pl, left > 0x7fffffff ? 0x7fffffff : (int)left, 0);
+    }
+    if (r == -ETIMEDOUT) out->timed_out = 1;
+    if (r < 0 && pl->pgid > 0) {
+        /* Deadline or cancel: the whole group gets the signal, output is read through the
+         * grace period, then SIGKILL while the leader is still unreaped, then a bounded drain. */
+        int grace = co->kill_grace_ms > 0 ? co->kill_grace_ms : SUBPROC__DEFAULT_GRACE_MS;
+        kill(-pl->pgid, co->kill_signal ? co->kill_signal : SIGTERM);
+        if (subproc__pump_run(&pm, subproc__now_ms() + grace, -1, all_exited, pl) != 1)
+            wait_stages(pl, grace, SUBPROC__WAIT_NOREAP);
+        kill(-pl->pgid, SIGKILL);
+        wait_stages(pl, -1, 0);
+        int drain = co->drain_ms == 0 ? SUBPROC__DEFAULT_DRAIN_MS : co->drain_ms;
+        if (drain > 0 && subproc__pump_open(&pm))
+            subproc__pump_run(&pm, subproc__now_ms() + drain, -1, NULL, NULL);
+    }
+    subproc__pump_finish(&pm);
+    pl->waited = 1;
+    out->status = pl->status[deciding_stage(pl)];
+    r = subproc__result_captures(out, co, r);
+    out->wall_usec = (subproc__now_ms() - t0) * 1000;
+    return r;
+}
+
+int subproc_pipeline_run(subproc_pipeline **keep, subproc_result *out, const subproc_opts *stages,
+                         size_t n, unsigned flags, const subproc_comm_opts *co)
+{
+    if (keep) *keep = NULL;
+    if (!out) return -EINVAL;
+    subproc__result_init(out);
+    if (!co) co = &subproc__default_comm;
+    int r = subproc__comm_opts_check(co);
+    if (r < 0 || !stages || n == 0)
+        return subproc__fail(&out->error, SUBPROC_STEP_VALIDATE, EINVAL, -1, NULL);
+    int64_t t0 = subproc__now_ms();
+    /* The pipeline's own ends become pipes where the caller left them to us and we need them. */
+    subproc_opts first = stages[0], last = stages[n - 1];
+    subproc_opts *st = malloc(n * sizeof *st);
+    if (!st) return subproc__fail(&out->error, SUBPROC_STEP_ALLOC, ENOMEM, -1, NULL);
+    memcpy(st, stages, n * sizeof *st);
+    if (co->input && first.stdio[0].kind == SUBPROC_IO_INHERIT) st[0].stdio[0].kind = SUBPROC_IO_PIPE;
+    for (int s = 1; s <= 2; s++)
+        if (last.stdio[s].kind == SUBPROC_IO_INHERIT && subproc__comm_wants_output(co, s))
+            st[n - 1].stdio[s].kind = SUBPROC_IO_PIPE;
+    subproc_pipeline *pl;
+    size_t failed;
+    r = subproc_pipeline_spawn(&pl, st, n, flags, &out->error, &failed);
+    free(st);
+    if (r < 0) return r;
+    r = subproc_pipeline_communicate(pl, co, out);
+    for (size_t i = 0; i < n; i++)
+        if (!pl->procs[i]) {
+            out->error = pl->errors[i]; /* the first stage that did not start, for the record */
+            break;
+        }
+    out->wall_usec = (subproc__now_ms() - t0) * 1000;
+    if (r == 0 && (co->flags & SUBPROC_COMM_CHECK) && subproc_pipeline_code(pl) != 0) {
+        char words[64];
+        subproc_status_str(&out->status, words, sizeof words);
+        r = subproc__fail(&out->error, SUBPROC_STEP_NONE, SUBPROC_ECHECK, -1, words);
+    }
+    if (keep)
+        *keep = pl;
+    else
+        subproc_pipeline_free(pl);
+    return r;
+}

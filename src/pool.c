@@ -21,7 +21,6 @@
 #endif
 
 #define DRAIN_MS 1000
-#define DEFAULT_GRACE_MS 2000
 
 struct slot {
     subproc_job *job;
@@ -200,7 +199,7 @@ static void tick(struct pool *pl, int64_t now, size_t *ndone, size_t total)
         if (!s->exited && s->deadline && now >= s->deadline && !s->kill_at) {
             s->job->timed_out = 1;
             group_kill(s, SIGTERM);
-            int grace = pl->o->kill_grace_ms > 0 ? pl->o->kill_grace_ms : DEFAULT_GRACE_MS;
+            int grace = pl->o->kill_grace_ms > 0 ? pl->o->kill_grace_ms : SUBPROC__DEFAULT_GRACE_MS;
             s->kill_at = now + grace;
         }
         if (!s->exited && s->kill_at && now >= s->kill_at) group_kill(s, SIGKILL);

@@ -398,3 +398,74 @@ TEST(pool_timeout_failure_and_halt)
     po.version = 0;
     ASSERT_EQ(subproc_pool_run(seq, 3, &po), -EINVAL);
 }
+
+/* ---- pipelines with communicate and run ---- */
+
+TEST_T(pipeline_run_feeds_and_captures, 60)
+{
+    subproc_opts st[3] = {helper_stage("cat", NULL), helper_stage("cat", NULL),
+                          helper_stage("cat", NULL)};
+    size_t n = 8u << 20;
+    char *in = malloc(n);
+    for (size_t i = 0; i < n; i++) in[i] = (char)pattern(i);
+    subproc_comm_opts co = SUBPROC_COMM_OPTS_INIT;
+    co.input = in;
+    co.input_len = n;
+    subproc_result res;
+    subproc_pipeline *pl;
+    ASSERT_OK(subproc_pipeline_run(&pl, &res, st, 3, 0, &co));
+    ASSERT_EQ(res.out.len, n);
+    ASSERT(memcmp(res.out.data, in, n) == 0);
+    ASSERT_EQ(res.err.len, 0);
+    ASSERT_EQ(res.status.exited, 1);
+    ASSERT_EQ(subproc_pipeline_code(pl), 0);
+    subproc_pipeline_free(pl);
+    subproc_result_free(&res);
+
+    /* Check mode turns a failing stage into an error naming how it ended. */
+    subproc_opts st2[2] = {helper_stage("exit", "0"), helper_stage("exit", "6")};
+    co = (subproc_comm_opts)SUBPROC_COMM_OPTS_INIT;
+    co.flags = SUBPROC_COMM_CHECK;
+    ASSERT_EQ(subproc_pipeline_run(NULL, &res, st2, 2, 0, &co), -SUBPROC_ECHECK);
+    ASSERT_STREQ(res.error.path, "exited with 6");
+    subproc_result_free(&res);
+    free(in);
+    free_stages(st, 3);
+    free_stages(st2, 2);
+}
+
+TEST_T(pipeline_run_deadline_kills_group, 60)
+{
+    subproc_opts st[2] = {helper_stage("ignore-term", "100000"), helper_stage("cat", NULL)};
+    subproc_comm_opts co = SUBPROC_COMM_OPTS_INIT;
+    co.timeout_ms = 300;
+    co.kill_grace_ms = 200;
+    subproc_result res;
+    subproc_pipeline *pl;
+    ASSERT_EQ(subproc_pipeline_run(&pl, &res, st, 2, 0, &co), -ETIMEDOUT);
+    ASSERT_EQ(res.timed_out, 1);
+    ASSERT_STREQ(res.out.data, "ready\n"); /* what came through before the deadline */
+    ASSERT_EQ(subproc_pipeline_status(pl, 0)->signal, SIGKILL);
+    ASSERT_EQ(subproc_pipeline_status(pl, 1)->signal, SIGTERM);
+    subproc_pipeline_free(pl);
+    subproc_result_free(&res);
+    free_stages(st, 2);
+}
+
+TEST(pipeline_run_stage_missing)
+{
+    subproc_opts st[2] = {SUBPROC_OPTS_INIT, helper_stage("cat", NULL)};
+    const char *missing[] = {"no-such-program-for-subproc", NULL};
+    st[0].argv = missing;
+    subproc_result res;
+    subproc_pipeline *pl;
+    ASSERT_OK(subproc_pipeline_run(&pl, &res, st, 2, 0, NULL));
+    ASSERT_EQ(res.error.step, SUBPROC_STEP_RESOLVE);
+    ASSERT_STREQ(res.error.path, "no-such-program-for-subproc");
+    ASSERT_STREQ(res.out.data, "");
+    ASSERT_EQ(subproc_pipeline_code(pl), 127);
+    ASSERT_EQ(res.status.code, 127);
+    subproc_pipeline_free(pl);
+    subproc_result_free(&res);
+    free((void *)st[1].argv);
+}

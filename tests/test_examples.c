@@ -126,3 +126,47 @@ TEST(example_uv_group)
     }
     free(out);
 }
+
+TEST(example_pipes)
+{
+    int code;
+    char *out = run_example(&code, NULL, "pipes", "12", "raw", NULL);
+    ASSERT_EQ(code, 0);
+    /* The raw reads carry every message, though not one per read: join the chunks back. */
+    char joined[4096] = "";
+    for (const char *s = out; (s = strstr(s, " got [")); ) {
+        s += 6;
+        const char *end = strstr(s, "] at ");
+        ASSERT(end && strlen(joined) + (size_t)(end - s) < sizeof joined);
+        strncat(joined, s, (size_t)(end - s));
+        s = end;
+    }
+    ASSERT_STREQ(joined, "Spam 0\nSpam 1\nSpam 2\nSpam 3\nSpam 4\nSpam 0\nSpam 1\nSpam 2\nSpam 3\n"
+                         "Spam 4\nSpam 0\nSpam 1\n");
+    ASSERT(strstr(out, "Parent "));
+    ASSERT(strstr(out, "exited with 0\n"));
+    free(out);
+    out = run_example(&code, NULL, "pipes", "6", "lines", NULL);
+    ASSERT_EQ(code, 0);
+    for (int i = 0; i < 6; i++) {
+        char want[32];
+        snprintf(want, sizeof want, " got [Spam %d] at ", i % 5);
+        ASSERT(strstr(out, want));
+    }
+    ASSERT_EQ(count_lines_with(out, " got [Spam "), 6);
+    /* The child that would write forever is stopped by the closed pipe, and reaped. */
+    ASSERT(strstr(out, "killed by SIGPIPE\n"));
+    free(out);
+}
+
+TEST(example_environ)
+{
+    int code;
+    char *out = run_example(&code, NULL, "environ", NULL);
+    ASSERT_EQ(code, 0);
+    ASSERT(strstr(out, "Hello, Brian\n"));
+    ASSERT(strstr(out, "captured 14 bytes: Hello, Arthur\n"));
+    ASSERT(strstr(out, "captured 12 bytes: Hello, Lutz\n"));
+    ASSERT(strstr(out, "parent: USER is still Arthur\n"));
+    free(out);
+}

@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <sys/types.h>
 #include <sys/resource.h>
+#include <sys/select.h> /* sigset_t, also under strict -std=c99 (POSIX puts it here too) */
 
 #ifdef __cplusplus
 extern "C" {

@@ -178,6 +178,26 @@ int helper_main(int argc, char **argv)
         raise(SIGSTOP);
         return 7;
     }
+    if (!strcmp(m, "interleave")) { /* interleave N: "oK\n" to stdout, "eK\n" to stderr, K=1..N */
+        for (int i = 1, n = atoi(argv[1]); i <= n; i++) {
+            snprintf(line, sizeof line, "o%d\n", i);
+            out(line);
+            snprintf(line, sizeof line, "e%d\n", i);
+            write_all(2, line, strlen(line));
+        }
+        return 0;
+    }
+    if (!strcmp(m, "spawn-true")) { /* one subproc_spawn of /bin/true, for strace */
+        subproc_opts o = SUBPROC_OPTS_INIT;
+        const char *targv[] = {"/bin/true", NULL};
+        o.argv = targv;
+        subproc_proc *p;
+        subproc_status st;
+        if (subproc_spawn(&p, &o, NULL) < 0) return 107;
+        int r = subproc_proc_wait(p, &st);
+        subproc_proc_free(p);
+        return r == 0 && st.exited && st.code == 0 ? 0 : 108;
+    }
     fprintf(stderr, "helper: unknown mode %s\n", m);
     return 100;
 }

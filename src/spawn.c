@@ -295,6 +295,7 @@ int subproc_spawn(subproc_proc **out, const subproc_opts *o, subproc_error *err)
     pl->rlimits = o->rlimits;
     pl->nrlimits = o->nrlimits;
     pl->pdeathsig = o->pdeathsig;
+    pl->child_mask = o->sigmask; /* used with SUBPROC_SET_SIGMASK; else the backend sets it */
     pl->parent_pid = getpid();
     pl->uid = o->uid;
     pl->gid = o->gid;

@@ -164,6 +164,7 @@ int helper_main(int argc, char **argv)
             for (int i = 0; i < 100000; i++) x += (unsigned long)i;
             clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
         } while ((b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000 < ms);
+        (void)x; /* clang: -Wunused-but-set-variable */
         return 0;
     }
     if (!strcmp(m, "alloc")) { /* touch MiB megabytes, so max RSS shows it */

@@ -13,8 +13,9 @@ fail() {
   exit 1
 }
 
-# A make of its own: not the jobserver or variables of a `make check` around us.
-env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$top" B="$tmp/build" \
+# A make of its own: not the jobserver or variables of a `make check` around us (`make asan`
+# passes SAN and CFLAGS down through the environment).
+env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$top" B="$tmp/build" SAN= CFLAGS="-O2 -g" \
   PREFIX=/usr LIBDIR=/usr/lib DESTDIR="$tmp/root" install >"$tmp/make.log" 2>&1 ||
   { cat "$tmp/make.log"; fail "make install failed"; }
 for f in usr/include/subproc.h usr/lib/libsubproc.a usr/lib/libsubproc.so usr/lib/libsubproc.so.0 \

@@ -304,6 +304,7 @@ int subproc_spawn(subproc_proc **out, const subproc_opts *o, subproc_error *err)
     pl->maxfd = -1;
     pl->fn = o->fn;
     pl->fn_arg = o->fn_arg;
+    if (o->fn && o->env) pl->envp = o->env->vars; /* fork mode: child.c installs it */
     if (o->argv) {
         pl->argv = (char *const *)o->argv;
         pl->envp = o->env ? o->env->vars : environ;

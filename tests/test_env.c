@@ -151,3 +151,38 @@ TEST(env_shared_by_many_spawns)
     }
     subproc_env_free(e);
 }
+
+static int env_fn(void *arg)
+{
+    const char *v = getenv((const char *)arg);
+    if (!v) return 2;
+    return strcmp(v, "from-built-env") == 0 ? 0 : 3;
+}
+
+TEST(env_fork_mode_gets_built_env)
+{
+    /* "Same stdio/env/cwd options" in fork mode: the function sees the built environment. */
+    subproc_env *e;
+    ASSERT_OK(subproc_env_new(&e, SUBPROC_ENV_EMPTY));
+    ASSERT_OK(subproc_env_set(e, "SUBPROC_FORK_ENV", "from-built-env"));
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    o.fn = env_fn;
+    o.fn_arg = (void *)"SUBPROC_FORK_ENV";
+    o.env = e;
+    subproc_proc *p;
+    subproc_status st;
+    ASSERT_OK(subproc_spawn(&p, &o, NULL));
+    ASSERT_OK(subproc_proc_wait(p, &st));
+    ASSERT_EQ(st.exited, 1);
+    ASSERT_EQ(st.code, 0);
+    subproc_proc_free(p);
+    /* Without o.env it is the live environment, and ours is unchanged. */
+    ASSERT(getenv("SUBPROC_FORK_ENV") == NULL);
+    ASSERT_OK(setenv("SUBPROC_FORK_ENV", "from-built-env", 1));
+    o.env = NULL;
+    ASSERT_OK(subproc_spawn(&p, &o, NULL));
+    ASSERT_OK(subproc_proc_wait(p, &st));
+    ASSERT_EQ(st.code, 0);
+    subproc_proc_free(p);
+    subproc_env_free(e);
+}

@@ -47,7 +47,7 @@ TEST_T(strace_spawn_uses_clone_vm_vfork, 60)
     free(err);
 
     int linux_backend = strcmp(subproc_backend(), "linux") == 0;
-    int vm_vfork = 0, plain_fork = 0, forks = 0;
+    int vm_vfork = 0, plain_fork = 0, forks = 0, pidfd = 0;
     for (char *line = strtok(trace, "\n"); line; line = strtok(NULL, "\n")) {
         /* "PID clone3({flags=CLONE_VM|CLONE_VFORK|...", "PID clone(child_stack=..., flags=...",
          * "PID fork()", "PID vfork()" */
@@ -58,13 +58,16 @@ TEST_T(strace_spawn_uses_clone_vm_vfork, 60)
         if (!strncmp(call, "clone(", 6) || !strncmp(call, "clone3(", 7)) {
             int vm = strstr(call, "CLONE_VM") != NULL, vf = strstr(call, "CLONE_VFORK") != NULL;
             if (vm && vf) vm_vfork++;
+            if (vm && vf && strstr(call, "CLONE_PIDFD")) pidfd++;
             if (!vm) plain_fork++;
         }
     }
     if (linux_backend) {
-        if (vm_vfork != 1 || forks != 0 || plain_fork != 0)
+        /* CLONE_PIDFD too: the pidfd comes with the clone (kernels >= 5.2). */
+        if (vm_vfork != 1 || pidfd != 1 || forks != 0 || plain_fork != 0)
             test_failf(__FILE__, __LINE__,
-                       "want one clone with CLONE_VM|CLONE_VFORK and no fork; trace:\n%s", trace);
+                       "want one clone with CLONE_VM|CLONE_VFORK|CLONE_PIDFD and no fork; trace:\n%s",
+                       trace);
     } else {
         if (plain_fork != 1 || vm_vfork != 0)
             test_failf(__FILE__, __LINE__, "want one fork (clone without CLONE_VM); trace:\n%s",

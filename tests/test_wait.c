@@ -78,10 +78,11 @@ TEST(wait_status_exit_codes)
  * crashing process's cwd: then whether one was dumped is known. */
 static int core_pattern_is_plain_file(void)
 {
-#if defined(__SANITIZE_ADDRESS__)
-    return 0; /* ASan sets RLIMIT_CORE to 0 in every instrumented process (disable_coredump) */
+    /* ASan and TSan set RLIMIT_CORE to 0 in every instrumented process (disable_coredump). */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    return 0;
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
     return 0;
 #endif
 #endif
@@ -124,7 +125,7 @@ TEST(wait_status_signal_and_core)
         ASSERT_STREQ(subproc_status_str(&st, words, sizeof words),
                      "killed by SIGSEGV (core dumped)");
     } else {
-        printf("    (core_pattern pipes, is absolute, or ASan: core_dumped not asserted)\n");
+        printf("    (core_pattern pipes, is absolute, or a sanitizer: core_dumped not asserted)\n");
         ASSERT_STREQ(subproc_status_str(&st, words, sizeof words),
                      st.core_dumped ? "killed by SIGSEGV (core dumped)" : "killed by SIGSEGV");
     }

@@ -34,6 +34,8 @@
 #include <grp.h>
 #endif
 
+extern char **environ;
+
 #ifndef _NSIG
 #define _NSIG NSIG
 #endif
@@ -201,7 +203,9 @@ _Noreturn void subproc__child(struct subproc__plan *pl)
         fail(pl, SUBPROC_STEP_SIGMASK, errno, -1, -1);
 
     if (pl->fn) {
-        /* Fork mode: setup succeeded; EOF on the error pipe tells the parent so. */
+        /* Fork mode: setup succeeded; EOF on the error pipe tells the parent so. The built
+         * environment becomes the function's: a plain store into our own copy of environ. */
+        if (pl->envp) environ = (char **)pl->envp;
         close(pl->errfd);
         _exit(pl->fn(pl->fn_arg) & 0xff);
     }

@@ -295,6 +295,7 @@ int subproc_spawn(subproc_proc **out, const subproc_opts *o, subproc_error *err)
     pl->rlimits = o->rlimits;
     pl->nrlimits = o->nrlimits;
     pl->pdeathsig = o->pdeathsig;
+    pl->child_mask = o->sigmask; /* used with SUBPROC_SET_SIGMASK; else the backend sets it */
     pl->parent_pid = getpid();
     pl->uid = o->uid;
     pl->gid = o->gid;
@@ -303,6 +304,7 @@ int subproc_spawn(subproc_proc **out, const subproc_opts *o, subproc_error *err)
     pl->maxfd = -1;
     pl->fn = o->fn;
     pl->fn_arg = o->fn_arg;
+    if (o->fn && o->env) pl->envp = o->env->vars; /* fork mode: child.c installs it */
     if (o->argv) {
         pl->argv = (char *const *)o->argv;
         pl->envp = o->env ? o->env->vars : environ;

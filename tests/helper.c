@@ -164,13 +164,15 @@ int helper_main(int argc, char **argv)
             for (int i = 0; i < 100000; i++) x += (unsigned long)i;
             clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
         } while ((b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000 < ms);
+        (void)x; /* clang: -Wunused-but-set-variable */
         return 0;
     }
     if (!strcmp(m, "alloc")) { /* touch MiB megabytes, so max RSS shows it */
         size_t n = (size_t)atol(argv[1]) << 20;
         char *p = malloc(n);
         if (!p) return 106;
-        memset(p, 1, n);
+        /* Volatile stores, one per page: a memset before free() is a dead store to compilers. */
+        for (size_t i = 0; i < n; i += 4096) ((volatile char *)p)[i] = 1;
         free(p);
         return 0;
     }
@@ -222,6 +224,26 @@ int helper_main(int argc, char **argv)
             out(argv[i]);
         }
         return 0;
+    }
+    if (!strcmp(m, "interleave")) { /* interleave N: "oK\n" to stdout, "eK\n" to stderr, K=1..N */
+        for (int i = 1, n = atoi(argv[1]); i <= n; i++) {
+            snprintf(line, sizeof line, "o%d\n", i);
+            out(line);
+            snprintf(line, sizeof line, "e%d\n", i);
+            write_all(2, line, strlen(line));
+        }
+        return 0;
+    }
+    if (!strcmp(m, "spawn-true")) { /* one subproc_spawn of /bin/true, for strace */
+        subproc_opts o = SUBPROC_OPTS_INIT;
+        const char *targv[] = {"/bin/true", NULL};
+        o.argv = targv;
+        subproc_proc *p;
+        subproc_status st;
+        if (subproc_spawn(&p, &o, NULL) < 0) return 107;
+        int r = subproc_proc_wait(p, &st);
+        subproc_proc_free(p);
+        return r == 0 && st.exited && st.code == 0 ? 0 : 108;
     }
     fprintf(stderr, "helper: unknown mode %s\n", m);
     return 100;

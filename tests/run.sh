@@ -24,5 +24,9 @@ for backend in linux posix; do
   fi
   rm -f "$out"
 done
+# make install, then a program built against the installed copy: one more test.
+if [ $# -eq 0 ]; then
+  if sh "$(dirname "$0")/install.sh"; then total_p=$((total_p + 1)); else total_f=$((total_f + 1)); rc=1; fi
+fi
 echo "$total_p passed, $total_f failed"
 exit $rc

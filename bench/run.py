@@ -1,0 +1,306 @@
+#!/usr/bin/env python3
+"""Runs the benchmark programs built in BUILD and writes the report.
+
+    run.py --build ../build/bench [--quick] [--command "make bench"]
+
+Full mode writes docs/BENCHMARKS.md and docs/bench-spawn.png; --quick writes them under BUILD
+instead (so a quick run never replaces the committed results) and finishes in under a minute.
+Either way it prints one line per comparison: `NAME ratio=R`, subproc's median divided by the
+best other contender's median (raw syscall loops included), below 1 when subproc is faster;
+`ratio=pending` while subproc's side of it is not written yet.
+
+Sizes can be overridden: SPAWN_SIZES="10 1024 4096" (MiB), CAPTURE_BYTES, CAT_BYTES,
+PIPE_BYTES, POOL_JOBS="2 64", POOL_N.
+"""
+import argparse
+import datetime
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+MiB = 1 << 20
+
+FULL = dict(spawn_sizes=[10, 256, 1024, 4096], capture=1024 * MiB, cat=256 * MiB,
+            pipe=1024 * MiB, pool_jobs=[2, 64], pool_n=5000, rss=1024 * MiB,
+            rounds=('-m', '5', '-r', '200', '-t', '15'), io_rounds=('-m', '5', '-r', '30', '-t', '30'))
+QUICK = dict(spawn_sizes=[10, 2048], capture=128 * MiB, cat=32 * MiB, pipe=128 * MiB,
+             pool_jobs=[2, 64], pool_n=200, rss=128 * MiB,
+             rounds=('-m', '3', '-r', '40', '-t', '1.5'), io_rounds=('-m', '3', '-r', '5', '-t', '2'))
+
+TITLES = {
+    'spawn': 'Spawn + wait of /bin/true, by parent memory (touched)',
+    'capture': 'Capture all of a child\'s stdout into memory',
+    'cat': 'Through /bin/cat: stdin written while stdout is read',
+    'pipeline': '3-stage /bin/cat pipeline, drained by the parent',
+    'pool': '/bin/true through a pool, whole batch',
+    'rss': 'Peak parent RSS growth while capturing with a 1 MiB limit (KiB, lower is better)',
+}
+
+
+def sh(cmd):
+    try:
+        return subprocess.run(cmd, shell=True, capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return ''
+
+
+def machine():
+    cpu = ''
+    try:
+        with open('/proc/cpuinfo') as f:
+            cpu = next((l.split(':', 1)[1].strip() for l in f if l.startswith('model name')), '')
+    except OSError:
+        pass
+    mem = sh("awk '/MemTotal/ {printf \"%.1f GiB\", $2/1048576}' /proc/meminfo")
+    thp = sh('cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null')
+    return [('nproc', str(os.cpu_count())), ('CPU', cpu), ('memory', mem),
+            ('kernel', ' '.join(platform.uname()[i] for i in (0, 2, 4))),
+            ('libc', sh('getconf GNU_LIBC_VERSION') or sh('ldd --version 2>&1 | head -1')),
+            ('compiler', sh('${CC:-cc} --version | head -1')),
+            ('transparent hugepages', thp or 'unknown'),
+            ('load average at start', ' '.join('%.2f' % x for x in os.getloadavg())),
+            ('peers', '; '.join(filter(None, [
+                'python3 ' + platform.python_version(),
+                'glib ' + sh('pkg-config --modversion glib-2.0 2>/dev/null'),
+                'libuv ' + sh('pkg-config --modversion libuv 2>/dev/null'),
+                'libpipeline ' + sh('pkg-config --modversion libpipeline 2>/dev/null'),
+                sh('parallel --version 2>/dev/null | head -1')]))),
+            ('subproc', sh('git -C %s describe --always --dirty 2>/dev/null' % ROOT))]
+
+
+def run(build, args, notes):
+    cmd = [os.path.join(build, args[0])] + list(args[1:])
+    sys.stderr.write('bench: %s\n' % ' '.join(args))
+    p = subprocess.run(cmd, capture_output=True, text=True, cwd=build)
+    if p.returncode != 0:
+        notes.append('`%s` failed (exit %d): %s' % (' '.join(args), p.returncode, p.stderr.strip()[:300]))
+    rows = []
+    for line in p.stdout.splitlines():
+        f = line.split('\t')
+        if len(f) != 8 or f[0] != 'result':
+            continue
+        vals = [int(v) for v in f[7].split(',') if v]
+        rows.append(dict(cmp=f[1], param=f[2], name=f[3], kind=f[4], unit=f[5], status=f[6], v=vals))
+    return rows
+
+
+def p90(v):
+    s = sorted(v)
+    return s[min(len(s) - 1, int(round(0.9 * (len(s) - 1))))]
+
+
+def fmt(x, unit):
+    if unit == 'KiB':
+        return '%d KiB' % x if x < 10240 else '%.1f MiB' % (x / 1024)
+    if x >= 1e9:
+        return '%.2f s' % (x / 1e9)
+    if x >= 1e6:
+        return '%.1f ms' % (x / 1e6)
+    return '%.0f µs' % (x / 1e3)
+
+
+def groups(rows):
+    out = {}
+    for r in rows:
+        if r['status'] == 'ok' and r['v']:
+            r['median'] = statistics.median(r['v'])
+            r['p90'] = p90(r['v'])
+        out.setdefault((r['cmp'], r['param']), []).append(r)
+    return out
+
+
+def ratio(group):
+    """subproc's median / the best other median, or a word saying why there is none."""
+    sp = next((r for r in group if r['kind'] == 'subproc'), None)
+    others = [r['median'] for r in group if r['kind'] != 'subproc' and 'median' in r]
+    if sp is None or sp['status'] == 'pending':
+        return 'pending'
+    if 'median' not in sp:
+        return 'error'
+    if not others:
+        return 'n/a'
+    best = min(others)
+    return '%.3f' % (sp['median'] / best) if best > 0 else 'n/a'
+
+
+def plot(rows, out_png, notes):
+    spawn = [r for r in rows if r['cmp'] == 'spawn' and 'median' in r]
+    if not spawn:
+        return False
+    if not shutil.which('gnuplot'):
+        notes.append('gnuplot not installed: no plot.')
+        return False
+    names = []
+    for r in spawn:
+        if r['name'] not in names:
+            names.append(r['name'])
+    dat = out_png[:-4] + '.dat'
+    with open(dat, 'w') as f:
+        for n in names:
+            f.write('# %s\n' % n)
+            for r in spawn:
+                if r['name'] == n:
+                    mib = int(r['param'][:-3]) * (1024 if r['param'].endswith('GiB') else 1)
+                    f.write('%d %f\n' % (mib, r['median'] / 1e3))
+            f.write('\n\n')
+    script = ['set terminal png size 900,560 noenhanced', "set output '%s'" % out_png,
+              "set title 'spawn + wait of /bin/true (median)'", 'set logscale xy',
+              "set xlabel 'parent memory, MiB (touched)'", "set ylabel 'µs'",
+              'set key outside right', 'set grid']
+    script.append('plot ' + ', '.join("'%s' index %d with linespoints title '%s'" % (dat, i, n.replace("'", ''))
+                                       for i, n in enumerate(names)))
+    p = subprocess.run(['gnuplot'], input='\n'.join(script) + '\n', text=True, capture_output=True)
+    os.unlink(dat)
+    if p.returncode != 0:
+        notes.append('gnuplot failed: ' + p.stderr.strip()[:200])
+        return False
+    return True
+
+
+def targets(g):
+    """The targets of issue 6, checked against this run where both sides have numbers."""
+    out = []
+
+    def med(cmp, param, name):
+        r = next((r for r in g.get((cmp, param), []) if r['name'] == name), None)
+        return r.get('median') if r else None
+
+    spawn_params = sorted({p for (c, p) in g if c == 'spawn'}, key=lambda p: int(p[:-3]) * (1024 if p.endswith('GiB') else 1))
+    for p in spawn_params:
+        sp, raw = med('spawn', p, 'subproc'), med('spawn', p, 'posix_spawn')
+        if sp and raw:
+            out.append(('spawn %s: within 1.10x of raw posix_spawn' % p, sp / raw, sp / raw <= 1.10))
+    if spawn_params:
+        lo, hi = spawn_params[0], spawn_params[-1]
+        sp = med('spawn', hi, 'subproc')
+        for r in g[('spawn', hi)]:
+            small = med('spawn', lo, r['name'])
+            # "Fork-based" is read from the numbers: cost that grows 5x with parent memory.
+            if r['kind'] != 'subproc' and 'median' in r and small and r['median'] > 5 * small and sp:
+                x = r['median'] / sp
+                out.append(('spawn %s: at least 50x faster than %s (fork-based)' % (hi, r['name']), x, x >= 50))
+    return out
+
+
+def cell(text):
+    return text.replace('|', '\\|')
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--build', required=True)
+    ap.add_argument('--quick', action='store_true')
+    ap.add_argument('--command', default='make bench')
+    a = ap.parse_args()
+    build = os.path.abspath(a.build)
+    cfg = dict(QUICK if a.quick else FULL)
+    env = os.environ
+    if env.get('SPAWN_SIZES'):
+        cfg['spawn_sizes'] = [int(x) for x in env['SPAWN_SIZES'].split()]
+    for k, e in (('capture', 'CAPTURE_BYTES'), ('cat', 'CAT_BYTES'), ('pipe', 'PIPE_BYTES'), ('pool_n', 'POOL_N')):
+        if env.get(e):
+            cfg[k] = int(env[e])
+    if env.get('POOL_JOBS'):
+        cfg['pool_jobs'] = [int(x) for x in env['POOL_JOBS'].split()]
+
+    notes = []
+    try:
+        with open(os.path.join(build, 'deps.txt')) as f:
+            notes += [l.strip() for l in f if l.strip()]
+    except OSError:
+        pass
+    info = machine()
+    started = datetime.datetime.now(datetime.timezone.utc)
+
+    # The spawn comparison holds the memory in up to four processes at once: the harness,
+    # the Python helper, and the isolated libuv and libpipeline helpers.
+    avail = int(sh("awk '/MemAvailable/ {print $2}' /proc/meminfo") or 0) // 1024
+    sizes = []
+    for s in cfg['spawn_sizes']:
+        if s * 4 + 512 > avail:
+            notes.append('spawn at %d MiB skipped: needs about %d MiB free, %d available.' % (s, s * 4 + 512, avail))
+        else:
+            sizes.append(s)
+
+    gen, peer = os.path.join(build, 'gen'), os.path.join(HERE, 'peer.py')
+    common = ['-g', gen, '-p', peer]
+    rows = []
+    if sizes:
+        rows += run(build, ['bench_spawn', *cfg['rounds'], *common] + [str(s) for s in sizes], notes)
+    io = ['bench_io', *cfg['io_rounds'], *common]
+    rows += run(build, io + ['capture', str(cfg['capture'])], notes)
+    rows += run(build, io + ['cat', str(cfg['cat'])], notes)
+    rows += run(build, io + ['pipeline', str(cfg['pipe'])], notes)
+    for j in cfg['pool_jobs']:
+        rows += run(build, ['bench_pool', *cfg['io_rounds'], str(j), str(cfg['pool_n'])], notes)
+    rows += run(build, io + ['rss', str(cfg['rss']), str(MiB)], notes)
+    took = (datetime.datetime.now(datetime.timezone.utc) - started).total_seconds()
+
+    g = groups(rows)
+    summary = []
+    for (cmp, param), grp in g.items():
+        name = '%s[%s]' % (cmp, param.replace(' ', ''))
+        summary.append((name, ratio(grp)))
+        print('%s ratio=%s' % (name, summary[-1][1]))
+
+    docs = build if a.quick else os.path.join(ROOT, 'docs')
+    os.makedirs(docs, exist_ok=True)
+    png = os.path.join(docs, 'bench-spawn.png')
+    have_plot = plot(rows, png, notes)
+
+    md = ['# Benchmarks', '']
+    md.append('Generated by `%s` (bench/run.py) on %s, in %.0f s.%s' % (
+        a.command, started.strftime('%Y-%m-%d %H:%M UTC'), took,
+        ' **Quick mode: small sizes and few rounds; not for quoting.**' if a.quick else ''))
+    md += ['', 'Each comparison runs its contenders round-robin (one run each per round, the start '
+           'rotating), after one untimed warm-up run each, so drift on the machine hits them alike. '
+           'Every run checks its result (exit status, byte count, byte pattern); a contender that '
+           'got it wrong shows "error", never a number. Tables give the median and the 90th '
+           'percentile of all rounds. **Ratio** is subproc\'s median divided by that row\'s median '
+           '(below 1: subproc is faster). "pending" marks a subproc API not written yet.',
+           '', 'Python runs in a helper process of its own holding the same memory and measures '
+           'inside Python; libuv, libpipeline and GSubprocess run in helper processes too, because '
+           'they install SIGCHLD handlers (libpipeline\'s reaps every child of the process).', '',
+           '## Machine', '', '| | |', '|---|---|']
+    md += ['| %s | %s |' % kv for kv in info]
+    md += ['', '## Summary: subproc ÷ best other contender', '', '| comparison | ratio |', '|---|---|']
+    md += ['| %s | %s |' % s for s in summary]
+    t = targets(g)
+    if t:
+        md += ['', '## Targets (issue 6)', '', '| target | measured | met |', '|---|---|---|']
+        md += ['| %s | %.2fx | %s |' % (n, x, 'yes' if ok else '**no**') for n, x, ok in t]
+    if have_plot:
+        md += ['', '![spawn latency against parent memory](bench-spawn.png)']
+    for cmp in TITLES:
+        params = [p for (c, p) in g if c == cmp]
+        if not params:
+            continue
+        md += ['', '## %s' % TITLES[cmp]]
+        for p in params:
+            grp = g[(cmp, p)]
+            sp = next((r for r in grp if r['kind'] == 'subproc' and 'median' in r), None)
+            md += ['', '**%s**' % p, '', '| contender | kind | median | p90 | runs | ratio |',
+                   '|---|---|---|---|---|---|']
+            for r in grp:
+                if 'median' in r:
+                    rt = '%.3f' % (sp['median'] / r['median']) if sp and r['median'] else '-'
+                    md.append('| %s | %s | %s | %s | %d | %s |' % (cell(r['name']), r['kind'], fmt(r['median'], r['unit']),
+                                                                  fmt(r['p90'], r['unit']), len(r['v']), rt))
+                else:
+                    md.append('| %s | %s | %s | | | |' % (cell(r['name']), r['kind'], cell(r['status'])))
+    if notes:
+        md += ['', '## Notes', ''] + ['- ' + n for n in notes]
+    out = os.path.join(docs, 'BENCHMARKS.md')
+    with open(out, 'w') as f:
+        f.write('\n'.join(md) + '\n')
+    sys.stderr.write('bench: wrote %s%s (%.0f s)\n' % (out, ' and ' + png if have_plot else '', took))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

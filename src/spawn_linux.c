@@ -55,7 +55,10 @@ int subproc__spawn_linux(struct subproc__plan *pl, pid_t *out_pid, int *out_pidf
         pid = clone(subproc__child_entry, stack + CHILD_STACK, flags | CLONE_PIDFD, pl, &pidfd);
         if (pid < 0 && errno == EINVAL) __atomic_store_n(&pidfd_flag_works, 0, __ATOMIC_RELAXED);
     }
-    if (pid < 0 && !__atomic_load_n(&pidfd_flag_works, __ATOMIC_RELAXED)) {
+    /* A kernel without CLONE_PIDFD (EINVAL), or no fd left for the pidfd (EMFILE, ENFILE): the
+     * child can still be started and handled by PID, which the handle's lock keeps safe. */
+    if (pid < 0 && (!__atomic_load_n(&pidfd_flag_works, __ATOMIC_RELAXED) || errno == EMFILE ||
+                    errno == ENFILE)) {
         pidfd = -1;
         pid = clone(subproc__child_entry, stack + CHILD_STACK, flags, pl);
     }

@@ -11,9 +11,9 @@
 
 #include <subproc.h>
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-
-#define PENDING(c) ((void)(c), BENCH_PENDING)
 
 int sp_spawn_true(bench_ctx *c, void *state)
 {
@@ -38,46 +38,119 @@ int sp_spawn_true(bench_ctx *c, void *state)
     return BENCH_OK;
 }
 
-/* PENDING (I/O): run {c->gen, "<c->bytes>"} with stdout captured into memory (subproc_run or
- * spawn + subproc_proc_communicate); check exit 0, length == c->bytes and
- * bench_payload_ok(); free the buffer. */
+static int check_result(bench_ctx *c, int rc, subproc_result *res, const char *what)
+{
+    char buf[700];
+    if (rc < 0) {
+        bench_fail(c, "%s: %s (%s)", what, subproc_strerror(rc),
+                   subproc_result_str(res, buf, sizeof buf));
+        subproc_result_free(res);
+        return BENCH_FAIL;
+    }
+    if (!res->status.exited || res->status.code != 0) {
+        bench_fail(c, "%s: %s", what, subproc_result_str(res, buf, sizeof buf));
+        subproc_result_free(res);
+        return BENCH_FAIL;
+    }
+    return BENCH_OK;
+}
+
+/* The generator's output, captured whole into memory by subproc_run(). */
 int sp_capture(bench_ctx *c, void *state)
 {
     (void)state;
-    return PENDING(c);
+    char n[32];
+    snprintf(n, sizeof n, "%zu", c->bytes);
+    const char *argv[] = {c->gen, n, NULL};
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    o.argv = argv;
+    subproc_result res;
+    if (check_result(c, subproc_run(&res, &o, NULL), &res, "subproc_run") != BENCH_OK)
+        return BENCH_FAIL;
+    int ok = res.out.len == c->bytes && bench_payload_ok(res.out.data, res.out.len, 0);
+    subproc_result_free(&res);
+    return ok ? BENCH_OK : bench_fail(c, "captured output is wrong");
 }
 
-/* PENDING (I/O): run {"/bin/cat"} with stdin = c->payload (c->bytes long) and stdout captured,
- * both at once (subproc_proc_communicate); check exit 0 and output == input. */
+/* The payload through cat, written and read at once by subproc_run(). */
 int sp_cat(bench_ctx *c, void *state)
 {
     (void)state;
-    return PENDING(c);
+    const char *argv[] = {"/bin/cat", NULL};
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    o.argv = argv;
+    subproc_comm_opts co = SUBPROC_COMM_OPTS_INIT;
+    co.input = c->payload;
+    co.input_len = c->bytes;
+    subproc_result res;
+    if (check_result(c, subproc_run(&res, &o, &co), &res, "subproc_run") != BENCH_OK)
+        return BENCH_FAIL;
+    int ok = res.out.len == c->bytes && memcmp(res.out.data, c->payload, c->bytes) == 0;
+    subproc_result_free(&res);
+    return ok ? BENCH_OK : bench_fail(c, "cat output differs from its input");
 }
 
-/* PENDING (pipelines): run /bin/cat | /bin/cat | /bin/cat with the first stdin = c->in_fd
- * (the caller keeps it) and the last stdout a pipe; drain it with bench_drain(), check it
- * gave c->bytes bytes and every stage exited 0. */
+/* cat | cat | cat from c->in_fd, the last stdout drained by the parent. */
 int sp_pipeline3(bench_ctx *c, void *state)
 {
     (void)state;
-    return PENDING(c);
+    static const char *const argv[] = {"/bin/cat", NULL};
+    subproc_opts st[3];
+    for (int i = 0; i < 3; i++) {
+        st[i] = (subproc_opts)SUBPROC_OPTS_INIT;
+        st[i].argv = argv;
+    }
+    st[0].stdio[0] = (subproc_io){.kind = SUBPROC_IO_FD, .fd = c->in_fd};
+    st[2].stdio[1].kind = SUBPROC_IO_PIPE;
+    subproc_pipeline *pl;
+    subproc_error e;
+    if (subproc_pipeline_spawn(&pl, st, 3, 0, &e, NULL) < 0) {
+        char buf[700];
+        return bench_fail(c, "pipeline: %s", subproc_error_str(&e, buf, sizeof buf));
+    }
+    long long got = bench_drain(subproc_pipeline_fd(pl, 1));
+    int rc = subproc_pipeline_wait(pl, -1);
+    int code = subproc_pipeline_code(pl);
+    subproc_pipeline_free(pl);
+    if (rc < 0 || code != 0) return bench_fail(c, "pipeline ended with code %d", code);
+    return got == (long long)c->bytes ? BENCH_OK : bench_fail(c, "pipeline moved %lld bytes", got);
 }
 
-/* PENDING (pools): run c->njobs times {"/bin/true"} through a pool of c->jobs, wait for all,
- * check every one exited 0. */
+/* c->njobs runs of /bin/true, c->jobs at once. */
 int sp_pool(bench_ctx *c, void *state)
 {
     (void)state;
-    return PENDING(c);
+    static const char *const argv[] = {"/bin/true", NULL};
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    o.argv = argv;
+    subproc_job *jobs = calloc((size_t)c->njobs, sizeof *jobs);
+    if (!jobs) return bench_fail(c, "out of memory");
+    for (int i = 0; i < c->njobs; i++) jobs[i].opts = &o;
+    subproc_pool_opts po = SUBPROC_POOL_OPTS_INIT;
+    po.jobs = (unsigned)c->jobs;
+    int rc = subproc_pool_run(jobs, (size_t)c->njobs, &po), bad = 0;
+    for (int i = 0; i < c->njobs; i++) bad += !jobs[i].started || jobs[i].status.code != 0;
+    free(jobs);
+    if (rc < 0) return bench_fail(c, "subproc_pool_run: %s", subproc_strerror(rc));
+    return bad ? bench_fail(c, "%d jobs failed", bad) : BENCH_OK;
 }
 
-/* PENDING (I/O): capture {c->gen, "<c->bytes>"} with a capture limit of c->limit bytes
- * (whatever the API does past the limit: discard or stop, as long as the child is reaped).
- * The harness measures peak RSS around this call; check the kept part is
- * bench_payload_ok(). */
+/* The generator's output captured with a limit: head and tail kept, the middle dropped. */
 int sp_capture_limited(bench_ctx *c, void *state)
 {
     (void)state;
-    return PENDING(c);
+    char n[32];
+    snprintf(n, sizeof n, "%zu", c->bytes);
+    const char *argv[] = {c->gen, n, NULL};
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    o.argv = argv;
+    subproc_comm_opts co = SUBPROC_COMM_OPTS_INIT;
+    co.max_output = c->limit;
+    subproc_result res;
+    if (check_result(c, subproc_run(&res, &o, &co), &res, "subproc_run") != BENCH_OK)
+        return BENCH_FAIL;
+    int ok = res.out.truncated && res.out.total == c->bytes && res.out.len <= c->limit &&
+             bench_payload_ok(res.out.data, res.out.head_len, 0);
+    subproc_result_free(&res);
+    return ok ? BENCH_OK : bench_fail(c, "limited capture is wrong");
 }

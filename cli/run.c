@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -63,10 +64,14 @@ void cli_run_usage(FILE *f)
           f);
 }
 
-static int fail125(const char *fmt, const char *a, const char *b)
+static int fail125(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int fail125(const char *fmt, ...)
 {
+    va_list ap;
     fprintf(stderr, "%s run: ", cli_progname);
-    fprintf(stderr, fmt, a, b);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
     fputc('\n', stderr);
     return CLI_EXIT_FAILURE;
 }
@@ -78,13 +83,13 @@ static int build_env(const cli_run_opts *o, subproc_env **out)
     if (!o->ignore_env && o->nenvops == 0) return 0;
     subproc_env *env;
     int r = subproc_env_new(&env, o->ignore_env ? SUBPROC_ENV_EMPTY : SUBPROC_ENV_INHERIT);
-    if (r < 0) return fail125("environment: %s%s", subproc_strerror(r), "");
+    if (r < 0) return fail125("environment: %s", subproc_strerror(r));
     for (size_t i = 0; i < o->nenvops; i++) {
         const cli_envop *op = &o->envops[i];
         r = op->unset ? subproc_env_unset(env, op->arg) : subproc_env_put(env, op->arg);
         if (r < 0) {
             subproc_env_free(env);
-            return fail125(op->unset ? "-u/--unset %s: %s" : "-e/--env %s: %s", op->arg,
+            return fail125("%s %s: %s", op->unset ? "-u/--unset" : "-e/--env", op->arg,
                            subproc_strerror(r));
         }
     }
@@ -105,8 +110,7 @@ static int build_rlimits(const cli_run_opts *o, subproc_rlimit *rl)
         rl[i].soft = c->has_soft ? c->soft : cur.rlim_cur;
         rl[i].hard = c->has_hard ? c->hard : cur.rlim_max;
         if (rl[i].soft > rl[i].hard)
-            return fail125("--rlimit %s: the soft limit would be above the hard limit%s", c->name,
-                           "");
+            return fail125("--rlimit %s: the soft limit would be above the hard limit", c->name);
     }
     return 0;
 }
@@ -160,6 +164,9 @@ static int supervise(subproc_proc *p, const cli_run_opts *o, const sigset_t *rel
         if (phase == RUNNING) {
             res->timed_out = 1;
             subproc_proc_signal_group(p, o->signal);
+            /* A stopped process acts on no signal but KILL until it is continued (as
+             * timeout(1) does, follow with CONT). */
+            if (o->signal != SIGKILL && o->signal != SIGCONT) subproc_proc_signal_group(p, SIGCONT);
             phase = GRACE;
             deadline = o->kill_after_ms ? now_ms() + o->kill_after_ms : -1;
         } else if (phase == GRACE) {

@@ -587,6 +587,16 @@ TEST_T(cli_kill_after_for_term_ignorers, 20)
     cli_free(&r);
 }
 
+TEST_T(cli_timeout_wakes_a_stopped_program, 10)
+{
+    /* The program stops itself; with no KILL to fall back on, only the CONT that follows the
+     * deadline's TERM lets TERM act. */
+    cli_out r = cli("run", "-t", "0.2", "-k", "0", "--json=-", "@", "helper", "stop", NULL);
+    ASSERT_EQ(r.code, 124);
+    ASSERT(strstr(r.out, "\"signal\":\"SIGTERM\""));
+    cli_free(&r);
+}
+
 TEST_T(cli_timeout_reaches_the_whole_group, 10)
 {
     /* The program dies of TERM but left a TERM-ignoring child holding our stdout: it gets KILL

@@ -7,8 +7,8 @@
 #include <stdio.h>
 
 /* Exit statuses, as env(1) and timeout(1) use them. */
-#define CLI_EXIT_TIMEOUT 124  /* the deadline passed */
-#define CLI_EXIT_FAILURE 125  /* subproc itself failed: bad option, bad value, setup step */
+#define CLI_EXIT_TIMEOUT 124    /* the deadline passed */
+#define CLI_EXIT_FAILURE 125    /* subproc itself failed: bad option, bad value, setup step */
 #define CLI_EXIT_CANNOT_RUN 126 /* the program was found but could not be run */
 #define CLI_EXIT_NOT_FOUND 127  /* the program was not found */
 
@@ -50,7 +50,12 @@ int cli_valid_env_name(const char *s);
 /* ---- options of `run` (and later `pipe`) (opts.c) ---- */
 
 /* Where a standard stream goes: inherit, /dev/null, a file, or (stderr) stdout. */
-typedef enum cli_stream { CLI_STREAM_INHERIT, CLI_STREAM_NULL, CLI_STREAM_FILE, CLI_STREAM_STDOUT } cli_stream;
+typedef enum cli_stream {
+    CLI_STREAM_INHERIT,
+    CLI_STREAM_NULL,
+    CLI_STREAM_FILE,
+    CLI_STREAM_STDOUT
+} cli_stream;
 
 /* One -e or -u, kept in command-line order so the last one for a name wins. */
 typedef struct cli_envop {
@@ -68,8 +73,8 @@ typedef struct cli_run_opts {
     cli_stream stream[3];
     const char *path[3];
     int append;
-    long long timeout_ms; /* 0: none */
-    int signal;           /* sent at the deadline */
+    long long timeout_ms;    /* 0: none */
+    int signal;              /* sent at the deadline */
     long long kill_after_ms; /* 0: never KILL */
     int set_umask;
     unsigned umask;

@@ -117,18 +117,21 @@ int cli_run_parse(cli_run_opts *o, int argc, char **argv, char *err, size_t errl
         case 'e': {
             size_t n;
             if (cli_parse_assignment(a, &n) < 0)
-                return fail(err, errlen, "invalid assignment '%s' for -e/--env (expected NAME=VALUE)",
-                            a);
+                return fail(err, errlen,
+                            "invalid assignment '%s' for -e/--env (expected NAME=VALUE)", a);
             o->envops[o->nenvops++] = (cli_envop){a, 0};
             break;
         }
         case 'u':
             if (!cli_valid_env_name(a))
                 return fail(err, errlen,
-                            "invalid variable name '%s' for -u/--unset (must be non-empty, no '=')", a);
+                            "invalid variable name '%s' for -u/--unset (must be non-empty, no '=')",
+                            a);
             o->envops[o->nenvops++] = (cli_envop){a, 1};
             break;
-        case 'i': o->ignore_env = 1; break;
+        case 'i':
+            o->ignore_env = 1;
+            break;
         case OPT_STDIN:
         case OPT_STDOUT:
         case OPT_STDERR: {
@@ -137,7 +140,9 @@ int cli_run_parse(cli_run_opts *o, int argc, char **argv, char *err, size_t errl
                 return fail(err, errlen, "empty file name for %s", stream_opt[i]);
             break;
         }
-        case OPT_APPEND: o->append = 1; break;
+        case OPT_APPEND:
+            o->append = 1;
+            break;
         case 't':
             if (cli_parse_duration(a, &o->timeout_ms) < 0)
                 return fail(err, errlen,
@@ -161,14 +166,15 @@ int cli_run_parse(cli_run_opts *o, int argc, char **argv, char *err, size_t errl
             break;
         case OPT_UMASK:
             if (cli_parse_umask(a, &o->umask) < 0)
-                return fail(err, errlen, "invalid mode '%s' for --umask (expected octal, 0 to 0777)",
-                            a);
+                return fail(err, errlen,
+                            "invalid mode '%s' for --umask (expected octal, 0 to 0777)", a);
             o->set_umask = 1;
             break;
         case OPT_NICE: {
             long v;
             if (cli_parse_int(a, -20, 19, &v) < 0)
-                return fail(err, errlen, "invalid niceness '%s' for --nice (expected -20 to 19)", a);
+                return fail(err, errlen, "invalid niceness '%s' for --nice (expected -20 to 19)",
+                            a);
             o->nice = (int)v;
             o->set_nice = 1;
             break;
@@ -183,18 +189,24 @@ int cli_run_parse(cli_run_opts *o, int argc, char **argv, char *err, size_t errl
                             "number or unlimited, SOFT <= HARD)",
                             a);
             size_t k = 0;
-            while (k < o->nrlimits && o->rlimits[k].resource != rl.resource) k++;
+            while (k < o->nrlimits && o->rlimits[k].resource != rl.resource)
+                k++;
             if (k == CLI_MAX_RLIMITS) return fail(err, errlen, "too many --rlimit options");
             o->rlimits[k] = rl; /* the last one for a resource wins */
             if (k == o->nrlimits) o->nrlimits++;
             break;
         }
-        case OPT_NEW_SESSION: o->new_session = 1; break;
+        case OPT_NEW_SESSION:
+            o->new_session = 1;
+            break;
         case OPT_JSON:
-            if (!*a) return fail(err, errlen, "empty file name for --json (use - for standard output)");
+            if (!*a)
+                return fail(err, errlen, "empty file name for --json (use - for standard output)");
             o->json = a;
             break;
-        case OPT_HELP: o->help = 1; return 0;
+        case OPT_HELP:
+            o->help = 1;
+            return 0;
         case ':':
             opt_name(optopt, name, sizeof name);
             return fail(err, errlen, "option %s requires an argument", name);
@@ -204,7 +216,8 @@ int cli_run_parse(cli_run_opts *o, int argc, char **argv, char *err, size_t errl
              * one known short option that takes no value, so it can only mean the long form. */
             if (optopt >= 256 || optopt == 'i')
                 return fail(err, errlen, "option '%s' takes no value", argv[optind - 1]);
-            if (optopt > 32 && optopt < 127) return fail(err, errlen, "unknown option '-%c'", optopt);
+            if (optopt > 32 && optopt < 127)
+                return fail(err, errlen, "unknown option '-%c'", optopt);
             return fail(err, errlen, "unknown or ambiguous option '%s'", argv[optind - 1]);
         }
     }

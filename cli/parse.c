@@ -16,8 +16,10 @@ int cli_parse_duration(const char *s, long long *out_ms)
     int saturated = 0, digits = 0;
     const char *p = s;
     for (; *p >= '0' && *p <= '9'; p++, digits++) {
-        if (whole > max_s) saturated = 1;
-        else whole = whole * 10 + (*p - '0');
+        if (whole > max_s)
+            saturated = 1;
+        else
+            whole = whole * 10 + (*p - '0');
     }
     long long frac_ns = 0; /* the fraction in nanoseconds, rounded up */
     if (*p == '.') {
@@ -38,11 +40,20 @@ int cli_parse_duration(const char *s, long long *out_ms)
     long long mult = 1; /* seconds per unit */
     if (*p) {
         switch (*p) {
-        case 's': mult = 1; break;
-        case 'm': mult = 60; break;
-        case 'h': mult = 3600; break;
-        case 'd': mult = 86400; break;
-        default: return -1;
+        case 's':
+            mult = 1;
+            break;
+        case 'm':
+            mult = 60;
+            break;
+        case 'h':
+            mult = 3600;
+            break;
+        case 'd':
+            mult = 86400;
+            break;
+        default:
+            return -1;
         }
         if (p[1]) return -1;
     }
@@ -99,11 +110,11 @@ static const struct {
     const char *name;
     int resource;
 } rlimit_names[] = {
-    {"as", RLIMIT_AS},           {"core", RLIMIT_CORE},       {"cpu", RLIMIT_CPU},
-    {"data", RLIMIT_DATA},       {"fsize", RLIMIT_FSIZE},     {"locks", RLIMIT_LOCKS},
+    {"as", RLIMIT_AS},           {"core", RLIMIT_CORE},         {"cpu", RLIMIT_CPU},
+    {"data", RLIMIT_DATA},       {"fsize", RLIMIT_FSIZE},       {"locks", RLIMIT_LOCKS},
     {"memlock", RLIMIT_MEMLOCK}, {"msgqueue", RLIMIT_MSGQUEUE}, {"nice", RLIMIT_NICE},
-    {"nofile", RLIMIT_NOFILE},   {"nproc", RLIMIT_NPROC},     {"rss", RLIMIT_RSS},
-    {"rtprio", RLIMIT_RTPRIO},   {"rttime", RLIMIT_RTTIME},   {"sigpending", RLIMIT_SIGPENDING},
+    {"nofile", RLIMIT_NOFILE},   {"nproc", RLIMIT_NPROC},       {"rss", RLIMIT_RSS},
+    {"rtprio", RLIMIT_RTPRIO},   {"rttime", RLIMIT_RTTIME},     {"sigpending", RLIMIT_SIGPENDING},
     {"stack", RLIMIT_STACK},
 };
 

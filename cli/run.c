@@ -33,35 +33,36 @@ static void sleep_ms(long long ms)
 
 void cli_run_usage(FILE *f)
 {
-    fputs("Usage: subproc run [OPTIONS] [--] PROGRAM [ARG]...\n"
-          "Run PROGRAM with ARGs (no shell involved) and exit with its status.\n"
-          "Options stop at the first argument that is not one.\n"
-          "\n"
-          "  -C, --chdir=DIR            run in DIR\n"
-          "  -e, --env=NAME=VALUE       set a variable (repeatable)\n"
-          "  -u, --unset=NAME           remove a variable (repeatable)\n"
-          "  -i, --ignore-environment   start from an empty environment (-e still applies)\n"
-          "      --stdin=FILE|null      read standard input from FILE or /dev/null\n"
-          "      --stdout=FILE|null     write standard output to FILE or /dev/null\n"
-          "      --stderr=FILE|null|stdout  standard error to FILE, /dev/null or standard output\n"
-          "      --append               append to --stdout/--stderr files instead of truncating\n"
-          "  -t, --timeout=DURATION     send the signal to the program's process group after\n"
-          "                             DURATION (NUMBER[s|m|h|d], fractions allowed; 0: none)\n"
-          "  -s, --signal=SIG           signal sent at the deadline (name or number; TERM)\n"
-          "  -k, --kill-after=DURATION  then KILL the group after DURATION (2s; 0: never)\n"
-          "      --umask=MODE           set the umask (octal)\n"
-          "      --rlimit=NAME=SOFT[:HARD]  set a resource limit, as prlimit(1) names it\n"
-          "                             (as core cpu data fsize locks memlock msgqueue nice nofile\n"
-          "                             nproc rss rtprio rttime sigpending stack; or unlimited)\n"
-          "      --nice=N               set the niceness to N (-20 to 19)\n"
-          "      --new-session          run in a new session (setsid)\n"
-          "      --json=FILE|-          write a JSON report of how it ended to FILE or stdout\n"
-          "      --help                 show this help\n"
-          "\n"
-          "Exit status: the program's; 128+N when killed by signal N; 124 when the deadline\n"
-          "passed; 125 when subproc itself failed; 126 when PROGRAM could not be run; 127 when\n"
-          "it was not found.\n",
-          f);
+    fputs(
+        "Usage: subproc run [OPTIONS] [--] PROGRAM [ARG]...\n"
+        "Run PROGRAM with ARGs (no shell involved) and exit with its status.\n"
+        "Options stop at the first argument that is not one.\n"
+        "\n"
+        "  -C, --chdir=DIR            run in DIR\n"
+        "  -e, --env=NAME=VALUE       set a variable (repeatable)\n"
+        "  -u, --unset=NAME           remove a variable (repeatable)\n"
+        "  -i, --ignore-environment   start from an empty environment (-e still applies)\n"
+        "      --stdin=FILE|null      read standard input from FILE or /dev/null\n"
+        "      --stdout=FILE|null     write standard output to FILE or /dev/null\n"
+        "      --stderr=FILE|null|stdout  standard error to FILE, /dev/null or standard output\n"
+        "      --append               append to --stdout/--stderr files instead of truncating\n"
+        "  -t, --timeout=DURATION     send the signal to the program's process group after\n"
+        "                             DURATION (NUMBER[s|m|h|d], fractions allowed; 0: none)\n"
+        "  -s, --signal=SIG           signal sent at the deadline (name or number; TERM)\n"
+        "  -k, --kill-after=DURATION  then KILL the group after DURATION (2s; 0: never)\n"
+        "      --umask=MODE           set the umask (octal)\n"
+        "      --rlimit=NAME=SOFT[:HARD]  set a resource limit, as prlimit(1) names it\n"
+        "                             (as core cpu data fsize locks memlock msgqueue nice nofile\n"
+        "                             nproc rss rtprio rttime sigpending stack; or unlimited)\n"
+        "      --nice=N               set the niceness to N (-20 to 19)\n"
+        "      --new-session          run in a new session (setsid)\n"
+        "      --json=FILE|-          write a JSON report of how it ended to FILE or stdout\n"
+        "      --help                 show this help\n"
+        "\n"
+        "Exit status: the program's; 128+N when killed by signal N; 124 when the deadline\n"
+        "passed; 125 when subproc itself failed; 126 when PROGRAM could not be run; 127 when\n"
+        "it was not found.\n",
+        f);
 }
 
 static int fail125(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -179,10 +180,11 @@ static int supervise(subproc_proc *p, const cli_run_opts *o, const sigset_t *rel
     res->waited = 1;
     /* The leader is gone but members of its group may still run (a TERM-ignoring grandchild
      * holding our stdout, say). They get the rest of the grace period, then KILL. The group id
-     * cannot be reused while a member exists, and kill(-pgid, 0) fails once none does. */
-    if (phase == GRACE) {
+     * cannot be reused while a member exists, and kill(-pgid, 0) fails once none does.
+     * With -k 0 nothing is ever KILLed, so there is nothing to wait for. */
+    if (phase == GRACE && deadline >= 0) {
         while (subproc_proc_signal_group(p, 0) == 0) {
-            if (deadline >= 0 && now_ms() >= deadline) {
+            if (now_ms() >= deadline) {
                 subproc_proc_signal_group(p, SIGKILL);
                 break;
             }
@@ -199,7 +201,8 @@ static void write_json(FILE *f, const cli_run_opts *o, pid_t pid, const run_resu
     cli_json j;
     cli_json_begin(&j, f);
     cli_json_begin_array(&j, "argv");
-    for (int i = 0; i < o->argc; i++) cli_json_array_str(&j, o->argv[i]);
+    for (int i = 0; i < o->argc; i++)
+        cli_json_array_str(&j, o->argv[i]);
     cli_json_end_array(&j);
     if (pid > 0)
         cli_json_int(&j, "pid", pid);
@@ -210,7 +213,8 @@ static void write_json(FILE *f, const cli_run_opts *o, pid_t pid, const run_resu
         cli_json_int(&j, "exit_code", st->code);
     else
         cli_json_null(&j, "exit_code");
-    cli_json_str(&j, "signal", res->waited && st->signaled ? subproc_signal_name(st->signal) : NULL);
+    cli_json_str(&j, "signal",
+                 res->waited && st->signaled ? subproc_signal_name(st->signal) : NULL);
     cli_json_bool(&j, "core_dumped", res->waited && st->core_dumped);
     cli_json_bool(&j, "timed_out", res->timed_out);
     cli_json_int(&j, "wall_ms", wall_ms);
@@ -268,9 +272,14 @@ int cli_run_main(int argc, char **argv)
     for (int i = 0; i < 3; i++) {
         subproc_io *io = &so.stdio[i];
         switch (o.stream[i]) {
-        case CLI_STREAM_INHERIT: break;
-        case CLI_STREAM_NULL: io->kind = SUBPROC_IO_NULL; break;
-        case CLI_STREAM_STDOUT: io->kind = SUBPROC_IO_STDOUT; break;
+        case CLI_STREAM_INHERIT:
+            break;
+        case CLI_STREAM_NULL:
+            io->kind = SUBPROC_IO_NULL;
+            break;
+        case CLI_STREAM_STDOUT:
+            io->kind = SUBPROC_IO_STDOUT;
+            break;
         case CLI_STREAM_FILE:
             io->kind = SUBPROC_IO_FILE;
             io->path = o.path[i];
@@ -319,19 +328,22 @@ int cli_run_main(int argc, char **argv)
     } else {
         rc = res.timed_out ? CLI_EXIT_TIMEOUT : subproc_status_code(&res.st);
     }
-    if (json) write_json(json, &o, subproc_proc_pid(p), &res, wall, r < 0 ? subproc_strerror(r) : NULL);
+    if (json)
+        write_json(json, &o, subproc_proc_pid(p), &res, wall, r < 0 ? subproc_strerror(r) : NULL);
 
 out:
     if (json) {
         int bad = ferror(json) | (json == stdout ? fflush(json) : fclose(json));
         if (bad) {
-            fprintf(stderr, "%s run: writing --json %s: %s\n", cli_progname, o.json, strerror(errno));
+            fprintf(stderr, "%s run: writing --json %s: %s\n", cli_progname, o.json,
+                    strerror(errno));
             rc = CLI_EXIT_FAILURE;
         }
     }
     subproc_proc_free(p);
     subproc_env_free(env);
     cli_run_opts_free(&o);
-    sigprocmask(SIG_SETMASK, &oldmask, NULL);
+    /* The relay signals stay blocked: one that came in as the program ended was meant for the
+     * program, and exiting discards it, so subproc's status stays the program's. */
     return rc;
 }

@@ -3,6 +3,7 @@
 #include "test.h"
 
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -112,18 +113,14 @@ static const char *scratch_file(const char *name)
     snprintf(p, 128, "%s/%s", scratch, name);
     return p;
 }
+static int remove_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    (void)sb, (void)type, (void)ftw;
+    return remove(path);
+}
 static void scratch_done(void)
 {
-    char cmd[160];
-    snprintf(cmd, sizeof cmd, "%s", scratch);
-    const char *rm[] = {"rm", "-rf", cmd, NULL};
-    subproc_opts o = SUBPROC_OPTS_INIT;
-    o.argv = rm;
-    subproc_proc *p;
-    ASSERT_OK(subproc_spawn(&p, &o, NULL));
-    subproc_status st;
-    ASSERT_OK(subproc_proc_wait(p, &st));
-    subproc_proc_free(p);
+    ASSERT_EQ(nftw(scratch, remove_one, 8, FTW_DEPTH | FTW_PHYS), 0);
 }
 static void put_file(const char *path, const char *text, mode_t mode)
 {
@@ -143,12 +140,12 @@ static char *get_file(const char *path)
 }
 
 /* Exit 125 with a message on stderr that contains `needle`. */
-#define ASSERT_USAGE_ERROR(r, needle)                                                            \
-    do {                                                                                         \
-        ASSERT_EQ((r).code, 125);                                                                \
-        if (!strstr((r).err, needle))                                                            \
-            test_failf(__FILE__, __LINE__, "stderr lacks \"%s\": %s", needle, (r).err);          \
-        ASSERT_STREQ((r).out, "");                                                               \
+#define ASSERT_USAGE_ERROR(r, needle)                                                              \
+    do {                                                                                           \
+        ASSERT_EQ((r).code, 125);                                                                  \
+        if (!strstr((r).err, needle))                                                              \
+            test_failf(__FILE__, __LINE__, "stderr lacks \"%s\": %s", needle, (r).err);            \
+        ASSERT_STREQ((r).out, "");                                                                 \
     } while (0)
 
 /* ---- the command line ---- */
@@ -169,10 +166,32 @@ TEST(cli_help_and_version)
     r = cli("run", "--help", NULL);
     ASSERT_EQ(r.code, 0);
     static const char *const opts[] = {
-        "--chdir",   "--env",    "--unset",      "--ignore-environment", "--stdin", "--stdout",
-        "--stderr",  "--append", "--timeout",    "--signal",  "--kill-after",       "--umask",
-        "--rlimit",  "--nice",   "--new-session", "--json",   "-C",      "-e",       "-u",
-        "-i",        "-t",       "-s",           "-k",        "124",     "125",      "126",
+        "--chdir",
+        "--env",
+        "--unset",
+        "--ignore-environment",
+        "--stdin",
+        "--stdout",
+        "--stderr",
+        "--append",
+        "--timeout",
+        "--signal",
+        "--kill-after",
+        "--umask",
+        "--rlimit",
+        "--nice",
+        "--new-session",
+        "--json",
+        "-C",
+        "-e",
+        "-u",
+        "-i",
+        "-t",
+        "-s",
+        "-k",
+        "124",
+        "125",
+        "126",
         "127",
     };
     for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
@@ -479,7 +498,7 @@ TEST(cli_rlimit)
     r = cli("run", "--rlimit=nofile=10", "--rlimit=nofile=40:", "@", "helper", "nofile", NULL);
     ASSERT_STREQ(r.out, want);
     cli_free(&r);
-    static const char *const bad[] = {"nofile", "files=10", "nofile=", "nofile=x",
+    static const char *const bad[] = {"nofile",      "files=10", "nofile=",  "nofile=x",
                                       "nofile=10:5", "nofile=:", "NOFILE=1", "nofile=-1"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         r = cli("run", "--rlimit", bad[i], "@", "helper", "nofile", NULL);
@@ -601,8 +620,8 @@ TEST_T(cli_timeout_reaches_the_whole_group, 10)
 {
     /* The program dies of TERM but left a TERM-ignoring child holding our stdout: it gets KILL
      * after -k too, so stdout reaches EOF long before the 20 s sleep is over. */
-    cli_out r = cli("run", "-t", "0.3", "-k", "0.3", "@", "helper", "fork-ignore-term", "20000",
-                    NULL);
+    cli_out r =
+        cli("run", "-t", "0.3", "-k", "0.3", "@", "helper", "fork-ignore-term", "20000", NULL);
     ASSERT_EQ(r.code, 124);
     ASSERT_STREQ(r.out, "ready\n");
     cli_free(&r);
@@ -616,8 +635,8 @@ TEST_T(cli_timeout_reaches_the_whole_group, 10)
 
 TEST(cli_signal_option)
 {
-    cli_out r = cli("run", "-t", "0.1", "-s", "USR1", "--json=-", "@", "helper", "sleep", "20000",
-                    NULL);
+    cli_out r =
+        cli("run", "-t", "0.1", "-s", "USR1", "--json=-", "@", "helper", "sleep", "20000", NULL);
     ASSERT_EQ(r.code, 124);
     ASSERT(strstr(r.out, "\"signal\":\"SIGUSR1\""));
     cli_free(&r);
@@ -641,8 +660,8 @@ TEST(cli_signal_option)
 
 TEST(cli_bad_durations_are_125)
 {
-    static const char *const bad[] = {"", "abc", "1x", "-1", "+1", "1.5.5", "1s2", " 1", "1 ",
-                                      "nan", "inf", "1e3", "0x10", ".", "s", "1ss", "1,5"};
+    static const char *const bad[] = {"",    "abc", "1x",  "-1",   "+1", "1.5.5", "1s2", " 1", "1 ",
+                                      "nan", "inf", "1e3", "0x10", ".",  "s",     "1ss", "1,5"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cli_out r = cli("run", "-t", bad[i], "@", "helper", "exit", "0", NULL);
         ASSERT_USAGE_ERROR(r, "invalid duration");
@@ -681,8 +700,8 @@ TEST(cli_relays_signals_to_the_program)
 {
     /* INT sent to subproc reaches the program (which ignores only TERM), with or without a
      * process group of its own, and subproc reports how the program ended. */
-    const char *with_group[] = {cli_path(), "run", "-t", "1h", test_self, "helper", "ignore-term",
-                                "20000", NULL};
+    const char *with_group[] = {cli_path(), "run",         "-t",    "1h", test_self,
+                                "helper",   "ignore-term", "20000", NULL};
     const char *without[] = {cli_path(), "run", test_self, "helper", "ignore-term", "20000", NULL};
     const char *const *cases[] = {with_group, without};
     for (int i = 0; i < 2; i++) {
@@ -702,9 +721,10 @@ TEST(cli_relays_signals_to_the_program)
 static char *py_json(const char *path, const char *expr)
 {
     char code[1024];
-    snprintf(code, sizeof code,
-             "import json,sys\nd=json.load(sys.stdin)\nprint(json.dumps(%s,ensure_ascii=True),end='')",
-             expr);
+    snprintf(
+        code, sizeof code,
+        "import json,sys\nd=json.load(sys.stdin)\nprint(json.dumps(%s,ensure_ascii=True),end='')",
+        expr);
     const char *argv[] = {"python3", "-c", code, NULL};
     subproc_opts o = SUBPROC_OPTS_INIT;
     o.argv = argv;
@@ -721,15 +741,15 @@ static char *py_json(const char *path, const char *expr)
     subproc_proc_free(p);
     if (subproc_status_code(&st) != 0) {
         char *text = get_file(path);
-        test_failf(__FILE__, __LINE__, "not valid JSON (python3 said %d): %s", subproc_status_code(&st),
-                   text ? text : "(unreadable)");
+        test_failf(__FILE__, __LINE__, "not valid JSON (python3 said %d): %s",
+                   subproc_status_code(&st), text ? text : "(unreadable)");
     }
     return out;
 }
 
-#define FIELDS                                                                                   \
-    "[sorted(d.keys()),d['exit_code'],d['signal'],d['core_dumped'],d['timed_out'],"              \
-    "all(isinstance(d[k],int) and d[k]>=0 for k in ('pid','wall_ms','user_ms','sys_ms',"         \
+#define FIELDS                                                                                     \
+    "[sorted(d.keys()),d['exit_code'],d['signal'],d['core_dumped'],d['timed_out'],"                \
+    "all(isinstance(d[k],int) and d[k]>=0 for k in ('pid','wall_ms','user_ms','sys_ms',"           \
     "'max_rss_kb')),d['argv'][1:]]"
 
 TEST(cli_json_report_parses)
@@ -741,9 +761,10 @@ TEST(cli_json_report_parses)
     ASSERT_STREQ(r.out, "");
     cli_free(&r);
     char *s = py_json(j, FIELDS);
-    ASSERT_STREQ(s, "[[\"argv\", \"core_dumped\", \"exit_code\", \"max_rss_kb\", \"pid\", \"signal\", "
-                    "\"sys_ms\", \"timed_out\", \"user_ms\", \"wall_ms\"], 3, null, false, false, true, "
-                    "[\"helper\", \"exit\", \"3\"]]");
+    ASSERT_STREQ(
+        s, "[[\"argv\", \"core_dumped\", \"exit_code\", \"max_rss_kb\", \"pid\", \"signal\", "
+           "\"sys_ms\", \"timed_out\", \"user_ms\", \"wall_ms\"], 3, null, false, false, true, "
+           "[\"helper\", \"exit\", \"3\"]]");
     free(s);
 
     /* Killed by a signal: exit_code null, the signal's name. */
@@ -768,8 +789,9 @@ TEST(cli_json_report_parses)
     ASSERT_EQ(r.code, 0);
     cli_free(&r);
     s = py_json(j, "d['argv'][3:]");
-    ASSERT_STREQ(s, "[\"q\\\"uote\", \"back\\\\slash\", \"nl\\n\\ttab\", \"\\u0001\\u001f\\u007f\", "
-                    "\"caf\\u00e9\", \"bad\\ufffd\\ufffd(\", \"\\ufffd\\ufffd\\ufffd\"]");
+    ASSERT_STREQ(s,
+                 "[\"q\\\"uote\", \"back\\\\slash\", \"nl\\n\\ttab\", \"\\u0001\\u001f\\u007f\", "
+                 "\"caf\\u00e9\", \"bad\\ufffd\\ufffd(\", \"\\ufffd\\ufffd\\ufffd\"]");
     free(s);
 
     /* To standard output with -; the report follows the program's own output. */

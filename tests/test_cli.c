@@ -818,3 +818,27 @@ TEST(cli_json_report_parses)
     cli_free(&r);
     scratch_done();
 }
+
+/* helper signals lists the ignored ones in ascending order: SIGHUP (1) would come first. */
+static int ignores_hup(const char *out)
+{
+    const char *ig = strstr(out, "ignored:");
+    return ig && !strncmp(ig + 8, " 1", 2) && (ig[10] == ' ' || ig[10] == '\0');
+}
+
+TEST(cli_program_gets_subprocs_signal_state)
+{
+    /* subproc blocks the signals it relays; the program must not inherit that mask. What was
+     * ignored when subproc started stays ignored (nohup). */
+    signal(SIGHUP, SIG_IGN);
+    cli_out r = cli("run", "-t", "1h", "@", "helper", "signals", NULL);
+    ASSERT_EQ(r.code, 0);
+    ASSERT_EQ(strncmp(r.out, "blocked: ignored:", 17), 0);
+    ASSERT(ignores_hup(r.out));
+    cli_free(&r);
+    signal(SIGHUP, SIG_DFL);
+    r = cli("run", "@", "helper", "signals", NULL);
+    ASSERT_EQ(strncmp(r.out, "blocked: ignored:", 17), 0);
+    ASSERT(!ignores_hup(r.out));
+    cli_free(&r);
+}

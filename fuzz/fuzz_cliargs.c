@@ -41,7 +41,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     switch (mode) {
     case 0: {
         long long ms = -1;
-        if (cli_parse_duration(w, &ms) == 0) check(ms >= 0 && ms <= CLI_DURATION_MAX_MS, "duration range");
+        if (cli_parse_duration(w, &ms) == 0)
+            check(ms >= 0 && ms <= CLI_DURATION_MAX_MS, "duration range");
         break;
     }
     case 1: {
@@ -81,8 +82,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             check(len >= 2 && out[0] == '"' && out[len - 1] == '"', "json quotes");
             for (size_t i = 1; i + 1 < len; i++) {
                 check((unsigned char)out[i] >= 0x20, "json control byte");
-                if (out[i] == '\\') i++; /* an escape: skip the escaped char */
-                else check(out[i] != '"', "json bare quote");
+                if (out[i] == '\\')
+                    i++; /* an escape: skip the escaped char */
+                else
+                    check(out[i] != '"', "json bare quote");
             }
             free(out);
         }

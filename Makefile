@@ -158,3 +158,13 @@ format:
 
 clean:
 	rm -rf build build-*
+
+# libFuzzer on the subproc command's argument parsing; new inputs go to $(B)/fuzz/corpus.
+FUZZ_CC   ?= clang
+FUZZ_TIME ?= 20
+fuzz: | $(B)/fuzz/corpus
+	$(FUZZ_CC) $(BASEFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -Iinclude -Icli \
+	  -o $(B)/fuzz/fuzz_cliargs fuzz/fuzz_cliargs.c cli/parse.c cli/opts.c cli/json.c $(LIB_SRC)
+	$(B)/fuzz/fuzz_cliargs -max_total_time=$(FUZZ_TIME) $(B)/fuzz/corpus fuzz/corpus
+$(B)/fuzz/corpus:
+	mkdir -p $@

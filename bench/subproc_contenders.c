@@ -67,7 +67,7 @@ int sp_capture(bench_ctx *c, void *state)
     subproc_result res;
     if (check_result(c, subproc_run(&res, &o, NULL), &res, "subproc_run") != BENCH_OK)
         return BENCH_FAIL;
-    int ok = res.out.len == c->bytes && bench_payload_ok(res.out.data, res.out.len, 0);
+    int ok = res.out.len == c->bytes && bench_payload_ok(res.out.data, res.out.len);
     subproc_result_free(&res);
     return ok ? BENCH_OK : bench_fail(c, "captured output is wrong");
 }
@@ -150,7 +150,7 @@ int sp_capture_limited(bench_ctx *c, void *state)
     if (check_result(c, subproc_run(&res, &o, &co), &res, "subproc_run") != BENCH_OK)
         return BENCH_FAIL;
     int ok = res.out.truncated && res.out.total == c->bytes && res.out.len <= c->limit &&
-             bench_payload_ok(res.out.data, res.out.head_len, 0);
+             bench_payload_ok(res.out.data, res.out.head_len);
     subproc_result_free(&res);
     return ok ? BENCH_OK : bench_fail(c, "limited capture is wrong");
 }

@@ -95,6 +95,18 @@ int helper_main(int argc, char **argv)
         sleep_ms(atol(argv[1]));
         return 0;
     }
+    if (!strcmp(m, "fork-ignore-term")) { /* a child that ignores TERM; the parent does not */
+        pid_t pid = fork();
+        if (pid < 0) return 108;
+        if (pid == 0) {
+            signal(SIGTERM, SIG_IGN);
+            out("ready\n");
+            sleep_ms(atol(argv[1]));
+            _exit(0);
+        }
+        sleep_ms(atol(argv[1]));
+        return 0;
+    }
     if (!strcmp(m, "pwd")) {
         if (!getcwd(line, sizeof line)) return 104;
         out(line);

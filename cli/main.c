@@ -1,0 +1,57 @@
+/* main.c - the `subproc` command: finds the subcommand and hands it its arguments.
+ * Each subcommand lives in its own file (run.c; later pipe.c, par.c) and returns the exit status.
+ */
+#include "cli.h"
+
+#include <string.h>
+
+const char *cli_progname = "subproc";
+
+static const struct command {
+    const char *name;
+    int (*main)(int argc, char **argv);
+    void (*usage)(FILE *f);
+    const char *summary;
+} commands[] = {
+    {"run", cli_run_main, cli_run_usage, "run a program with a deadline, limits and a report"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: %s COMMAND [OPTIONS] [--] PROGRAM [ARG]...\n"
+            "       %s --help | --version\n"
+            "       %s COMMAND --help\n"
+            "Child processes done right: no shell, no leaked fds, no orphans.\n\nCommands:\n",
+            cli_progname, cli_progname, cli_progname);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-6s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f,
+            "\nExit status: the program's; 128+N when it died of signal N; 124 when the deadline\n"
+            "passed; 125 when %s itself failed; 126 when the program could not be run; 127\n"
+            "when it was not found. See subproc(1).\n",
+            cli_progname);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_EXIT_FAILURE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        usage(stdout);
+        return fflush(stdout) == 0 ? 0 : CLI_EXIT_FAILURE;
+    }
+    if (!strcmp(cmd, "--version")) {
+        printf("subproc %s (libsubproc %s, %s backend)\n", SUBPROC_VERSION_STRING,
+               subproc_version(), subproc_backend());
+        return fflush(stdout) == 0 ? 0 : CLI_EXIT_FAILURE;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(cmd, commands[i].name)) return commands[i].main(argc - 1, argv + 1);
+    fprintf(stderr, "%s: unknown command '%s'\nTry '%s --help' for more information.\n",
+            cli_progname, cmd, cli_progname);
+    return CLI_EXIT_FAILURE;
+}

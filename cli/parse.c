@@ -1,0 +1,197 @@
+/* parse.c - the values the `subproc` options take. Pure functions: no output, no global state
+ * (apart from what subproc_signal_from_name reads), so that fuzz/fuzz_cliargs.c can hammer them. */
+#include "cli.h"
+
+#include <limits.h>
+#include <string.h>
+
+int cli_parse_duration(const char *s, long long *out_ms)
+{
+    /* Parsed by hand rather than strtod(): strtod takes the locale's decimal point, exponents,
+     * hex, "nan" and leading blanks, none of which a duration should accept. Digits beyond the
+     * saturation point only matter for rounding, so the fraction is kept to nanoseconds. */
+    if (!s || !*s) return -1;
+    const long long max_s = CLI_DURATION_MAX_MS / 1000;
+    long long whole = 0;
+    int saturated = 0, digits = 0;
+    const char *p = s;
+    for (; *p >= '0' && *p <= '9'; p++, digits++) {
+        if (whole > max_s)
+            saturated = 1;
+        else
+            whole = whole * 10 + (*p - '0');
+    }
+    long long frac_ns = 0; /* the fraction in nanoseconds, rounded up */
+    if (*p == '.') {
+        p++;
+        long long scale = 100000000;
+        int extra = 0;
+        for (; *p >= '0' && *p <= '9'; p++, digits++) {
+            if (scale) {
+                frac_ns += (*p - '0') * scale;
+                scale /= 10;
+            } else if (*p != '0') {
+                extra = 1;
+            }
+        }
+        frac_ns += extra;
+    }
+    if (digits == 0) return -1;
+    long long mult = 1; /* seconds per unit */
+    if (*p) {
+        switch (*p) {
+        case 's':
+            mult = 1;
+            break;
+        case 'm':
+            mult = 60;
+            break;
+        case 'h':
+            mult = 3600;
+            break;
+        case 'd':
+            mult = 86400;
+            break;
+        default:
+            return -1;
+        }
+        if (p[1]) return -1;
+    }
+    if (saturated || whole > max_s / mult) {
+        *out_ms = CLI_DURATION_MAX_MS;
+        return 0;
+    }
+    /* whole*mult seconds plus frac_ns*mult nanoseconds, rounded up to a millisecond. */
+    long long ms = whole * mult * 1000;
+    long long ns = frac_ns * mult; /* < 86400e9: fits */
+    ms += ns / 1000000 + (ns % 1000000 != 0);
+    *out_ms = ms > CLI_DURATION_MAX_MS ? CLI_DURATION_MAX_MS : ms;
+    return 0;
+}
+
+int cli_parse_signal(const char *s)
+{
+    int sig = subproc_signal_from_name(s);
+    return sig > 0 ? sig : -1;
+}
+
+int cli_parse_umask(const char *s, unsigned *out)
+{
+    if (!s || !*s) return -1;
+    unsigned v = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '7') return -1;
+        v = v * 8 + (unsigned)(*s - '0');
+        if (v > 0777) return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_parse_int(const char *s, long min, long max, long *out)
+{
+    if (!s || !*s) return -1;
+    int neg = 0;
+    if (*s == '-' || *s == '+') neg = *s++ == '-';
+    if (!*s) return -1;
+    long long v = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9') return -1;
+        v = v * 10 + (*s - '0');
+        if (v > (long long)LONG_MAX) return -1;
+    }
+    if (neg) v = -v;
+    if (v < min || v > max) return -1;
+    *out = (long)v;
+    return 0;
+}
+
+static const struct {
+    const char *name;
+    int resource;
+} rlimit_names[] = {
+    {"as", RLIMIT_AS},           {"core", RLIMIT_CORE},         {"cpu", RLIMIT_CPU},
+    {"data", RLIMIT_DATA},       {"fsize", RLIMIT_FSIZE},       {"locks", RLIMIT_LOCKS},
+    {"memlock", RLIMIT_MEMLOCK}, {"msgqueue", RLIMIT_MSGQUEUE}, {"nice", RLIMIT_NICE},
+    {"nofile", RLIMIT_NOFILE},   {"nproc", RLIMIT_NPROC},       {"rss", RLIMIT_RSS},
+    {"rtprio", RLIMIT_RTPRIO},   {"rttime", RLIMIT_RTTIME},     {"sigpending", RLIMIT_SIGPENDING},
+    {"stack", RLIMIT_STACK},
+};
+
+const char *cli_rlimit_name(int resource)
+{
+    for (size_t i = 0; i < sizeof rlimit_names / sizeof rlimit_names[0]; i++)
+        if (rlimit_names[i].resource == resource) return rlimit_names[i].name;
+    return NULL;
+}
+
+/* One limit value between s and end: decimal or unlimited. */
+static int parse_rlim(const char *s, const char *end, rlim_t *out)
+{
+    size_t n = (size_t)(end - s);
+    if (n == 0) return -1;
+    if ((n == 9 && !strncmp(s, "unlimited", 9)) || (n == 8 && !strncmp(s, "infinity", 8))) {
+        *out = RLIM_INFINITY;
+        return 0;
+    }
+    unsigned long long v = 0;
+    for (; s < end; s++) {
+        if (*s < '0' || *s > '9') return -1;
+        unsigned d = (unsigned)(*s - '0');
+        if (v > (ULLONG_MAX - d) / 10) return -1;
+        v = v * 10 + d;
+    }
+    /* RLIM_INFINITY is all ones: a number that large would silently mean "unlimited". */
+    if ((rlim_t)v != v || (rlim_t)v == RLIM_INFINITY) return -1;
+    *out = (rlim_t)v;
+    return 0;
+}
+
+int cli_parse_rlimit(const char *s, cli_rlimit *out)
+{
+    if (!s) return -1;
+    const char *eq = strchr(s, '=');
+    if (!eq) return -1;
+    size_t n = (size_t)(eq - s);
+    out->name = NULL;
+    for (size_t i = 0; i < sizeof rlimit_names / sizeof rlimit_names[0]; i++)
+        if (strlen(rlimit_names[i].name) == n && !strncmp(s, rlimit_names[i].name, n)) {
+            out->name = rlimit_names[i].name;
+            out->resource = rlimit_names[i].resource;
+        }
+    if (!out->name) return -1;
+    const char *v = eq + 1, *end = v + strlen(v), *colon = strchr(v, ':');
+    out->has_soft = out->has_hard = 0;
+    out->soft = out->hard = 0;
+    if (!colon) {
+        if (parse_rlim(v, end, &out->soft) < 0) return -1;
+        out->hard = out->soft;
+        out->has_soft = out->has_hard = 1;
+        return 0;
+    }
+    if (colon > v) {
+        if (parse_rlim(v, colon, &out->soft) < 0) return -1;
+        out->has_soft = 1;
+    }
+    if (colon + 1 < end) {
+        if (parse_rlim(colon + 1, end, &out->hard) < 0) return -1;
+        out->has_hard = 1;
+    }
+    if (!out->has_soft && !out->has_hard) return -1;
+    if (out->has_soft && out->has_hard && out->soft > out->hard) return -1;
+    return 0;
+}
+
+int cli_parse_assignment(const char *s, size_t *name_len)
+{
+    if (!s) return -1;
+    const char *eq = strchr(s, '=');
+    if (!eq || eq == s) return -1;
+    *name_len = (size_t)(eq - s);
+    return 0;
+}
+
+int cli_valid_env_name(const char *s)
+{
+    return s && *s && !strchr(s, '=');
+}

@@ -1,0 +1,349 @@
+/* run.c - `subproc run`: start one program, bound its time, report how it ended.
+ *
+ * Deadline handling follows timeout(1) with two differences that make it safe for programs that
+ * start children of their own: the child leads a new process group (when there is a deadline)
+ * and every signal goes to that group, and KILL follows --kill-after (default 2s) unless it is 0.
+ * Signals that would end subproc itself (INT, TERM, HUP, QUIT) are blocked and relayed to the
+ * child instead, so that subproc is never gone while its child runs on. */
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define WAIT_SLICE_MS 50 /* how late a relayed signal may be */
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(long long ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+    }
+}
+
+void cli_run_usage(FILE *f)
+{
+    fputs(
+        "Usage: subproc run [OPTIONS] [--] PROGRAM [ARG]...\n"
+        "Run PROGRAM with ARGs (no shell involved) and exit with its status.\n"
+        "Options stop at the first argument that is not one.\n"
+        "\n"
+        "  -C, --chdir=DIR            run in DIR\n"
+        "  -e, --env=NAME=VALUE       set a variable (repeatable)\n"
+        "  -u, --unset=NAME           remove a variable (repeatable)\n"
+        "  -i, --ignore-environment   start from an empty environment (-e still applies)\n"
+        "      --stdin=FILE|null      read standard input from FILE or /dev/null\n"
+        "      --stdout=FILE|null     write standard output to FILE or /dev/null\n"
+        "      --stderr=FILE|null|stdout  standard error to FILE, /dev/null or standard output\n"
+        "      --append               append to --stdout/--stderr files instead of truncating\n"
+        "  -t, --timeout=DURATION     send the signal to the program's process group after\n"
+        "                             DURATION (NUMBER[s|m|h|d], fractions allowed; 0: none)\n"
+        "  -s, --signal=SIG           signal sent at the deadline (name or number; TERM)\n"
+        "  -k, --kill-after=DURATION  then KILL the group after DURATION (2s; 0: never)\n"
+        "      --umask=MODE           set the umask (octal)\n"
+        "      --rlimit=NAME=SOFT[:HARD]  set a resource limit, as prlimit(1) names it\n"
+        "                             (as core cpu data fsize locks memlock msgqueue nice nofile\n"
+        "                             nproc rss rtprio rttime sigpending stack; or unlimited)\n"
+        "      --nice=N               set the niceness to N (-20 to 19)\n"
+        "      --new-session          run in a new session (setsid)\n"
+        "      --json=FILE|-          write a JSON report of how it ended to FILE or stdout\n"
+        "      --help                 show this help\n"
+        "\n"
+        "Exit status: the program's; 128+N when killed by signal N; 124 when the deadline\n"
+        "passed; 125 when subproc itself failed; 126 when PROGRAM could not be run; 127 when\n"
+        "it was not found.\n",
+        f);
+}
+
+static int fail125(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int fail125(const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s run: ", cli_progname);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return CLI_EXIT_FAILURE;
+}
+
+/* The environment the options describe, or NULL to pass the parent's through untouched. */
+static int build_env(const cli_run_opts *o, subproc_env **out)
+{
+    *out = NULL;
+    if (!o->ignore_env && o->nenvops == 0) return 0;
+    subproc_env *env;
+    int r = subproc_env_new(&env, o->ignore_env ? SUBPROC_ENV_EMPTY : SUBPROC_ENV_INHERIT);
+    if (r < 0) return fail125("environment: %s", subproc_strerror(r));
+    for (size_t i = 0; i < o->nenvops; i++) {
+        const cli_envop *op = &o->envops[i];
+        r = op->unset ? subproc_env_unset(env, op->arg) : subproc_env_put(env, op->arg);
+        if (r < 0) {
+            subproc_env_free(env);
+            return fail125("%s %s: %s", op->unset ? "-u/--unset" : "-e/--env", op->arg,
+                           subproc_strerror(r));
+        }
+    }
+    *out = env;
+    return 0;
+}
+
+/* Limits given as "SOFT:" or ":HARD" keep the other value as subproc has it, which is what the
+ * child would inherit. */
+static int build_rlimits(const cli_run_opts *o, subproc_rlimit *rl)
+{
+    for (size_t i = 0; i < o->nrlimits; i++) {
+        const cli_rlimit *c = &o->rlimits[i];
+        struct rlimit cur = {0, 0};
+        if ((!c->has_soft || !c->has_hard) && getrlimit(c->resource, &cur) < 0)
+            return fail125("--rlimit %s: %s", c->name, strerror(errno));
+        rl[i].resource = c->resource;
+        rl[i].soft = c->has_soft ? c->soft : cur.rlim_cur;
+        rl[i].hard = c->has_hard ? c->hard : cur.rlim_max;
+        if (rl[i].soft > rl[i].hard)
+            return fail125("--rlimit %s: the soft limit would be above the hard limit", c->name);
+    }
+    return 0;
+}
+
+/* Exit status for a spawn that failed: 127 not found, 126 found but not runnable, 125 when a
+ * setup step (chdir, open, rlimit, ...) failed, as env(1) does for -C. */
+static int spawn_exit_status(const subproc_error *e)
+{
+    if (e->step == SUBPROC_STEP_RESOLVE || e->step == SUBPROC_STEP_EXEC)
+        return e->err == ENOENT ? CLI_EXIT_NOT_FOUND : CLI_EXIT_CANNOT_RUN;
+    return CLI_EXIT_FAILURE;
+}
+
+/* Relay INT/TERM/HUP/QUIT that arrived for subproc. A child in subproc's own process group
+ * already got the ones the terminal generated (si_code SI_KERNEL); those are not sent twice. */
+static void relay_signals(subproc_proc *p, const sigset_t *relay)
+{
+    static const struct timespec zero = {0, 0};
+    siginfo_t si;
+    int sig;
+    while ((sig = sigtimedwait(relay, &si, &zero)) > 0) {
+        if (subproc_proc_pgid(p) > 0)
+            subproc_proc_signal_group(p, sig);
+        else if (si.si_code != SI_KERNEL)
+            subproc_proc_signal(p, sig);
+    }
+}
+
+typedef struct run_result {
+    subproc_status st;
+    int timed_out;
+    int waited; /* st is valid */
+} run_result;
+
+/* Wait for the child, enforcing the deadline. Returns 0, or a negative errno from the wait. */
+static int supervise(subproc_proc *p, const cli_run_opts *o, const sigset_t *relay, run_result *res)
+{
+    enum { RUNNING, GRACE, KILLED } phase = RUNNING;
+    long long deadline = o->timeout_ms ? now_ms() + o->timeout_ms : -1;
+    int r;
+    for (;;) {
+        long long slice = WAIT_SLICE_MS;
+        if (deadline >= 0) {
+            long long left = deadline - now_ms();
+            if (left < slice) slice = left < 0 ? 0 : left;
+        }
+        r = subproc_proc_wait_timeout(p, (int)slice, &res->st);
+        if (r != -ETIMEDOUT) break;
+        relay_signals(p, relay);
+        if (deadline < 0 || now_ms() < deadline) continue;
+        if (phase == RUNNING) {
+            res->timed_out = 1;
+            subproc_proc_signal_group(p, o->signal);
+            /* A stopped process acts on no signal but KILL until it is continued (as
+             * timeout(1) does, follow with CONT). */
+            if (o->signal != SIGKILL && o->signal != SIGCONT) subproc_proc_signal_group(p, SIGCONT);
+            phase = GRACE;
+            deadline = o->kill_after_ms ? now_ms() + o->kill_after_ms : -1;
+        } else if (phase == GRACE) {
+            subproc_proc_signal_group(p, SIGKILL);
+            phase = KILLED;
+            deadline = -1;
+        }
+    }
+    if (r < 0) return r;
+    res->waited = 1;
+    /* The leader is gone but members of its group may still run (a TERM-ignoring grandchild
+     * holding our stdout, say). They get the rest of the grace period, then KILL. The group id
+     * cannot be reused while a member exists, and kill(-pgid, 0) fails once none does.
+     * With -k 0 nothing is ever KILLed, so there is nothing to wait for. */
+    if (phase == GRACE && deadline >= 0) {
+        while (subproc_proc_signal_group(p, 0) == 0) {
+            if (now_ms() >= deadline) {
+                subproc_proc_signal_group(p, SIGKILL);
+                break;
+            }
+            relay_signals(p, relay);
+            sleep_ms(10);
+        }
+    }
+    return 0;
+}
+
+static void write_json(FILE *f, const cli_run_opts *o, pid_t pid, const run_result *res,
+                       long long wall_ms, const char *error)
+{
+    cli_json j;
+    cli_json_begin(&j, f);
+    cli_json_begin_array(&j, "argv");
+    for (int i = 0; i < o->argc; i++)
+        cli_json_array_str(&j, o->argv[i]);
+    cli_json_end_array(&j);
+    if (pid > 0)
+        cli_json_int(&j, "pid", pid);
+    else
+        cli_json_null(&j, "pid");
+    const subproc_status *st = &res->st;
+    if (res->waited && st->exited)
+        cli_json_int(&j, "exit_code", st->code);
+    else
+        cli_json_null(&j, "exit_code");
+    cli_json_str(&j, "signal",
+                 res->waited && st->signaled ? subproc_signal_name(st->signal) : NULL);
+    cli_json_bool(&j, "core_dumped", res->waited && st->core_dumped);
+    cli_json_bool(&j, "timed_out", res->timed_out);
+    cli_json_int(&j, "wall_ms", wall_ms);
+    cli_json_int(&j, "user_ms", res->waited ? st->user_usec / 1000 : 0);
+    cli_json_int(&j, "sys_ms", res->waited ? st->sys_usec / 1000 : 0);
+    cli_json_int(&j, "max_rss_kb", res->waited ? st->max_rss_kb : 0);
+    if (error) cli_json_str(&j, "error", error);
+    cli_json_end(&j);
+}
+
+int cli_run_main(int argc, char **argv)
+{
+    cli_run_opts o;
+    char msg[1024];
+    if (cli_run_parse(&o, argc, argv, msg, sizeof msg) != 0) {
+        fprintf(stderr, "%s run: %s\nTry '%s run --help' for more information.\n", cli_progname,
+                msg, cli_progname);
+        cli_run_opts_free(&o);
+        return CLI_EXIT_FAILURE;
+    }
+    if (o.help) {
+        cli_run_usage(stdout);
+        cli_run_opts_free(&o);
+        return fflush(stdout) == 0 ? 0 : CLI_EXIT_FAILURE;
+    }
+
+    int rc = CLI_EXIT_FAILURE;
+    subproc_env *env = NULL;
+    subproc_proc *p = NULL;
+    FILE *json = NULL;
+    subproc_rlimit rl[CLI_MAX_RLIMITS];
+    sigset_t relay, oldmask;
+    sigemptyset(&relay);
+    sigaddset(&relay, SIGINT);
+    sigaddset(&relay, SIGTERM);
+    sigaddset(&relay, SIGHUP);
+    sigaddset(&relay, SIGQUIT);
+    sigprocmask(SIG_BLOCK, &relay, &oldmask);
+
+    /* Everything that can be checked before the start is, so a bad --json path or limit never
+     * runs the program. */
+    if (o.json) {
+        json = strcmp(o.json, "-") ? fopen(o.json, "we") : stdout;
+        if (!json) {
+            fail125("--json %s: %s", o.json, strerror(errno));
+            goto out;
+        }
+    }
+    if (build_env(&o, &env) || build_rlimits(&o, rl)) goto out;
+
+    subproc_opts so = SUBPROC_OPTS_INIT;
+    so.argv = (const char *const *)o.argv;
+    so.env = env;
+    so.cwd = o.chdir;
+    for (int i = 0; i < 3; i++) {
+        subproc_io *io = &so.stdio[i];
+        switch (o.stream[i]) {
+        case CLI_STREAM_INHERIT:
+            break;
+        case CLI_STREAM_NULL:
+            io->kind = SUBPROC_IO_NULL;
+            break;
+        case CLI_STREAM_STDOUT:
+            io->kind = SUBPROC_IO_STDOUT;
+            break;
+        case CLI_STREAM_FILE:
+            io->kind = SUBPROC_IO_FILE;
+            io->path = o.path[i];
+            if (i > 0) io->flags = O_WRONLY | O_CREAT | (o.append ? O_APPEND : O_TRUNC);
+            break;
+        }
+    }
+    /* The same file for both: one open file description, or each would overwrite the other. */
+    if (o.stream[1] == CLI_STREAM_FILE && o.stream[2] == CLI_STREAM_FILE &&
+        !strcmp(o.path[1], o.path[2]))
+        so.stdio[2] = (subproc_io){.kind = SUBPROC_IO_STDOUT};
+    if (o.new_session)
+        so.flags |= SUBPROC_NEW_SESSION;
+    else if (o.timeout_ms)
+        so.flags |= SUBPROC_NEW_PGROUP;
+    if (o.set_umask) so.flags |= SUBPROC_SET_UMASK, so.umask = (mode_t)o.umask;
+    if (o.set_nice) so.flags |= SUBPROC_SET_NICE, so.nice = o.nice;
+    so.rlimits = rl;
+    so.nrlimits = o.nrlimits;
+    /* The child gets the mask subproc started with, not the relay signals blocked. */
+    so.flags |= SUBPROC_SET_SIGMASK;
+    so.sigmask = oldmask;
+
+    run_result res;
+    memset(&res, 0, sizeof res);
+    subproc_error e;
+    long long t0 = now_ms();
+    int r = subproc_spawn(&p, &so, &e);
+    if (r < 0) {
+        char es[700];
+        subproc_error_str(&e, es, sizeof es);
+        fprintf(stderr, "%s run: cannot start %s: %s\n", cli_progname, o.argv[0], es);
+        rc = spawn_exit_status(&e);
+        if (json) {
+            snprintf(msg, sizeof msg, "cannot start %s: %s", o.argv[0], es);
+            write_json(json, &o, 0, &res, now_ms() - t0, msg);
+        }
+        goto out;
+    }
+    r = supervise(p, &o, &relay, &res);
+    long long wall = now_ms() - t0;
+    if (r < 0) {
+        fprintf(stderr, "%s run: waiting for %s (pid %d): %s\n", cli_progname, o.argv[0],
+                (int)subproc_proc_pid(p), subproc_strerror(r));
+        rc = CLI_EXIT_FAILURE;
+    } else {
+        rc = res.timed_out ? CLI_EXIT_TIMEOUT : subproc_status_code(&res.st);
+    }
+    if (json)
+        write_json(json, &o, subproc_proc_pid(p), &res, wall, r < 0 ? subproc_strerror(r) : NULL);
+
+out:
+    if (json) {
+        int bad = ferror(json) | (json == stdout ? fflush(json) : fclose(json));
+        if (bad) {
+            fprintf(stderr, "%s run: writing --json %s: %s\n", cli_progname, o.json,
+                    strerror(errno));
+            rc = CLI_EXIT_FAILURE;
+        }
+    }
+    subproc_proc_free(p);
+    subproc_env_free(env);
+    cli_run_opts_free(&o);
+    /* The relay signals stay blocked: one that came in as the program ended was meant for the
+     * program, and exiting discards it, so subproc's status stays the program's. */
+    return rc;
+}

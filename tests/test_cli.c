@@ -1,0 +1,844 @@
+/* test_cli.c - the `subproc` command, run as a user would run it: the built binary next to the
+ * test binary, its stdout and stderr read through pipes, its exit status checked. */
+#include "test.h"
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <unistd.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+static const char *cli_path(void)
+{
+    static char path[PATH_MAX];
+    if (!path[0]) {
+        snprintf(path, sizeof path, "%s", test_self);
+        char *slash = strrchr(path, '/');
+        snprintf(slash ? slash + 1 : path, sizeof path - (size_t)(slash ? slash + 1 - path : 0),
+                 "subproc");
+    }
+    return path;
+}
+
+typedef struct cli_out {
+    int code;  /* shell-style exit status */
+    char *out; /* stdout */
+    char *err; /* stderr */
+} cli_out;
+
+static void cli_free(cli_out *r)
+{
+    free(r->out);
+    free(r->err);
+}
+
+/* Read two pipes to EOF at once, so a full one never blocks the other. */
+static void read_both(int fd1, int fd2, char **o1, char **o2)
+{
+    size_t cap[2] = {256, 256}, len[2] = {0, 0};
+    char *buf[2] = {malloc(256), malloc(256)};
+    struct pollfd pf[2] = {{fd1, POLLIN, 0}, {fd2, POLLIN, 0}};
+    int open_ = 2;
+    while (open_) {
+        if (poll(pf, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            test_failf(__FILE__, __LINE__, "poll: %s", strerror(errno));
+        }
+        for (int i = 0; i < 2; i++) {
+            if (pf[i].fd < 0 || !pf[i].revents) continue;
+            if (len[i] + 1 >= cap[i]) buf[i] = realloc(buf[i], cap[i] *= 2);
+            ssize_t n = read(pf[i].fd, buf[i] + len[i], cap[i] - len[i] - 1);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) {
+                pf[i].fd = -1;
+                open_--;
+            } else {
+                len[i] += (size_t)n;
+            }
+        }
+    }
+    buf[0][len[0]] = buf[1][len[1]] = '\0';
+    *o1 = buf[0];
+    *o2 = buf[1];
+}
+
+/* Run `subproc ARGS...` (NULL-terminated; "@" stands for the test binary) with stdin from
+ * /dev/null, capturing stdout and stderr. */
+static cli_out cli(const char *first, ...)
+{
+    const char *v[80];
+    size_t n = 0;
+    v[n++] = cli_path();
+    va_list ap;
+    va_start(ap, first);
+    for (const char *a = first; a && n < 79; a = va_arg(ap, const char *))
+        v[n++] = strcmp(a, "@") ? a : test_self;
+    va_end(ap);
+    v[n] = NULL;
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    o.argv = v;
+    o.stdio[0].kind = SUBPROC_IO_NULL;
+    o.stdio[1].kind = SUBPROC_IO_PIPE;
+    o.stdio[2].kind = SUBPROC_IO_PIPE;
+    subproc_proc *p;
+    subproc_error e;
+    char es[700];
+    if (subproc_spawn(&p, &o, &e) < 0)
+        test_failf(__FILE__, __LINE__, "spawn subproc: %s", subproc_error_str(&e, es, sizeof es));
+    cli_out r;
+    read_both(subproc_proc_fd(p, 1), subproc_proc_fd(p, 2), &r.out, &r.err);
+    subproc_status st;
+    ASSERT_OK(subproc_proc_wait(p, &st));
+    subproc_proc_free(p);
+    r.code = subproc_status_code(&st);
+    return r;
+}
+
+/* A scratch directory, removed (with its files) by scratch_done(). */
+static char scratch[64];
+static void scratch_new(void)
+{
+    snprintf(scratch, sizeof scratch, "/tmp/subproc-cli-XXXXXX");
+    ASSERT(mkdtemp(scratch) != NULL);
+}
+static const char *scratch_file(const char *name)
+{
+    static char paths[8][128];
+    static int i;
+    char *p = paths[i++ % 8];
+    snprintf(p, 128, "%s/%s", scratch, name);
+    return p;
+}
+static int remove_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    (void)sb, (void)type, (void)ftw;
+    return remove(path);
+}
+static void scratch_done(void)
+{
+    ASSERT_EQ(nftw(scratch, remove_one, 8, FTW_DEPTH | FTW_PHYS), 0);
+}
+static void put_file(const char *path, const char *text, mode_t mode)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    ASSERT(fd >= 0);
+    write_all(fd, text, strlen(text));
+    close(fd);
+    ASSERT_EQ(chmod(path, mode), 0);
+}
+static char *get_file(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return NULL;
+    char *s = read_all(fd, NULL);
+    close(fd);
+    return s;
+}
+
+/* Exit 125 with a message on stderr that contains `needle`. */
+#define ASSERT_USAGE_ERROR(r, needle)                                                              \
+    do {                                                                                           \
+        ASSERT_EQ((r).code, 125);                                                                  \
+        if (!strstr((r).err, needle))                                                              \
+            test_failf(__FILE__, __LINE__, "stderr lacks \"%s\": %s", needle, (r).err);            \
+        ASSERT_STREQ((r).out, "");                                                                 \
+    } while (0)
+
+/* ---- the command line ---- */
+
+TEST(cli_help_and_version)
+{
+    cli_out r = cli("--help", NULL);
+    ASSERT_EQ(r.code, 0);
+    ASSERT(strstr(r.out, "Usage: subproc"));
+    ASSERT(strstr(r.out, "run"));
+    cli_free(&r);
+
+    r = cli("--version", NULL);
+    ASSERT_EQ(r.code, 0);
+    ASSERT(strstr(r.out, "subproc " SUBPROC_VERSION_STRING));
+    cli_free(&r);
+
+    r = cli("run", "--help", NULL);
+    ASSERT_EQ(r.code, 0);
+    static const char *const opts[] = {
+        "--chdir",
+        "--env",
+        "--unset",
+        "--ignore-environment",
+        "--stdin",
+        "--stdout",
+        "--stderr",
+        "--append",
+        "--timeout",
+        "--signal",
+        "--kill-after",
+        "--umask",
+        "--rlimit",
+        "--nice",
+        "--new-session",
+        "--json",
+        "-C",
+        "-e",
+        "-u",
+        "-i",
+        "-t",
+        "-s",
+        "-k",
+        "124",
+        "125",
+        "126",
+        "127",
+    };
+    for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
+        if (!strstr(r.out, opts[i])) test_failf(__FILE__, __LINE__, "run --help lacks %s", opts[i]);
+    cli_free(&r);
+}
+
+TEST(cli_usage_errors)
+{
+    cli_out r = cli(NULL);
+    ASSERT_EQ(r.code, 125);
+    ASSERT(strstr(r.err, "Usage"));
+    cli_free(&r);
+    r = cli("frobnicate", NULL);
+    ASSERT_USAGE_ERROR(r, "unknown command 'frobnicate'");
+    cli_free(&r);
+    r = cli("run", NULL);
+    ASSERT_USAGE_ERROR(r, "no program");
+    cli_free(&r);
+    r = cli("run", "-t", "1", NULL);
+    ASSERT_USAGE_ERROR(r, "no program");
+    cli_free(&r);
+    r = cli("run", "--frob", "@", "helper", "exit", "0", NULL);
+    ASSERT_USAGE_ERROR(r, "--frob");
+    cli_free(&r);
+    r = cli("run", "-x", "@", "helper", "exit", "0", NULL);
+    ASSERT_USAGE_ERROR(r, "-x");
+    cli_free(&r);
+    r = cli("run", "--append=yes", "@", "helper", "exit", "0", NULL);
+    ASSERT_USAGE_ERROR(r, "takes no value");
+    cli_free(&r);
+    r = cli("run", "--timeout", NULL);
+    ASSERT_USAGE_ERROR(r, "--timeout requires an argument");
+    cli_free(&r);
+    r = cli("run", "--append", "@", "helper", "exit", "0", NULL);
+    ASSERT_USAGE_ERROR(r, "--append needs");
+    cli_free(&r);
+}
+
+TEST(cli_exit_code_passes_through)
+{
+    cli_out r = cli("run", "@", "helper", "exit", "0", NULL);
+    ASSERT_EQ(r.code, 0);
+    cli_free(&r);
+    r = cli("run", "@", "helper", "exit", "3", NULL);
+    ASSERT_EQ(r.code, 3);
+    cli_free(&r);
+    r = cli("run", "--", "@", "helper", "exit", "42", NULL);
+    ASSERT_EQ(r.code, 42);
+    cli_free(&r);
+}
+
+TEST(cli_options_stop_at_program)
+{
+    /* Everything after PROGRAM is the program's, even what looks like subproc's options. */
+    cli_out r = cli("run", "@", "helper", "args", "-t", "x", "--env=A", "--", "-i", NULL);
+    ASSERT_EQ(r.code, 0);
+    static const char want[] = "-t\0x\0--env=A\0--\0-i";
+    ASSERT_EQ(memcmp(r.out, want, sizeof want), 0);
+    cli_free(&r);
+    /* "--" ends the options, so a program may start with '-'... or not. */
+    r = cli("run", "-e", "A=1", "--", "@", "helper", "getenv", "A", NULL);
+    ASSERT_STREQ(r.out, "1");
+    cli_free(&r);
+}
+
+TEST(cli_signal_death_is_128_plus_n)
+{
+    cli_out r = cli("run", "@", "helper", "kill", "9", NULL);
+    ASSERT_EQ(r.code, 128 + SIGKILL);
+    cli_free(&r);
+    r = cli("run", "@", "helper", "kill", "15", NULL);
+    ASSERT_EQ(r.code, 128 + SIGTERM);
+    cli_free(&r);
+}
+
+TEST(cli_not_found_is_127)
+{
+    cli_out r = cli("run", "no-such-program-for-subproc", NULL);
+    ASSERT_EQ(r.code, 127);
+    ASSERT(strstr(r.err, "no-such-program-for-subproc"));
+    ASSERT(strstr(r.err, "No such file"));
+    cli_free(&r);
+    r = cli("run", "/no/such/dir/prog", NULL);
+    ASSERT_EQ(r.code, 127);
+    ASSERT(strstr(r.err, "/no/such/dir/prog"));
+    ASSERT(strstr(r.err, "exec") || strstr(r.err, "resolve"));
+    cli_free(&r);
+    /* -i leaves no PATH: the default path is searched, not the current directory. */
+    r = cli("run", "-i", "no-such-program-for-subproc", NULL);
+    ASSERT_EQ(r.code, 127);
+    cli_free(&r);
+}
+
+TEST(cli_cannot_run_is_126)
+{
+    scratch_new();
+    put_file(scratch_file("data"), "just text\n", 0644);
+    put_file(scratch_file("garbage"), "\x7f\x01\x02 not a program\n", 0755);
+    cli_out r = cli("run", scratch_file("data"), NULL);
+    ASSERT_EQ(r.code, 126);
+    ASSERT(strstr(r.err, scratch_file("data")));
+    ASSERT(strstr(r.err, "exec"));
+    ASSERT(strstr(r.err, "Permission denied"));
+    cli_free(&r);
+    r = cli("run", scratch, NULL); /* a directory */
+    ASSERT_EQ(r.code, 126);
+    cli_free(&r);
+    r = cli("run", scratch_file("garbage"), NULL); /* ENOEXEC: no shell fallback */
+    ASSERT_EQ(r.code, 126);
+    ASSERT(strstr(r.err, "exec"));
+    cli_free(&r);
+    scratch_done();
+}
+
+/* ---- environment ---- */
+
+TEST(cli_env_set_unset_ignore)
+{
+    setenv("SUBPROC_CLI_T", "parent", 1);
+    cli_out r = cli("run", "@", "helper", "getenv", "SUBPROC_CLI_T", NULL);
+    ASSERT_STREQ(r.out, "parent");
+    cli_free(&r);
+    r = cli("run", "-e", "SUBPROC_CLI_T=a=b c", "@", "helper", "getenv", "SUBPROC_CLI_T", NULL);
+    ASSERT_STREQ(r.out, "a=b c");
+    cli_free(&r);
+    r = cli("run", "--env=SUBPROC_CLI_T=", "@", "helper", "getenv", "SUBPROC_CLI_T", NULL);
+    ASSERT_STREQ(r.out, "");
+    cli_free(&r);
+    r = cli("run", "-u", "SUBPROC_CLI_T", "@", "helper", "getenv", "SUBPROC_CLI_T", NULL);
+    ASSERT_STREQ(r.out, "(unset)");
+    cli_free(&r);
+    /* Command-line order decides. */
+    r = cli("run", "-e", "X=1", "--unset=X", "@", "helper", "getenv", "X", NULL);
+    ASSERT_STREQ(r.out, "(unset)");
+    cli_free(&r);
+    r = cli("run", "-u", "X", "-e", "X=2", "-e", "X=3", "@", "helper", "getenv", "X", NULL);
+    ASSERT_STREQ(r.out, "3");
+    cli_free(&r);
+    /* -i: nothing but the -e variables; short options combine as getopt does. */
+    r = cli("run", "-i", "-e", "A=1", "-eB=2", "@", "helper", "env", NULL);
+    ASSERT_EQ(r.code, 0);
+    ASSERT_STREQ(r.out, "A=1\nB=2\n");
+    cli_free(&r);
+    r = cli("run", "-ieA=1", "@", "helper", "env", NULL);
+    ASSERT_STREQ(r.out, "A=1\n");
+    cli_free(&r);
+    r = cli("run", "--ignore-environment", "@", "helper", "env", NULL);
+    ASSERT_STREQ(r.out, "");
+    cli_free(&r);
+}
+
+TEST(cli_env_malformed_is_125)
+{
+    static const char *const bad_e[] = {"NOEQUALS", "=value", ""};
+    for (size_t i = 0; i < sizeof bad_e / sizeof bad_e[0]; i++) {
+        cli_out r = cli("run", "-e", bad_e[i], "@", "helper", "exit", "0", NULL);
+        ASSERT_USAGE_ERROR(r, "invalid assignment");
+        char quoted[64];
+        snprintf(quoted, sizeof quoted, "'%s'", bad_e[i]);
+        ASSERT(strstr(r.err, quoted));
+        ASSERT(strstr(r.err, "NAME=VALUE"));
+        cli_free(&r);
+    }
+    cli_out r = cli("run", "-u", "A=B", "@", "helper", "exit", "0", NULL);
+    ASSERT_USAGE_ERROR(r, "'A=B'");
+    cli_free(&r);
+    r = cli("run", "--unset=", "@", "helper", "exit", "0", NULL);
+    ASSERT_USAGE_ERROR(r, "--unset");
+    cli_free(&r);
+}
+
+/* ---- the child's setup ---- */
+
+TEST(cli_chdir)
+{
+    scratch_new();
+    char want[PATH_MAX];
+    ASSERT(realpath(scratch, want));
+    cli_out r = cli("run", "-C", scratch, "@", "helper", "pwd", NULL);
+    ASSERT_EQ(r.code, 0);
+    ASSERT_STREQ(r.out, want);
+    cli_free(&r);
+    r = cli("run", "--chdir=/", "@", "helper", "pwd", NULL);
+    ASSERT_STREQ(r.out, "/");
+    cli_free(&r);
+    r = cli("run", "-C", scratch_file("missing"), "@", "helper", "pwd", NULL);
+    ASSERT_USAGE_ERROR(r, "chdir");
+    ASSERT(strstr(r.err, scratch_file("missing")));
+    ASSERT(strstr(r.err, "No such file"));
+    cli_free(&r);
+    scratch_done();
+}
+
+TEST(cli_stdin)
+{
+    scratch_new();
+    put_file(scratch_file("in"), "hello from a file", 0644);
+    cli_out r = cli("run", "--stdin", scratch_file("in"), "@", "helper", "cat", NULL);
+    ASSERT_EQ(r.code, 0);
+    ASSERT_STREQ(r.out, "hello from a file");
+    cli_free(&r);
+    r = cli("run", "--stdin=null", "@", "helper", "cat", NULL);
+    ASSERT_EQ(r.code, 0);
+    ASSERT_STREQ(r.out, "");
+    cli_free(&r);
+    r = cli("run", "--stdin", scratch_file("missing"), "@", "helper", "cat", NULL);
+    ASSERT_USAGE_ERROR(r, scratch_file("missing"));
+    ASSERT(strstr(r.err, "open"));
+    cli_free(&r);
+    scratch_done();
+}
+
+TEST(cli_stdout_stderr)
+{
+    scratch_new();
+    const char *o = scratch_file("out"), *e = scratch_file("err");
+    cli_out r = cli("run", "--stdout", o, "@", "helper", "out", "OUT", "ERR", NULL);
+    ASSERT_EQ(r.code, 0);
+    ASSERT_STREQ(r.out, "");
+    ASSERT_STREQ(r.err, "ERR");
+    char *s = get_file(o);
+    ASSERT_STREQ(s, "OUT");
+    free(s);
+    cli_free(&r);
+
+    r = cli("run", "--stdout=null", "--stderr", e, "@", "helper", "out", "OUT", "ERR", NULL);
+    ASSERT_STREQ(r.out, "");
+    ASSERT_STREQ(r.err, "");
+    s = get_file(e);
+    ASSERT_STREQ(s, "ERR");
+    free(s);
+    cli_free(&r);
+
+    r = cli("run", "--stderr=null", "@", "helper", "out", "OUT", "ERR", NULL);
+    ASSERT_STREQ(r.out, "OUT");
+    ASSERT_STREQ(r.err, "");
+    cli_free(&r);
+
+    r = cli("run", "--stderr=stdout", "@", "helper", "out", "OUT", "ERR", NULL);
+    ASSERT_STREQ(r.out, "OUTERR");
+    ASSERT_STREQ(r.err, "");
+    cli_free(&r);
+
+    /* The same file for both streams is one open file: neither overwrites the other. */
+    r = cli("run", "--stdout", o, "--stderr", o, "@", "helper", "out", "OUT", "ERR", NULL);
+    s = get_file(o);
+    ASSERT_STREQ(s, "OUTERR");
+    free(s);
+    cli_free(&r);
+
+    /* Without --append a file is truncated; with it, added to. */
+    r = cli("run", "--stdout", o, "@", "helper", "out", "1", NULL);
+    cli_free(&r);
+    r = cli("run", "--stdout", o, "--append", "@", "helper", "out", "2", NULL);
+    cli_free(&r);
+    r = cli("run", "--append", "--stdout", o, "--stderr", e, "@", "helper", "out", "3", "E", NULL);
+    ASSERT_EQ(r.code, 0);
+    cli_free(&r);
+    s = get_file(o);
+    ASSERT_STREQ(s, "123");
+    free(s);
+    s = get_file(e);
+    ASSERT_STREQ(s, "ERRE");
+    free(s);
+
+    r = cli("run", "--stdout", scratch_file("no/dir"), "@", "helper", "out", "x", NULL);
+    ASSERT_USAGE_ERROR(r, scratch_file("no/dir"));
+    cli_free(&r);
+    scratch_done();
+}
+
+TEST(cli_umask)
+{
+    cli_out r = cli("run", "--umask=027", "@", "helper", "umask", NULL);
+    ASSERT_EQ(r.code, 0);
+    ASSERT_STREQ(r.out, "027");
+    cli_free(&r);
+    r = cli("run", "--umask", "0", "@", "helper", "umask", NULL);
+    ASSERT_STREQ(r.out, "000");
+    cli_free(&r);
+    static const char *const bad[] = {"8", "0o22", "u=rwx", "1000", "-1", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        r = cli("run", "--umask", bad[i], "@", "helper", "umask", NULL);
+        ASSERT_USAGE_ERROR(r, "invalid mode");
+        cli_free(&r);
+    }
+}
+
+TEST(cli_rlimit)
+{
+    struct rlimit cur;
+    ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &cur), 0);
+    cli_out r = cli("run", "--rlimit=nofile=64", "@", "helper", "nofile", NULL);
+    ASSERT_EQ(r.code, 0);
+    ASSERT_STREQ(r.out, "64 64");
+    cli_free(&r);
+    r = cli("run", "--rlimit", "nofile=32:64", "@", "helper", "nofile", NULL);
+    ASSERT_STREQ(r.out, "32 64");
+    cli_free(&r);
+    /* SOFT: keeps the hard limit as it is; the last --rlimit for a name wins. */
+    char want[64];
+    snprintf(want, sizeof want, "40 %llu", (unsigned long long)cur.rlim_max);
+    r = cli("run", "--rlimit=nofile=10", "--rlimit=nofile=40:", "@", "helper", "nofile", NULL);
+    ASSERT_STREQ(r.out, want);
+    cli_free(&r);
+    static const char *const bad[] = {"nofile",      "files=10", "nofile=",  "nofile=x",
+                                      "nofile=10:5", "nofile=:", "NOFILE=1", "nofile=-1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        r = cli("run", "--rlimit", bad[i], "@", "helper", "nofile", NULL);
+        ASSERT_USAGE_ERROR(r, "invalid limit");
+        cli_free(&r);
+    }
+    /* Soft above the hard limit only known at run time. */
+    if (cur.rlim_max != RLIM_INFINITY) {
+        r = cli("run", "--rlimit=nofile=unlimited:", "@", "helper", "nofile", NULL);
+        ASSERT_USAGE_ERROR(r, "soft limit");
+        cli_free(&r);
+    }
+}
+
+TEST(cli_nice)
+{
+    errno = 0;
+    int now = getpriority(PRIO_PROCESS, 0);
+    int want = now + 3 > 19 ? 19 : now + 3;
+    char arg[32], out[16];
+    snprintf(arg, sizeof arg, "--nice=%d", want);
+    snprintf(out, sizeof out, "%d", want);
+    cli_out r = cli("run", arg, "@", "helper", "nice", NULL);
+    ASSERT_EQ(r.code, 0);
+    ASSERT_STREQ(r.out, out);
+    cli_free(&r);
+    r = cli("run", "--nice=20", "@", "helper", "nice", NULL);
+    ASSERT_USAGE_ERROR(r, "invalid niceness");
+    cli_free(&r);
+    r = cli("run", "--nice=1x", "@", "helper", "nice", NULL);
+    ASSERT_USAGE_ERROR(r, "invalid niceness");
+    cli_free(&r);
+}
+
+/* "pid ppid pgid sid uid gid" */
+static void ids(const char *s, long v[6])
+{
+    ASSERT_EQ(sscanf(s, "%ld %ld %ld %ld %ld %ld", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]), 6);
+}
+
+TEST(cli_process_group_and_session)
+{
+    long v[6];
+    /* Without a deadline the program stays in subproc's group, so the terminal reaches it. */
+    cli_out r = cli("run", "@", "helper", "ids", NULL);
+    ids(r.out, v);
+    ASSERT_NE(v[2], v[0]);
+    ASSERT_EQ(v[2], getpgrp());
+    cli_free(&r);
+    /* With one it leads its own group, which the deadline's signals go to. */
+    r = cli("run", "-t", "1h", "@", "helper", "ids", NULL);
+    ids(r.out, v);
+    ASSERT_EQ(v[2], v[0]);
+    ASSERT_NE(v[3], v[0]);
+    cli_free(&r);
+    r = cli("run", "--new-session", "@", "helper", "ids", NULL);
+    ids(r.out, v);
+    ASSERT_EQ(v[3], v[0]);
+    ASSERT_EQ(v[2], v[0]);
+    cli_free(&r);
+}
+
+/* ---- deadlines ---- */
+
+TEST(cli_timeout_is_124)
+{
+    cli_out r = cli("run", "-t", "0.2", "@", "helper", "sleep", "20000", NULL);
+    ASSERT_EQ(r.code, 124);
+    cli_free(&r);
+    r = cli("run", "--timeout=0.1s", "--signal=KILL", "@", "helper", "sleep", "20000", NULL);
+    ASSERT_EQ(r.code, 124);
+    cli_free(&r);
+    /* A program that ends in time keeps its own status; 0 means no deadline. */
+    r = cli("run", "-t", "1d", "@", "helper", "exit", "5", NULL);
+    ASSERT_EQ(r.code, 5);
+    cli_free(&r);
+    r = cli("run", "-t0", "@", "helper", "exit", "6", NULL);
+    ASSERT_EQ(r.code, 6);
+    cli_free(&r);
+    r = cli("run", "-t", ".5m", "-k", "1h", "@", "helper", "exit", "7", NULL);
+    ASSERT_EQ(r.code, 7);
+    cli_free(&r);
+}
+
+TEST_T(cli_kill_after_for_term_ignorers, 20)
+{
+    /* ignore-term would sleep 20 s: only KILL, after -k, ends it sooner. */
+    cli_out r = cli("run", "-t", "0.2", "-k", "0.3", "--json=-", "@", "helper", "ignore-term",
+                    "20000", NULL);
+    ASSERT_EQ(r.code, 124);
+    ASSERT(strstr(r.out, "ready\n"));
+    ASSERT(strstr(r.out, "\"signal\":\"SIGKILL\""));
+    ASSERT(strstr(r.out, "\"timed_out\":true"));
+    cli_free(&r);
+    /* The default kill-after is 2 s. */
+    r = cli("run", "-t", "0.1", "--json=-", "@", "helper", "ignore-term", "20000", NULL);
+    ASSERT_EQ(r.code, 124);
+    ASSERT(strstr(r.out, "\"signal\":\"SIGKILL\""));
+    cli_free(&r);
+    /* -k 0: never KILL; the program finishes its 1 s sleep and exits 0 - still a timeout. */
+    r = cli("run", "-t", "0.1", "-k", "0", "--json=-", "@", "helper", "ignore-term", "1000", NULL);
+    ASSERT_EQ(r.code, 124);
+    ASSERT(strstr(r.out, "\"exit_code\":0"));
+    ASSERT(strstr(r.out, "\"signal\":null"));
+    cli_free(&r);
+}
+
+TEST_T(cli_timeout_wakes_a_stopped_program, 10)
+{
+    /* The program stops itself; with no KILL to fall back on, only the CONT that follows the
+     * deadline's TERM lets TERM act. */
+    cli_out r = cli("run", "-t", "0.2", "-k", "0", "--json=-", "@", "helper", "stop", NULL);
+    ASSERT_EQ(r.code, 124);
+    ASSERT(strstr(r.out, "\"signal\":\"SIGTERM\""));
+    cli_free(&r);
+}
+
+TEST_T(cli_timeout_reaches_the_whole_group, 10)
+{
+    /* The program dies of TERM but left a TERM-ignoring child holding our stdout: it gets KILL
+     * after -k too, so stdout reaches EOF long before the 20 s sleep is over. */
+    cli_out r =
+        cli("run", "-t", "0.3", "-k", "0.3", "@", "helper", "fork-ignore-term", "20000", NULL);
+    ASSERT_EQ(r.code, 124);
+    ASSERT_STREQ(r.out, "ready\n");
+    cli_free(&r);
+    /* Nested: subproc under subproc shares the group, and both go. */
+    r = cli("run", "-t", "0.3", "-k", "0.3", "--", cli_path(), "run", "--", "@", "helper",
+            "ignore-term", "20000", NULL);
+    ASSERT_EQ(r.code, 124);
+    ASSERT_STREQ(r.out, "ready\n");
+    cli_free(&r);
+}
+
+TEST(cli_signal_option)
+{
+    cli_out r =
+        cli("run", "-t", "0.1", "-s", "USR1", "--json=-", "@", "helper", "sleep", "20000", NULL);
+    ASSERT_EQ(r.code, 124);
+    ASSERT(strstr(r.out, "\"signal\":\"SIGUSR1\""));
+    cli_free(&r);
+    r = cli("run", "-t", "0.1", "-s", "9", "--json=-", "@", "helper", "sleep", "20000", NULL);
+    ASSERT(strstr(r.out, "\"signal\":\"SIGKILL\""));
+    cli_free(&r);
+    r = cli("run", "-t", "0.1", "--signal=sigint", "--json=-", "@", "helper", "sleep", "20000",
+            NULL);
+    ASSERT(strstr(r.out, "\"signal\":\"SIGINT\""));
+    cli_free(&r);
+    static const char *const bad[] = {"BOGUS", "0", "65", "999999999999", "-9", "SIG", "", "TERM "};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        r = cli("run", "-t", "1", "-s", bad[i], "@", "helper", "exit", "0", NULL);
+        ASSERT_USAGE_ERROR(r, "invalid signal");
+        char quoted[64];
+        snprintf(quoted, sizeof quoted, "'%s'", bad[i]);
+        ASSERT(strstr(r.err, quoted));
+        cli_free(&r);
+    }
+}
+
+TEST(cli_bad_durations_are_125)
+{
+    static const char *const bad[] = {"",    "abc", "1x",  "-1",   "+1", "1.5.5", "1s2", " 1", "1 ",
+                                      "nan", "inf", "1e3", "0x10", ".",  "s",     "1ss", "1,5"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cli_out r = cli("run", "-t", bad[i], "@", "helper", "exit", "0", NULL);
+        ASSERT_USAGE_ERROR(r, "invalid duration");
+        char quoted[64];
+        snprintf(quoted, sizeof quoted, "'%s'", bad[i]);
+        ASSERT(strstr(r.err, quoted));
+        ASSERT(strstr(r.err, "--timeout"));
+        cli_free(&r);
+        r = cli("run", "-k", bad[i], "@", "helper", "exit", "0", NULL);
+        ASSERT_USAGE_ERROR(r, "--kill-after");
+        cli_free(&r);
+    }
+}
+
+/* Start `subproc ARGS` with stdout piped; wait for the program to print "ready". */
+static subproc_proc *cli_start(const char *const *argv)
+{
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    o.argv = argv;
+    o.stdio[1].kind = SUBPROC_IO_PIPE;
+    subproc_proc *p;
+    ASSERT_OK(subproc_spawn(&p, &o, NULL));
+    char buf[6];
+    size_t got = 0;
+    while (got < sizeof buf) {
+        ssize_t n = read(subproc_proc_fd(p, 1), buf + got, sizeof buf - got);
+        if (n < 0 && errno == EINTR) continue;
+        ASSERT(n > 0);
+        got += (size_t)n;
+    }
+    ASSERT_EQ(memcmp(buf, "ready\n", 6), 0);
+    return p;
+}
+
+TEST(cli_relays_signals_to_the_program)
+{
+    /* INT sent to subproc reaches the program (which ignores only TERM), with or without a
+     * process group of its own, and subproc reports how the program ended. */
+    const char *with_group[] = {cli_path(), "run",         "-t",    "1h", test_self,
+                                "helper",   "ignore-term", "20000", NULL};
+    const char *without[] = {cli_path(), "run", test_self, "helper", "ignore-term", "20000", NULL};
+    const char *const *cases[] = {with_group, without};
+    for (int i = 0; i < 2; i++) {
+        subproc_proc *p = cli_start(cases[i]);
+        ASSERT_OK(subproc_proc_signal(p, SIGINT));
+        subproc_status st;
+        ASSERT_OK(subproc_proc_wait(p, &st));
+        ASSERT_EQ(subproc_status_code(&st), 128 + SIGINT);
+        subproc_proc_free(p);
+    }
+}
+
+/* ---- --json ---- */
+
+/* Run python3 on the JSON in `path`: it must parse, and `expr` (a Python expression over d)
+ * is printed with json.dumps. Returns what python printed (malloc'd). */
+static char *py_json(const char *path, const char *expr)
+{
+    char code[1024];
+    snprintf(
+        code, sizeof code,
+        "import json,sys\nd=json.load(sys.stdin)\nprint(json.dumps(%s,ensure_ascii=True),end='')",
+        expr);
+    const char *argv[] = {"python3", "-c", code, NULL};
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    o.argv = argv;
+    o.stdio[0] = (subproc_io){.kind = SUBPROC_IO_FILE, .path = path};
+    o.stdio[1].kind = SUBPROC_IO_PIPE;
+    subproc_proc *p;
+    subproc_error e;
+    char es[700];
+    if (subproc_spawn(&p, &o, &e) < 0)
+        test_failf(__FILE__, __LINE__, "python3: %s", subproc_error_str(&e, es, sizeof es));
+    char *out = read_all(subproc_proc_fd(p, 1), NULL);
+    subproc_status st;
+    ASSERT_OK(subproc_proc_wait(p, &st));
+    subproc_proc_free(p);
+    if (subproc_status_code(&st) != 0) {
+        char *text = get_file(path);
+        test_failf(__FILE__, __LINE__, "not valid JSON (python3 said %d): %s",
+                   subproc_status_code(&st), text ? text : "(unreadable)");
+    }
+    return out;
+}
+
+#define FIELDS                                                                                     \
+    "[sorted(d.keys()),d['exit_code'],d['signal'],d['core_dumped'],d['timed_out'],"                \
+    "all(isinstance(d[k],int) and d[k]>=0 for k in ('pid','wall_ms','user_ms','sys_ms',"           \
+    "'max_rss_kb')),d['argv'][1:]]"
+
+TEST(cli_json_report_parses)
+{
+    scratch_new();
+    const char *j = scratch_file("report.json");
+    cli_out r = cli("run", "--json", j, "@", "helper", "exit", "3", NULL);
+    ASSERT_EQ(r.code, 3);
+    ASSERT_STREQ(r.out, "");
+    cli_free(&r);
+    char *s = py_json(j, FIELDS);
+    ASSERT_STREQ(
+        s, "[[\"argv\", \"core_dumped\", \"exit_code\", \"max_rss_kb\", \"pid\", \"signal\", "
+           "\"sys_ms\", \"timed_out\", \"user_ms\", \"wall_ms\"], 3, null, false, false, true, "
+           "[\"helper\", \"exit\", \"3\"]]");
+    free(s);
+
+    /* Killed by a signal: exit_code null, the signal's name. */
+    r = cli("run", "--json", j, "@", "helper", "kill", "9", NULL);
+    ASSERT_EQ(r.code, 137);
+    cli_free(&r);
+    s = py_json(j, "[d['exit_code'],d['signal'],d['timed_out']]");
+    ASSERT_STREQ(s, "[null, \"SIGKILL\", false]");
+    free(s);
+
+    /* Timed out. */
+    r = cli("run", "-t", "0.1", "--json", j, "@", "helper", "sleep", "20000", NULL);
+    ASSERT_EQ(r.code, 124);
+    cli_free(&r);
+    s = py_json(j, "[d['exit_code'],d['signal'],d['timed_out'],d['wall_ms']>=100]");
+    ASSERT_STREQ(s, "[null, \"SIGTERM\", true, true]");
+    free(s);
+
+    /* Arguments that need escaping, and bytes that are not UTF-8, still make valid JSON. */
+    r = cli("run", "--json", j, "@", "helper", "args", "q\"uote", "back\\slash", "nl\n\ttab",
+            "\x01\x1f\x7f", "caf\xc3\xa9", "bad\xff\xc3(", "\xed\xa0\x80", NULL);
+    ASSERT_EQ(r.code, 0);
+    cli_free(&r);
+    s = py_json(j, "d['argv'][3:]");
+    ASSERT_STREQ(s,
+                 "[\"q\\\"uote\", \"back\\\\slash\", \"nl\\n\\ttab\", \"\\u0001\\u001f\\u007f\", "
+                 "\"caf\\u00e9\", \"bad\\ufffd\\ufffd(\", \"\\ufffd\\ufffd\\ufffd\"]");
+    free(s);
+
+    /* To standard output with -; the report follows the program's own output. */
+    r = cli("run", "--json=-", "@", "helper", "out", "hello\n", NULL);
+    ASSERT_EQ(r.code, 0);
+    ASSERT_EQ(strncmp(r.out, "hello\n{\"argv\":[", 15), 0);
+    put_file(j, r.out + 6, 0644);
+    cli_free(&r);
+    free(py_json(j, "d['pid']"));
+
+    /* A program that cannot start still gets a report, saying why. */
+    r = cli("run", "--json", j, "no-such-program-for-subproc", NULL);
+    ASSERT_EQ(r.code, 127);
+    cli_free(&r);
+    s = py_json(j, "[d['pid'],d['exit_code'],'no-such-program-for-subproc' in d['error']]");
+    ASSERT_STREQ(s, "[null, null, true]");
+    free(s);
+
+    /* A report that cannot be written stops the program from being run at all. */
+    r = cli("run", "--json", scratch_file("no/dir.json"), "--stdout", scratch_file("ran"), "@",
+            "helper", "out", "x", NULL);
+    ASSERT_USAGE_ERROR(r, scratch_file("no/dir.json"));
+    ASSERT(access(scratch_file("ran"), F_OK) != 0);
+    cli_free(&r);
+    scratch_done();
+}
+
+/* helper signals lists the ignored ones in ascending order: SIGHUP (1) would come first. */
+static int ignores_hup(const char *out)
+{
+    const char *ig = strstr(out, "ignored:");
+    return ig && !strncmp(ig + 8, " 1", 2) && (ig[10] == ' ' || ig[10] == '\0');
+}
+
+TEST(cli_program_gets_subprocs_signal_state)
+{
+    /* subproc blocks the signals it relays; the program must not inherit that mask. What was
+     * ignored when subproc started stays ignored (nohup). */
+    signal(SIGHUP, SIG_IGN);
+    cli_out r = cli("run", "-t", "1h", "@", "helper", "signals", NULL);
+    ASSERT_EQ(r.code, 0);
+    ASSERT_EQ(strncmp(r.out, "blocked: ignored:", 17), 0);
+    ASSERT(ignores_hup(r.out));
+    cli_free(&r);
+    signal(SIGHUP, SIG_DFL);
+    r = cli("run", "@", "helper", "signals", NULL);
+    ASSERT_EQ(strncmp(r.out, "blocked: ignored:", 17), 0);
+    ASSERT(!ignores_hup(r.out));
+    cli_free(&r);
+}

@@ -195,6 +195,16 @@ SUBPROC__HIDDEN int subproc__pump_init(struct subproc__pump *pm, int in_fd, cons
 SUBPROC__HIDDEN int subproc__pump_run(struct subproc__pump *pm, int64_t deadline_ms, int wake_fd,
                                       int (*done)(void *), void *arg);
 SUBPROC__HIDDEN void subproc__pump_finish(struct subproc__pump *pm);
+/* SIGPIPE around the library's own writes to a child (see subproc.h, I/O): blocked in the
+ * calling thread only; on release, the SIGPIPE our failed write raised is consumed unless one
+ * was already pending before (that one is the caller's). Dispositions are never touched. */
+struct subproc__sigpipe {
+    sigset_t set, old;
+    int was_pending;
+};
+SUBPROC__HIDDEN void subproc__sigpipe_hold(struct subproc__sigpipe *g);
+SUBPROC__HIDDEN void subproc__sigpipe_release(struct subproc__sigpipe *g, int epipe);
+
 /* Shared by communicate/run and the pipeline's versions of them. */
 SUBPROC__HIDDEN extern const subproc_comm_opts subproc__default_comm;
 SUBPROC__HIDDEN int subproc__comm_opts_check(const subproc_comm_opts *co);

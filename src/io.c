@@ -323,26 +323,35 @@ static int pump_loop(struct subproc__pump *pm, int64_t deadline, int wake_fd, in
     }
 }
 
+void subproc__sigpipe_hold(struct subproc__sigpipe *g)
+{
+    sigset_t pend;
+    sigemptyset(&g->set);
+    sigaddset(&g->set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &g->set, &g->old);
+    sigemptyset(&pend);
+    sigpending(&pend);
+    g->was_pending = sigismember(&pend, SIGPIPE) == 1;
+}
+
+void subproc__sigpipe_release(struct subproc__sigpipe *g, int epipe)
+{
+    if (epipe && !g->was_pending) {
+        static const struct timespec zero = {0, 0};
+        while (sigtimedwait(&g->set, NULL, &zero) < 0 && errno == EINTR) {
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
 int subproc__pump_run(struct subproc__pump *pm, int64_t deadline_ms, int wake_fd,
                       int (*done)(void *), void *arg)
 {
-    sigset_t pipeset, old, pend;
-    sigemptyset(&pipeset);
-    sigaddset(&pipeset, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipeset, &old);
-    sigemptyset(&pend);
-    sigpending(&pend);
-    int was_pending = sigismember(&pend, SIGPIPE) == 1;
+    struct subproc__sigpipe g;
+    subproc__sigpipe_hold(&g);
     pm->epipe = 0;
-
     int r = pump_loop(pm, deadline_ms, wake_fd, done, arg);
-
-    if (pm->epipe && !was_pending) {
-        static const struct timespec zero = {0, 0};
-        while (sigtimedwait(&pipeset, NULL, &zero) < 0 && errno == EINTR) {
-        }
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    subproc__sigpipe_release(&g, pm->epipe);
     return r;
 }
 

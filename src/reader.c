@@ -169,13 +169,8 @@ static ssize_t cookie_read(void *c, char *buf, size_t n)
 static ssize_t cookie_write(void *c, const char *buf, size_t n)
 {
     struct pfile *pf = c;
-    sigset_t pipeset, old, pend;
-    sigemptyset(&pipeset);
-    sigaddset(&pipeset, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipeset, &old);
-    sigemptyset(&pend);
-    sigpending(&pend);
-    int was_pending = sigismember(&pend, SIGPIPE) == 1;
+    struct subproc__sigpipe g;
+    subproc__sigpipe_hold(&g);
     size_t done = 0;
     int err = 0;
     while (done < n) {
@@ -187,12 +182,7 @@ static ssize_t cookie_write(void *c, const char *buf, size_t n)
         }
         done += (size_t)w;
     }
-    if (err == EPIPE && !was_pending) {
-        static const struct timespec zero = {0, 0};
-        while (sigtimedwait(&pipeset, NULL, &zero) < 0 && errno == EINTR) {
-        }
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    subproc__sigpipe_release(&g, err == EPIPE);
     if (done == 0 && err) {
         errno = err;
         return -1;

@@ -88,7 +88,7 @@ check: all header-test
 # The public header alone, as C99 -pedantic and as C++.
 header-test: | $(B)/tests
 	printf '#include <subproc.h>\nint main(void){return 0;}\n' > $(B)/tests/hdr.c
-	$(CC) -std=c99 -pedantic -Wall -Wextra -Werror -Iinclude -c $(B)/tests/hdr.c -o $(B)/tests/hdr_c.o
+	$(CC) -std=c99 -pedantic -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -Iinclude -c $(B)/tests/hdr.c -o $(B)/tests/hdr_c.o
 	@if command -v c++ >/dev/null 2>&1; then \
 	  cp $(B)/tests/hdr.c $(B)/tests/hdr.cpp && \
 	  echo "c++ -std=c++11 -pedantic ... include/subproc.h" && \

@@ -93,6 +93,8 @@ struct subproc_env {
 SUBPROC__HIDDEN _Noreturn void subproc__child(struct subproc__plan *pl);
 /* clone() entry point for the Linux backend. */
 SUBPROC__HIDDEN int subproc__child_entry(void *plan);
+/* clone() entry point of the backend probe: sets *(int *)flag to 1 and exits. */
+SUBPROC__HIDDEN int subproc__probe_entry(void *flag);
 
 /* spawn_linux.c / spawn_posix.c: start the child described by pl. On success *pid is set and
  * *pidfd is a pidfd or -1. On failure returns -errno and fills err (step, errno, fd). */

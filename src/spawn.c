@@ -27,7 +27,7 @@ static void backend_init(void)
     force_posix = 1;
 #endif
     if (b && strcmp(b, "posix") == 0) force_posix = 1;
-    if (!subproc__have_linux_backend()) force_posix = 1;
+    if (!force_posix && !subproc__have_linux_backend()) force_posix = 1;
 #if defined(__linux__) && defined(SYS_close_range)
     /* An empty, out-of-range span: 0 where close_range(2) exists, ENOSYS where it does not. */
     have_close_range = syscall(SYS_close_range, ~0u, ~0u, 0) == 0;

@@ -24,9 +24,32 @@
 /* The child runs child.c only: a few frames of plain syscalls. 64 KiB leaves a wide margin. */
 #define CHILD_STACK (64 * 1024)
 
+/*
+ * Whether clone(CLONE_VM | CLONE_VFORK) really shares memory here. The backend depends on it:
+ * the child reports a failure by writing into the plan. Emulators do not always honour it:
+ * valgrind (3.x) and qemu-user turn such a clone into a plain fork, so the child's report would
+ * land in a copy and a failed exec would look like a success. One tiny child, once per process,
+ * tells us; no environment sniffing is needed. With CLONE_VFORK honoured, the child has exited
+ * before clone() returns, so its store is visible at once; without CLONE_VM it never is.
+ */
 int subproc__have_linux_backend(void)
 {
-    return 1;
+    char *stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) return 1; /* cannot tell: keep the default, real spawns report */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    volatile int flag = 0;
+    int saved_errno = errno;
+    pid_t pid = clone(subproc__probe_entry, stack + CHILD_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD,
+                      (void *)&flag);
+    int shared = flag;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (pid > 0) subproc__reap(pid);
+    munmap(stack, CHILD_STACK);
+    errno = saved_errno;
+    return pid < 0 || shared; /* a failed probe (EAGAIN) says nothing about the emulator */
 }
 
 static int pidfd_flag_works = 1; /* cleared once the kernel refuses CLONE_PIDFD (before 5.2) */

@@ -128,6 +128,16 @@ SUBPROC__HIDDEN int subproc__fail(subproc_error *err, subproc_step step, int e, 
 /* env.c */
 SUBPROC__HIDDEN int subproc__env_name_ok(const char *name, size_t len);
 
+/* alloc.c: the library allocates only through these. */
+SUBPROC__HIDDEN void *subproc__malloc(size_t n);
+SUBPROC__HIDDEN void *subproc__calloc(size_t n, size_t size);
+SUBPROC__HIDDEN void *subproc__realloc(void *p, size_t n);
+/* 1 when the allocation being made must fail (test hook); also used for the clone stack. */
+SUBPROC__HIDDEN int subproc__alloc_fails(void);
+/* Test hook: make the nth allocation of the calling thread from now fail (1 = the next one),
+ * once; 0 turns it off. Always compiled in; costs one thread-local test per allocation. */
+SUBPROC__HIDDEN void subproc__test_fail_alloc_after(unsigned long n);
+
 /* time */
 SUBPROC__HIDDEN int64_t subproc__now_ms(void);
 

@@ -133,7 +133,7 @@ static const char *child_path(const subproc_opts *o)
 static int add_cand(struct spawn_ctx *c, const char *dir, size_t dlen, const char *prog,
                     size_t plen)
 {
-    char *s = malloc(dlen + plen + 2);
+    char *s = subproc__malloc(dlen + plen + 2);
     if (!s) return -ENOMEM;
     memcpy(s, dir, dlen);
     size_t n = dlen;
@@ -150,7 +150,7 @@ static int resolve(struct spawn_ctx *c, const subproc_opts *o, subproc_error *er
     size_t plen = strlen(prog);
     if (plen == 0) return subproc__fail(err, SUBPROC_STEP_RESOLVE, ENOENT, -1, prog);
     if (strchr(prog, '/') || (o->flags & SUBPROC_NO_PATH_SEARCH)) {
-        c->cands = malloc(sizeof *c->cands);
+        c->cands = subproc__malloc(sizeof *c->cands);
         if (!c->cands || add_cand(c, "", 0, prog, plen) < 0)
             return subproc__fail(err, SUBPROC_STEP_ALLOC, ENOMEM, -1, NULL);
         return 0;
@@ -163,7 +163,7 @@ static int resolve(struct spawn_ctx *c, const subproc_opts *o, subproc_error *er
     }
     size_t max = 1;
     for (const char *p = path; *p; p++) max += *p == ':';
-    c->cands = malloc(max * sizeof *c->cands);
+    c->cands = subproc__malloc(max * sizeof *c->cands);
     if (!c->cands) return subproc__fail(err, SUBPROC_STEP_ALLOC, ENOMEM, -1, NULL);
     for (const char *p = path;;) {
         const char *end = strchr(p, ':');
@@ -225,9 +225,9 @@ static int stdio_source(struct spawn_ctx *c, const subproc_opts *o, int i, subpr
 static int build_fd_plan(struct spawn_ctx *c, const subproc_opts *o, subproc_error *err)
 {
     size_t n = 0, cap = 3 + o->nfds;
-    c->mv = calloc(cap, sizeof *c->mv);
-    c->keep = calloc(cap, sizeof *c->keep);
-    c->tmp = calloc(cap, sizeof *c->tmp);
+    c->mv = subproc__calloc(cap, sizeof *c->mv);
+    c->keep = subproc__calloc(cap, sizeof *c->keep);
+    c->tmp = subproc__calloc(cap, sizeof *c->tmp);
     if (!c->mv || !c->keep || !c->tmp)
         return subproc__fail(err, SUBPROC_STEP_ALLOC, ENOMEM, -1, NULL);
     int src[3];
@@ -281,7 +281,7 @@ int subproc_spawn(subproc_proc **out, const subproc_opts *o, subproc_error *err)
     c.nullfd = -1;
     for (int i = 0; i < 3; i++) c.opened[i] = c.parent[i] = -1;
 
-    subproc_proc *p = calloc(1, sizeof *p);
+    subproc_proc *p = subproc__calloc(1, sizeof *p);
     if (!p) return subproc__fail(err, SUBPROC_STEP_ALLOC, ENOMEM, -1, NULL);
 
     struct subproc__plan *pl = &c.pl;

@@ -57,6 +57,7 @@ static int pidfd_flag_works = 1; /* cleared once the kernel refuses CLONE_PIDFD 
 int subproc__spawn_linux(struct subproc__plan *pl, pid_t *out_pid, int *out_pidfd,
                          subproc_error *err)
 {
+    if (subproc__alloc_fails()) return subproc__fail(err, SUBPROC_STEP_CLONE, ENOMEM, -1, NULL);
     char *stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if (stack == MAP_FAILED) return subproc__fail(err, SUBPROC_STEP_CLONE, errno, -1, NULL);

@@ -98,6 +98,9 @@ int subproc__spawn_linux(struct subproc__plan *pl, pid_t *out_pid, int *out_pidf
         subproc__reap(pid);
         return -pl->fail_errno;
     }
+    /* clone puts the pidfd on the lowest free number, which is 0-2 when the caller runs with
+     * a standard fd closed; the next "inherit" child would get it as stdin. */
+    if (pidfd >= 0) pidfd = subproc__fd_lift(pidfd);
     if (pidfd < 0) {
         int fd = subproc__pidfd_open(pid);
         pidfd = fd >= 0 ? fd : -1;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #ifdef __linux__
 #include <sys/syscall.h>
 #endif
@@ -116,6 +117,18 @@ static int check_opts(const subproc_opts *o, subproc_error *err)
         for (size_t j = 0; j < i; j++)
             if (o->fds[j].child_fd == dst)
                 return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, dst, NULL);
+    }
+    if (o->nfds) {
+        /* A target the child's fd limit does not allow would fail in the child, and first in
+         * the parking step, naming another fd (EINVAL). Say which one, before starting anything.
+         * The limit is the child's: its own RLIMIT_NOFILE is set before the fd plan. */
+        struct rlimit rl = {RLIM_INFINITY, RLIM_INFINITY};
+        getrlimit(RLIMIT_NOFILE, &rl);
+        for (size_t i = 0; i < o->nrlimits; i++)
+            if (o->rlimits[i].resource == RLIMIT_NOFILE) rl.rlim_cur = o->rlimits[i].soft;
+        for (size_t i = 0; i < o->nfds; i++)
+            if (rl.rlim_cur != RLIM_INFINITY && (rlim_t)o->fds[i].child_fd >= rl.rlim_cur)
+                return subproc__fail(err, SUBPROC_STEP_FDMAP, EBADF, o->fds[i].child_fd, NULL);
     }
     if (o->cwd && !*o->cwd) return subproc__fail(err, SUBPROC_STEP_CHDIR, ENOENT, -1, o->cwd);
     return 0;

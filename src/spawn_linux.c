@@ -34,6 +34,14 @@
  */
 int subproc__have_linux_backend(void)
 {
+#if defined(__SANITIZE_THREAD__)
+    /* ThreadSanitizer intercepts clone() and the libc calls child.c makes (dup2, close, ...);
+     * in a CLONE_VM child those interceptors update the parent's own TSan state (fork
+     * bookkeeping, fd shadow), which then reports false races or aborts the next
+     * pthread_create(). TSan builds therefore use the fork backend, where the child has its own
+     * copy of that state. make tsan still checks everything above the backend. */
+    return 0;
+#endif
     char *stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if (stack == MAP_FAILED) return 1; /* cannot tell: keep the default, real spawns report */
@@ -51,6 +59,7 @@ int subproc__have_linux_backend(void)
     errno = saved_errno;
     return pid < 0 || shared; /* a failed probe (EAGAIN) says nothing about the emulator */
 }
+
 
 static int pidfd_flag_works = 1; /* cleared once the kernel refuses CLONE_PIDFD (before 5.2) */
 

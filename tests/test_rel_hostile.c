@@ -246,26 +246,20 @@ TEST(rel_signals_during_blocking_calls)
     subproc_proc *p;
     subproc_opts o = SUBPROC_OPTS_INIT;
     o.argv = helper_argv("sleep", "300", NULL);
-    int k0 = kicks;
     ASSERT_OK(subproc_spawn(&p, &o, NULL));
     ASSERT_OK(subproc_proc_wait(p, &st)); /* forever */
     ASSERT_EQ(st.exited, 1);
     subproc_proc_free(p);
-    ASSERT(kicks > k0);
 
-    k0 = kicks;
     ASSERT_OK(subproc_spawn(&p, &o, NULL));
     ASSERT_OK(subproc_proc_wait_timeout(p, 20000, &st));
     ASSERT_EQ(st.exited, 1);
     subproc_proc_free(p);
-    ASSERT(kicks > k0);
 
-    k0 = kicks;
     ASSERT_OK(subproc_spawn(&p, &o, NULL));
     ASSERT_OK(subproc_proc_wait_ex(p, -1, SUBPROC_WAIT_STOPPED, &st));
     ASSERT_EQ(st.exited, 1);
     subproc_proc_free(p);
-    ASSERT(kicks > k0);
 
     /* terminate's grace period is a blocking wait too */
     o.argv = helper_argv("ignore-term", "20000", NULL);
@@ -293,8 +287,11 @@ TEST(rel_signals_during_blocking_calls)
         oe.argv = bad;
         ASSERT_EQ(subproc_spawn(&p, &oe, NULL), -ENOENT);
     }
-    storm_on = 0;
+    __atomic_store_n(&storm_on, 0, __ATOMIC_RELAXED);
     pthread_join(th, NULL);
+    /* Signals arrived all along (200 us apart, each wait lasts 300 ms). Counted at the end:
+     * TSan defers handlers to its next intercepted call. */
+    ASSERT(kicks > 100);
     signal(SIGUSR1, SIG_DFL);
 }
 

@@ -287,7 +287,11 @@ void subproc_proc_close_fd(subproc_proc *p, int stream);
  * the wait sleeps in poll() on the pidfd; on the portable one it re-checks with waitpid(WNOHANG)
  * at growing intervals (1 ms to 20 ms) - no SIGCHLD handler is ever installed.
  * Once the child is reaped its status is kept and returned again by later calls.
- * Errors: -ETIMEDOUT (still running), -ECHILD (someone else reaped it, e.g. SIGCHLD ignored).
+ * Errors: -ETIMEDOUT (still running), -ECHILD (someone else reaped it, e.g. SIGCHLD ignored:
+ * the kernel then reaps children itself, so every wait returns -ECHILD at once, no status).
+ * A stopped child has not ended: without SUBPROC_WAIT_STOPPED the wait goes on (or times out).
+ * When the caller is also the child's ptrace tracer, ptrace stops are left for the caller's own
+ * waitpid() (never consumed) unless SUBPROC_WAIT_STOPPED asks for stops.
  */
 int subproc_proc_wait_ex(subproc_proc *p, int timeout_ms, unsigned flags, subproc_status *out);
 int subproc_proc_wait(subproc_proc *p, subproc_status *out);                      /* forever */

@@ -240,3 +240,11 @@ int subproc__child_entry(void *plan)
 {
     subproc__child(plan);
 }
+
+int subproc__probe_entry(void *flag)
+{
+    /* The backend probe (spawn_linux.c): a store the parent can see only if the memory is
+     * really shared. */
+    *(volatile int *)flag = 1;
+    _exit(0);
+}

@@ -16,7 +16,7 @@ static int grow(subproc_env *e)
 {
     if (e->n + 1 < e->cap) return 0;
     size_t cap = e->cap ? e->cap * 2 : 16;
-    char **v = realloc(e->vars, cap * sizeof *v);
+    char **v = subproc__realloc(e->vars, cap * sizeof *v);
     if (!v) return -ENOMEM;
     e->vars = v;
     e->cap = cap;
@@ -53,7 +53,7 @@ int subproc_env_new(subproc_env **out, unsigned flags)
 {
     *out = NULL;
     if (flags & ~SUBPROC_ENV_INHERIT) return -EINVAL;
-    subproc_env *e = calloc(1, sizeof *e);
+    subproc_env *e = subproc__calloc(1, sizeof *e);
     if (!e || grow(e) < 0) {
         free(e);
         return -ENOMEM;
@@ -79,7 +79,7 @@ int subproc_env_setn(subproc_env *e, const char *name, size_t nlen, const char *
 {
     if (!e || !subproc__env_name_ok(name, nlen)) return -EINVAL;
     if (!value || memchr(value, '\0', vlen)) return -EINVAL;
-    char *s = malloc(nlen + vlen + 2);
+    char *s = subproc__malloc(nlen + vlen + 2);
     if (!s) return -ENOMEM;
     memcpy(s, name, nlen);
     s[nlen] = '=';

@@ -2,6 +2,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -29,7 +30,7 @@ int subproc__fail(subproc_error *err, subproc_step step, int e, int fd, const ch
 
 const char *subproc_strerror(int err)
 {
-    if (err < 0) err = -err;
+    if (err < 0) err = err == INT_MIN ? INT_MAX : -err; /* -INT_MIN does not exist */
     if (err == 0) return "Success";
     if (err == SUBPROC_ECHECK) return "Child process failed";
     /* strerror() may share one buffer between threads for unknown values; known values are

@@ -60,8 +60,8 @@ int subproc__pidfd_open(pid_t pid)
 #if defined(__linux__) && defined(SYS_pidfd_open)
     int fd = (int)syscall(SYS_pidfd_open, pid, 0);
     if (fd < 0) return -errno;
-    /* pidfds are always O_CLOEXEC. */
-    return fd;
+    /* pidfds are always O_CLOEXEC; like every fd of ours, keep it off 0-2. */
+    return subproc__fd_lift(fd);
 #else
     (void)pid;
     return -ENOSYS;

@@ -27,7 +27,7 @@ struct subproc_group {
 int subproc_group_new(subproc_group **out)
 {
     *out = NULL;
-    subproc_group *g = calloc(1, sizeof *g);
+    subproc_group *g = subproc__calloc(1, sizeof *g);
     if (!g) return -ENOMEM;
     g->epfd = -1;
 #ifdef __linux__
@@ -58,7 +58,7 @@ int subproc_group_add(subproc_group *g, subproc_proc *p)
     if (p->reaped) return -EINVAL;
     if (g->n == g->cap) {
         size_t cap = g->cap ? g->cap * 2 : 16;
-        subproc_proc **m = realloc(g->members, cap * sizeof *m);
+        subproc_proc **m = subproc__realloc(g->members, cap * sizeof *m);
         if (!m) return -ENOMEM;
         g->members = m;
         g->cap = cap;

@@ -93,6 +93,8 @@ struct subproc_env {
 SUBPROC__HIDDEN _Noreturn void subproc__child(struct subproc__plan *pl);
 /* clone() entry point for the Linux backend. */
 SUBPROC__HIDDEN int subproc__child_entry(void *plan);
+/* clone() entry point of the backend probe: sets *(int *)flag to 1 and exits. */
+SUBPROC__HIDDEN int subproc__probe_entry(void *flag);
 
 /* spawn_linux.c / spawn_posix.c: start the child described by pl. On success *pid is set and
  * *pidfd is a pidfd or -1. On failure returns -errno and fills err (step, errno, fd). */
@@ -132,6 +134,15 @@ SUBPROC__HIDDEN int subproc__env_name_ok(const char *name, size_t len);
 /* Defaults shared by every "signal, grace period, SIGKILL, drain" sequence. */
 #define SUBPROC__DEFAULT_GRACE_MS 2000
 #define SUBPROC__DEFAULT_DRAIN_MS 100
+/* alloc.c: the library allocates only through these. */
+SUBPROC__HIDDEN void *subproc__malloc(size_t n);
+SUBPROC__HIDDEN void *subproc__calloc(size_t n, size_t size);
+SUBPROC__HIDDEN void *subproc__realloc(void *p, size_t n);
+/* 1 when the allocation being made must fail (test hook); also used for the clone stack. */
+SUBPROC__HIDDEN int subproc__alloc_fails(void);
+/* Test hook: make the nth allocation of the calling thread from now fail (1 = the next one),
+ * once; 0 turns it off. Always compiled in; costs one thread-local test per allocation. */
+SUBPROC__HIDDEN void subproc__test_fail_alloc_after(unsigned long n);
 
 /* time */
 SUBPROC__HIDDEN int64_t subproc__now_ms(void);

@@ -140,7 +140,7 @@ static int line_append(struct subproc__pump_out *o, const char *d, size_t n)
     if (o->line_len + n > o->line_size) {
         size_t sz = o->line_size ? o->line_size : 256;
         while (sz < o->line_len + n) sz *= 2;
-        char *nl = realloc(o->line, sz);
+        char *nl = subproc__realloc(o->line, sz);
         if (!nl) return -ENOMEM;
         o->line = nl;
         o->line_size = sz;
@@ -182,7 +182,7 @@ static int read_target(struct subproc__pump *pm, struct subproc__pump_out *o, ch
                        size_t *n)
 {
     if (!capturing(pm, o)) {
-        if (!pm->scratch && !(pm->scratch = malloc(SCRATCH_SIZE))) return -ENOMEM;
+        if (!pm->scratch && !(pm->scratch = subproc__malloc(SCRATCH_SIZE))) return -ENOMEM;
         *buf = pm->scratch;
         *n = SCRATCH_SIZE;
         return 0;
@@ -205,7 +205,7 @@ static int read_target(struct subproc__pump *pm, struct subproc__pump_out *o, ch
         size_t sz = o->cap_size ? o->cap_size * 2 : MIN_READ + 1;
         if (sz < c->len + MIN_READ + 1) sz = c->len + MIN_READ + 1;
         if (sz > lim + 1) sz = lim + 1;
-        char *nd = realloc(c->data, sz);
+        char *nd = subproc__realloc(c->data, sz);
         if (!nd) return -ENOMEM;
         c->data = nd;
         o->cap_size = sz;
@@ -393,7 +393,7 @@ void subproc__pump_finish(struct subproc__pump *pm)
         } else {
             c->head_len = c->len;
         }
-        if (!c->data) c->data = malloc(1);
+        if (!c->data) c->data = subproc__malloc(1);
         if (c->data) c->data[c->len] = '\0';
     }
     free(pm->scratch);
@@ -513,7 +513,7 @@ int subproc__result_captures(subproc_result *out, const subproc_comm_opts *co, i
     for (int s = 0; s < 2; s++) {
         subproc_capture *c = s ? &out->err : &out->out;
         if ((co->flags & SUBPROC_COMM_NO_CAPTURE) || c->data) continue;
-        if (!(c->data = calloc(1, 1)) && r == 0) r = -ENOMEM;
+        if (!(c->data = subproc__calloc(1, 1)) && r == 0) r = -ENOMEM;
     }
     return r;
 }

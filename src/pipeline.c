@@ -113,11 +113,11 @@ int subproc_pipeline_spawn(subproc_pipeline **out, const subproc_opts *stages, s
     if ((r = check_stages(stages, n, flags)) < 0)
         return subproc__fail(err, SUBPROC_STEP_VALIDATE, -r, -1, NULL);
 
-    subproc_pipeline *pl = calloc(1, sizeof *pl);
+    subproc_pipeline *pl = subproc__calloc(1, sizeof *pl);
     if (pl) {
-        pl->procs = calloc(n, sizeof *pl->procs);
-        pl->errors = calloc(n, sizeof *pl->errors);
-        pl->status = calloc(n, sizeof *pl->status);
+        pl->procs = subproc__calloc(n, sizeof *pl->procs);
+        pl->errors = subproc__calloc(n, sizeof *pl->errors);
+        pl->status = subproc__calloc(n, sizeof *pl->status);
     }
     if (!pl || !pl->procs || !pl->errors || !pl->status) {
         if (pl) {
@@ -350,7 +350,7 @@ int subproc_pipeline_run(subproc_pipeline **keep, subproc_result *out, const sub
     int64_t t0 = subproc__now_ms();
     /* The pipeline's own ends become pipes where the caller left them to us and we need them. */
     subproc_opts first = stages[0], last = stages[n - 1];
-    subproc_opts *st = malloc(n * sizeof *st);
+    subproc_opts *st = subproc__malloc(n * sizeof *st);
     if (!st) return subproc__fail(&out->error, SUBPROC_STEP_ALLOC, ENOMEM, -1, NULL);
     memcpy(st, stages, n * sizeof *st);
     if (co->input && first.stdio[0].kind == SUBPROC_IO_INHERIT) st[0].stdio[0].kind = SUBPROC_IO_PIPE;

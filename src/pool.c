@@ -88,7 +88,7 @@ static void drain(struct pool *pl, struct slot *s, int k)
         if (!max || s->len[k] < max) {
             if (s->cap[k] - s->len[k] < 4096) {
                 size_t cap = s->cap[k] ? s->cap[k] * 2 : 16384;
-                char *b = realloc(s->buf[k], cap + 1);
+                char *b = subproc__realloc(s->buf[k], cap + 1);
                 if (b) {
                     s->buf[k] = b;
                     s->cap[k] = cap;
@@ -239,7 +239,7 @@ int subproc_pool_run(subproc_job *jobs, size_t n, const subproc_pool_opts *o)
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     pl.nslots = o->jobs ? o->jobs : cpus > 0 ? (unsigned)cpus : 1;
     if (pl.nslots > n) pl.nslots = n ? (unsigned)n : 1;
-    pl.slots = calloc(pl.nslots, sizeof *pl.slots);
+    pl.slots = subproc__calloc(pl.nslots, sizeof *pl.slots);
     if (!pl.slots) return -ENOMEM;
     for (unsigned i = 0; i < pl.nslots; i++) pl.slots[i].fd[0] = pl.slots[i].fd[1] = -1;
 #ifdef __linux__

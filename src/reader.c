@@ -33,7 +33,7 @@ int subproc_reader_new(subproc_reader **out, int fd, size_t max_record, unsigned
     if (!out) return -EINVAL;
     *out = NULL;
     if (fd < 0 || (flags & ~SUBPROC_READER_OWN_FD)) return -EINVAL;
-    subproc_reader *r = calloc(1, sizeof *r);
+    subproc_reader *r = subproc__calloc(1, sizeof *r);
     if (!r) return -ENOMEM;
     r->fd = fd;
     r->flags = flags;
@@ -77,7 +77,7 @@ static int make_room(subproc_reader *r)
     if (r->end + 1 < r->size) return 0;
     size_t sz = r->size ? r->size * 2 : READER_START;
     if (sz > r->max + 1 && r->max + 1 > r->end + 1) sz = r->max + 1;
-    char *nb = realloc(r->buf, sz);
+    char *nb = subproc__realloc(r->buf, sz);
     if (!nb) return -ENOMEM;
     r->buf = nb;
     r->size = sz;
@@ -217,7 +217,7 @@ int subproc_popen(FILE **out, const char *const *argv, const char *mode, const s
     int stream = writing ? 0 : 1;
     o.stdio[stream] = (subproc_io){.kind = SUBPROC_IO_PIPE};
 
-    struct pfile *pf = calloc(1, sizeof *pf);
+    struct pfile *pf = subproc__calloc(1, sizeof *pf);
     if (!pf) return subproc__fail(err, SUBPROC_STEP_ALLOC, ENOMEM, -1, NULL);
     int r = subproc_spawn(&pf->p, &o, err);
     if (r < 0) {

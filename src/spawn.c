@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #ifdef __linux__
 #include <sys/syscall.h>
 #endif
@@ -27,7 +28,7 @@ static void backend_init(void)
     force_posix = 1;
 #endif
     if (b && strcmp(b, "posix") == 0) force_posix = 1;
-    if (!subproc__have_linux_backend()) force_posix = 1;
+    if (!force_posix && !subproc__have_linux_backend()) force_posix = 1;
 #if defined(__linux__) && defined(SYS_close_range)
     /* An empty, out-of-range span: 0 where close_range(2) exists, ENOSYS where it does not. */
     have_close_range = syscall(SYS_close_range, ~0u, ~0u, 0) == 0;
@@ -117,6 +118,18 @@ static int check_opts(const subproc_opts *o, subproc_error *err)
             if (o->fds[j].child_fd == dst)
                 return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, dst, NULL);
     }
+    if (o->nfds) {
+        /* A target the child's fd limit does not allow would fail in the child, and first in
+         * the parking step, naming another fd (EINVAL). Say which one, before starting anything.
+         * The limit is the child's: its own RLIMIT_NOFILE is set before the fd plan. */
+        struct rlimit rl = {RLIM_INFINITY, RLIM_INFINITY};
+        getrlimit(RLIMIT_NOFILE, &rl);
+        for (size_t i = 0; i < o->nrlimits; i++)
+            if (o->rlimits[i].resource == RLIMIT_NOFILE) rl.rlim_cur = o->rlimits[i].soft;
+        for (size_t i = 0; i < o->nfds; i++)
+            if (rl.rlim_cur != RLIM_INFINITY && (rlim_t)o->fds[i].child_fd >= rl.rlim_cur)
+                return subproc__fail(err, SUBPROC_STEP_FDMAP, EBADF, o->fds[i].child_fd, NULL);
+    }
     if (o->cwd && !*o->cwd) return subproc__fail(err, SUBPROC_STEP_CHDIR, ENOENT, -1, o->cwd);
     return 0;
 }
@@ -133,7 +146,7 @@ static const char *child_path(const subproc_opts *o)
 static int add_cand(struct spawn_ctx *c, const char *dir, size_t dlen, const char *prog,
                     size_t plen)
 {
-    char *s = malloc(dlen + plen + 2);
+    char *s = subproc__malloc(dlen + plen + 2);
     if (!s) return -ENOMEM;
     memcpy(s, dir, dlen);
     size_t n = dlen;
@@ -150,7 +163,7 @@ static int resolve(struct spawn_ctx *c, const subproc_opts *o, subproc_error *er
     size_t plen = strlen(prog);
     if (plen == 0) return subproc__fail(err, SUBPROC_STEP_RESOLVE, ENOENT, -1, prog);
     if (strchr(prog, '/') || (o->flags & SUBPROC_NO_PATH_SEARCH)) {
-        c->cands = malloc(sizeof *c->cands);
+        c->cands = subproc__malloc(sizeof *c->cands);
         if (!c->cands || add_cand(c, "", 0, prog, plen) < 0)
             return subproc__fail(err, SUBPROC_STEP_ALLOC, ENOMEM, -1, NULL);
         return 0;
@@ -163,7 +176,7 @@ static int resolve(struct spawn_ctx *c, const subproc_opts *o, subproc_error *er
     }
     size_t max = 1;
     for (const char *p = path; *p; p++) max += *p == ':';
-    c->cands = malloc(max * sizeof *c->cands);
+    c->cands = subproc__malloc(max * sizeof *c->cands);
     if (!c->cands) return subproc__fail(err, SUBPROC_STEP_ALLOC, ENOMEM, -1, NULL);
     for (const char *p = path;;) {
         const char *end = strchr(p, ':');
@@ -225,9 +238,9 @@ static int stdio_source(struct spawn_ctx *c, const subproc_opts *o, int i, subpr
 static int build_fd_plan(struct spawn_ctx *c, const subproc_opts *o, subproc_error *err)
 {
     size_t n = 0, cap = 3 + o->nfds;
-    c->mv = calloc(cap, sizeof *c->mv);
-    c->keep = calloc(cap, sizeof *c->keep);
-    c->tmp = calloc(cap, sizeof *c->tmp);
+    c->mv = subproc__calloc(cap, sizeof *c->mv);
+    c->keep = subproc__calloc(cap, sizeof *c->keep);
+    c->tmp = subproc__calloc(cap, sizeof *c->tmp);
     if (!c->mv || !c->keep || !c->tmp)
         return subproc__fail(err, SUBPROC_STEP_ALLOC, ENOMEM, -1, NULL);
     int src[3];
@@ -281,7 +294,7 @@ int subproc_spawn(subproc_proc **out, const subproc_opts *o, subproc_error *err)
     c.nullfd = -1;
     for (int i = 0; i < 3; i++) c.opened[i] = c.parent[i] = -1;
 
-    subproc_proc *p = calloc(1, sizeof *p);
+    subproc_proc *p = subproc__calloc(1, sizeof *p);
     if (!p) return subproc__fail(err, SUBPROC_STEP_ALLOC, ENOMEM, -1, NULL);
 
     struct subproc__plan *pl = &c.pl;

@@ -24,16 +24,49 @@
 /* The child runs child.c only: a few frames of plain syscalls. 64 KiB leaves a wide margin. */
 #define CHILD_STACK (64 * 1024)
 
+/*
+ * Whether clone(CLONE_VM | CLONE_VFORK) really shares memory here. The backend depends on it:
+ * the child reports a failure by writing into the plan. Emulators do not always honour it:
+ * valgrind (3.x) and qemu-user turn such a clone into a plain fork, so the child's report would
+ * land in a copy and a failed exec would look like a success. One tiny child, once per process,
+ * tells us; no environment sniffing is needed. With CLONE_VFORK honoured, the child has exited
+ * before clone() returns, so its store is visible at once; without CLONE_VM it never is.
+ */
 int subproc__have_linux_backend(void)
 {
-    return 1;
+#if defined(__SANITIZE_THREAD__)
+    /* ThreadSanitizer intercepts clone() and the libc calls child.c makes (dup2, close, ...);
+     * in a CLONE_VM child those interceptors update the parent's own TSan state (fork
+     * bookkeeping, fd shadow), which then reports false races or aborts the next
+     * pthread_create(). TSan builds therefore use the fork backend, where the child has its own
+     * copy of that state. make tsan still checks everything above the backend. */
+    return 0;
+#endif
+    char *stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) return 1; /* cannot tell: keep the default, real spawns report */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    volatile int flag = 0;
+    int saved_errno = errno;
+    pid_t pid = clone(subproc__probe_entry, stack + CHILD_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD,
+                      (void *)&flag);
+    int shared = flag;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (pid > 0) subproc__reap(pid);
+    munmap(stack, CHILD_STACK);
+    errno = saved_errno;
+    return pid < 0 || shared; /* a failed probe (EAGAIN) says nothing about the emulator */
 }
+
 
 static int pidfd_flag_works = 1; /* cleared once the kernel refuses CLONE_PIDFD (before 5.2) */
 
 int subproc__spawn_linux(struct subproc__plan *pl, pid_t *out_pid, int *out_pidfd,
                          subproc_error *err)
 {
+    if (subproc__alloc_fails()) return subproc__fail(err, SUBPROC_STEP_CLONE, ENOMEM, -1, NULL);
     char *stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if (stack == MAP_FAILED) return subproc__fail(err, SUBPROC_STEP_CLONE, errno, -1, NULL);
@@ -77,6 +110,9 @@ int subproc__spawn_linux(struct subproc__plan *pl, pid_t *out_pid, int *out_pidf
         subproc__reap(pid);
         return -pl->fail_errno;
     }
+    /* clone puts the pidfd on the lowest free number, which is 0-2 when the caller runs with
+     * a standard fd closed; the next "inherit" child would get it as stdin. */
+    if (pidfd >= 0) pidfd = subproc__fd_lift(pidfd);
     if (pidfd < 0) {
         int fd = subproc__pidfd_open(pid);
         pidfd = fd >= 0 ? fd : -1;

@@ -62,10 +62,17 @@ void subproc__reap(pid_t pid)
     }
 }
 
-/* Reap without blocking. 1 when the child is (now) reaped or lost, 0 when still running. */
-static int reap_nohang(subproc_proc *p, unsigned flags, subproc_status *stopped)
+/*
+ * Reap without blocking. 1 when the child is (now) reaped or lost, 2 when it stopped and the
+ * caller asked for stops, 0 when still running. The state is peeked first (WNOWAIT) and consumed
+ * only when it is ours to report: when the caller is also the child's ptrace tracer the kernel
+ * reports ptrace stops to every wait, and such a stop is neither the child's end nor ours to take
+ * from the tracer. *traced is set when one was seen (waitid would then not block).
+ */
+static int reap_nohang(subproc_proc *p, unsigned flags, subproc_status *stopped, int *traced)
 {
     int done = 0;
+    int want_stops = (flags & SUBPROC_WAIT_STOPPED) != 0;
     pthread_mutex_lock(&p->lock);
     if (p->reaped) {
         done = 1;
@@ -79,24 +86,39 @@ static int reap_nohang(subproc_proc *p, unsigned flags, subproc_status *stopped)
         while (r < 0 && errno == EINTR);
         if ((r == 0 && si.si_pid != 0) || (r < 0 && errno == ECHILD)) done = 3;
     } else {
-        int ws;
-        struct rusage ru;
-        int wf = WNOHANG | ((flags & SUBPROC_WAIT_STOPPED) ? WUNTRACED : 0);
-        pid_t r;
+        siginfo_t si;
+        int r;
+        memset(&si, 0, sizeof si);
         do
-            r = wait4(p->pid, &ws, wf, &ru);
+            r = waitid(P_PID, (id_t)p->pid, &si,
+                       WEXITED | WNOHANG | WNOWAIT | (want_stops ? WSTOPPED : 0));
         while (r < 0 && errno == EINTR);
-        if (r == p->pid && WIFSTOPPED(ws)) {
-            subproc__status_from_wait(stopped, ws, NULL);
-            done = 2;
-        } else if (r == p->pid) {
-            subproc__status_from_wait(&p->status, ws, &ru);
-            p->reaped = 1;
-            done = 1;
-        } else if (r < 0 && errno == ECHILD) {
+        int stop = si.si_code == CLD_STOPPED || si.si_code == CLD_TRAPPED;
+        if (r < 0 && errno == ECHILD) {
             p->reaped = 1;
             p->lost = 1;
             done = 1;
+        } else if (r == 0 && si.si_pid == p->pid && stop && !want_stops) {
+            *traced = 1;
+        } else if (r == 0 && si.si_pid == p->pid) {
+            int ws;
+            struct rusage ru;
+            pid_t w;
+            do
+                w = wait4(p->pid, &ws, WNOHANG | (stop ? WUNTRACED : 0), &ru);
+            while (w < 0 && errno == EINTR);
+            if (w == p->pid && WIFSTOPPED(ws)) {
+                subproc__status_from_wait(stopped, ws, NULL);
+                done = 2;
+            } else if (w == p->pid) {
+                subproc__status_from_wait(&p->status, ws, &ru);
+                p->reaped = 1;
+                done = 1;
+            } else if (w < 0 && errno == ECHILD) {
+                p->reaped = 1;
+                p->lost = 1;
+                done = 1;
+            }
         }
     }
     pthread_mutex_unlock(&p->lock);
@@ -104,14 +126,14 @@ static int reap_nohang(subproc_proc *p, unsigned flags, subproc_status *stopped)
 }
 
 /* Sleep until the child may have changed state, at most ms (< 0: no limit). */
-static void sleep_on_child(subproc_proc *p, int ms, unsigned flags, int *backoff)
+static void sleep_on_child(subproc_proc *p, int ms, unsigned flags, int traced, int *backoff)
 {
     if (p->pidfd >= 0 && !(flags & SUBPROC_WAIT_STOPPED)) {
         struct pollfd pfd = {p->pidfd, POLLIN, 0};
         poll(&pfd, 1, ms); /* EINTR: the caller re-checks and re-computes the time left */
         return;
     }
-    if (ms < 0) {
+    if (ms < 0 && !traced) {
         /* No deadline: block in the kernel without reaping, then reap under the lock. */
         siginfo_t si;
         int wf = WEXITED | WNOWAIT | ((flags & SUBPROC_WAIT_STOPPED) ? WSTOPPED : 0);
@@ -119,9 +141,10 @@ static void sleep_on_child(subproc_proc *p, int ms, unsigned flags, int *backoff
         return;
     }
     /* Portable timed wait: no SIGCHLD handler is ours to install, so re-check at growing
-     * intervals, 1 ms doubling to 20 ms. */
+     * intervals, 1 ms doubling to 20 ms. Also used, without a deadline, while the caller holds
+     * the child in a ptrace stop (a blocking waitid would return at once, again and again). */
     int step = *backoff;
-    if (step > ms) step = ms;
+    if (ms >= 0 && step > ms) step = ms;
     struct timespec ts = {step / 1000, (long)(step % 1000) * 1000000L};
     nanosleep(&ts, NULL);
     *backoff = *backoff * 2 > 20 ? 20 : *backoff * 2;
@@ -131,10 +154,10 @@ int subproc_proc_wait_ex(subproc_proc *p, int timeout_ms, unsigned flags, subpro
 {
     if (!p || (flags & ~(SUBPROC_WAIT_STOPPED | SUBPROC__WAIT_NOREAP))) return -EINVAL;
     int64_t deadline = timeout_ms > 0 ? subproc__now_ms() + timeout_ms : 0;
-    int backoff = 1;
+    int backoff = 1, traced = 0;
     subproc_status stopped;
     for (;;) {
-        int done = reap_nohang(p, flags, &stopped);
+        int done = reap_nohang(p, flags, &stopped, &traced);
         if (done == 2) {
             if (out) *out = stopped;
             return 0;
@@ -148,7 +171,7 @@ int subproc_proc_wait_ex(subproc_proc *p, int timeout_ms, unsigned flags, subpro
             if (now >= deadline) return -ETIMEDOUT;
             left = (int)(deadline - now);
         }
-        sleep_on_child(p, left, flags, &backoff);
+        sleep_on_child(p, left, flags, traced, &backoff);
     }
     if (p->lost) return -ECHILD;
     if (out) *out = p->status;

@@ -51,7 +51,8 @@ int helper_main(int argc, char **argv)
         out(v ? v : "(unset)");
         return 0;
     }
-    if (!strcmp(m, "fds")) { /* "FD DEV:INO" for every open fd */
+    if (!strcmp(m, "fds") || !strcmp(m, "fds-to")) { /* "FD DEV:INO" for every open fd */
+        int to = !strcmp(m, "fds-to") ? atoi(argv[1]) : 1; /* fds-to FD: written to FD */
         DIR *d = opendir("/proc/self/fd");
         if (!d) return 101;
         int self = dirfd(d);
@@ -64,7 +65,7 @@ int helper_main(int argc, char **argv)
             if (fstat(fd, &st) < 0) continue;
             snprintf(line, sizeof line, "%d %llu:%llu\n", fd, (unsigned long long)st.st_dev,
                      (unsigned long long)st.st_ino);
-            out(line);
+            write_all(to, line, strlen(line));
         }
         closedir(d);
         return 0;

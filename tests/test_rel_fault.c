@@ -1,0 +1,301 @@
+/* test_rel_fault.c - fault injection (issue 7, item 2): every allocation failing in turn, fd
+ * exhaustion (EMFILE) and process exhaustion (EAGAIN from clone/fork under RLIMIT_NPROC).
+ * After each fault: a clear error, nothing leaked (fds, children; memory under ASan), and the
+ * next spawn works. */
+#include "test.h"
+#include "internal.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <unistd.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define REL_LSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define REL_LSAN 1
+#endif
+#ifdef REL_LSAN
+#include <sanitizer/lsan_interface.h>
+#endif
+
+/* Tests end with _exit(), which skips LeakSanitizer's exit-time check: run it by hand. */
+static void assert_no_leaks(void)
+{
+#ifdef REL_LSAN
+    ASSERT_EQ(__lsan_do_recoverable_leak_check(), 0);
+#endif
+}
+
+static void assert_no_child(void)
+{
+    int ws;
+    ASSERT_EQ(waitpid(-1, &ws, WNOHANG), -1);
+    ASSERT_EQ(errno, ECHILD);
+}
+
+/* A spawn that is known to work: helper exits 5. */
+static void spawn_works(void)
+{
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    subproc_status st = run_helper(&o, NULL, "exit", "5", NULL);
+    ASSERT_EQ(st.exited, 1);
+    ASSERT_EQ(st.code, 5);
+}
+
+/* The spawn under test touches every allocation site: a PATH search (one candidate per entry),
+ * a built environment, three pipes and two extra fds. */
+static int spawn_everything(subproc_proc **p, const subproc_env *env, int extra, subproc_error *e)
+{
+    static const char *argv[] = {"test_subproc_rel", "helper", "exit", "9", NULL};
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    subproc_fdmap fds[2] = {{extra, 7}, {extra, 8}};
+    o.program = strrchr(test_self, '/') + 1;
+    o.argv = argv;
+    o.env = env;
+    for (int i = 0; i < 3; i++) o.stdio[i].kind = SUBPROC_IO_PIPE;
+    o.fds = fds;
+    o.nfds = 2;
+    return subproc_spawn(p, &o, e);
+}
+
+TEST(rel_alloc_failure_every_site)
+{
+    char dir[4096];
+    strcpy(dir, test_self);
+    *strrchr(dir, '/') = '\0';
+    subproc_env *env;
+    ASSERT_OK(subproc_env_new(&env, SUBPROC_ENV_EMPTY));
+    char path[4200];
+    snprintf(path, sizeof path, "/nonexistent/a:/nonexistent/b:%s:/usr/bin", dir);
+    ASSERT_OK(subproc_env_set(env, "PATH", path));
+    int extra = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    ASSERT(extra >= 0);
+    int fds_before = count_fds();
+
+    int failures = 0;
+    for (unsigned long n = 1; n < 1000; n++) {
+        subproc_proc *p = (subproc_proc *)1;
+        subproc_error e;
+        subproc__test_fail_alloc_after(n);
+        int r = spawn_everything(&p, env, extra, &e);
+        subproc__test_fail_alloc_after(0);
+        if (r == 0) {
+            subproc_status st;
+            ASSERT_OK(subproc_proc_wait(p, &st));
+            ASSERT_EQ(st.code, 9);
+            subproc_proc_free(p);
+            break;
+        }
+        failures++;
+        ASSERT_EQ(r, -ENOMEM);
+        ASSERT(p == NULL);
+        ASSERT_EQ(e.err, ENOMEM);
+        ASSERT(e.step == SUBPROC_STEP_ALLOC || e.step == SUBPROC_STEP_CLONE);
+        ASSERT_EQ(count_fds(), fds_before);
+        assert_no_child();
+        spawn_works();
+    }
+    /* proc, cands array, 2 candidates before ours, 3 plan arrays, the clone stack (Linux). */
+    ASSERT(failures >= 7);
+    close(extra);
+    subproc_env_free(env);
+    assert_no_leaks();
+}
+
+TEST(rel_alloc_failure_env)
+{
+    int failures = 0;
+    for (unsigned long n = 1; n < 100000; n++) {
+        subproc_env *env = (subproc_env *)1;
+        subproc__test_fail_alloc_after(n);
+        int r = subproc_env_new(&env, SUBPROC_ENV_INHERIT);
+        if (r == 0) r = subproc_env_set(env, "REL_X", "1");
+        subproc__test_fail_alloc_after(0);
+        if (r == 0) {
+            ASSERT_STREQ(subproc_env_get(env, "REL_X"), "1");
+            subproc_env_free(env);
+            break;
+        }
+        failures++;
+        ASSERT_EQ(r, -ENOMEM);
+        if (env) {
+            /* subproc_env_set failed: the env is intact and still usable */
+            ASSERT(subproc_env_get(env, "REL_X") == NULL);
+            ASSERT_OK(subproc_env_set(env, "REL_X", "2"));
+            ASSERT_STREQ(subproc_env_get(env, "REL_X"), "2");
+            subproc_env_free(env);
+        }
+    }
+    ASSERT(failures >= 3);
+    /* Replacing a value must not lose the old one when the new copy cannot be made. */
+    subproc_env *env;
+    ASSERT_OK(subproc_env_new(&env, SUBPROC_ENV_EMPTY));
+    ASSERT_OK(subproc_env_set(env, "A", "old"));
+    subproc__test_fail_alloc_after(1);
+    ASSERT_EQ(subproc_env_set(env, "A", "new"), -ENOMEM);
+    subproc__test_fail_alloc_after(0);
+    ASSERT_STREQ(subproc_env_get(env, "A"), "old");
+    subproc_env_free(env);
+    assert_no_leaks();
+}
+
+/* Open /dev/null until EMFILE; returns how many were opened into fds[]. */
+static int fill_fds(int *fds, int max)
+{
+    int n = 0;
+    while (n < max) {
+        int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            ASSERT_EQ(errno, EMFILE);
+            break;
+        }
+        fds[n++] = fd;
+    }
+    return n;
+}
+
+TEST(rel_emfile_spawn_with_pipes)
+{
+    struct rlimit old, rl;
+    ASSERT_OK(getrlimit(RLIMIT_NOFILE, &old));
+    rl = old;
+    rl.rlim_cur = 64;
+    ASSERT_OK(setrlimit(RLIMIT_NOFILE, &rl));
+    int before = count_fds();
+    int fds[64];
+    int n = fill_fds(fds, 64);
+    ASSERT(n > 0);
+    int emfile = 0, ok = 0;
+    /* Free 0..9 fds: a spawn with three pipes needs up to 8 (6 pipe ends, error pipe, and a
+     * /dev/null or parked copy), so every outcome from "no room" to "room" is covered. */
+    for (int round = 0; round < 3; round++) {
+        for (int freed = 0; freed <= 9 && freed <= n; freed++) {
+            for (int i = 0; i < freed; i++) close(fds[n - 1 - i]);
+            int at = count_fds();
+            subproc_opts o = SUBPROC_OPTS_INIT;
+            o.argv = helper_argv("cat", NULL);
+            for (int i = 0; i < 3; i++) o.stdio[i].kind = SUBPROC_IO_PIPE;
+            subproc_proc *p;
+            subproc_error e;
+            int r = subproc_spawn(&p, &o, &e);
+            if (r == 0) {
+                ok++;
+                subproc_proc_close_fd(p, 0);
+                subproc_status st;
+                ASSERT_OK(subproc_proc_wait(p, &st));
+                ASSERT_EQ(st.code, 0);
+                subproc_proc_free(p);
+            } else {
+                emfile++;
+                ASSERT_EQ(r, -EMFILE);
+                ASSERT_EQ(e.err, EMFILE);
+                /* clone: CLONE_PIDFD needs an fd too (Linux backend) */
+                if (e.step != SUBPROC_STEP_PIPE && e.step != SUBPROC_STEP_OPEN &&
+                    e.step != SUBPROC_STEP_CLONE)
+                    test_failf(__FILE__, __LINE__, "EMFILE from step %s", subproc_step_name(e.step));
+            }
+            ASSERT_EQ(count_fds(), at);
+            assert_no_child();
+            for (int i = 0; i < freed; i++) {
+                fds[n - 1 - i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                ASSERT(fds[n - 1 - i] >= 0);
+            }
+        }
+    }
+    ASSERT(emfile > 0);
+    ASSERT(ok > 0);
+    for (int i = 0; i < n; i++) close(fds[i]);
+    ASSERT_EQ(count_fds(), before);
+    ASSERT_OK(setrlimit(RLIMIT_NOFILE, &old));
+    spawn_works();
+}
+
+/* Processes (threads, as the kernel counts for RLIMIT_NPROC) owned by real uid `uid`. */
+static int count_uid_tasks(uid_t uid)
+{
+    DIR *d = opendir("/proc");
+    ASSERT(d != NULL);
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] < '1' || de->d_name[0] > '9') continue;
+        char path[300], line[256];
+        snprintf(path, sizeof path, "/proc/%s/status", de->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        unsigned ruid = ~0u, threads = 1;
+        while (fgets(line, sizeof line, f)) {
+            sscanf(line, "Uid: %u", &ruid);
+            sscanf(line, "Threads: %u", &threads);
+        }
+        fclose(f);
+        if (ruid == uid) n += (int)threads;
+    }
+    closedir(d);
+    return n;
+}
+
+TEST(rel_eagain_nproc_unprivileged)
+{
+    /* RLIMIT_NPROC does not bind root, so a forked copy of the test becomes nobody first. */
+    pid_t t = fork();
+    ASSERT(t >= 0);
+    if (t == 0) {
+        const uid_t nobody = 65534;
+        if (setgroups(0, NULL) < 0 || setgid(nobody) < 0 || setuid(nobody) < 0)
+            test_failf(__FILE__, __LINE__, "cannot become nobody: %s", strerror(errno));
+        /* Under ASan, LeakSanitizer starts a thread at exit of each helper; at the process limit
+         * it cannot, and the helper would fail for that reason alone. */
+        setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
+        struct rlimit rl;
+        rl.rlim_cur = rl.rlim_max = (rlim_t)count_uid_tasks(nobody) + 3;
+        ASSERT_OK(setrlimit(RLIMIT_NPROC, &rl));
+        subproc_proc *kids[64];
+        int n = 0, got_eagain = 0;
+        subproc_error e;
+        while (n < 64) {
+            subproc_opts o = SUBPROC_OPTS_INIT;
+            o.argv = helper_argv("sleep", "20000", NULL);
+            int r = subproc_spawn(&kids[n], &o, &e);
+            if (r < 0) {
+                ASSERT_EQ(r, -EAGAIN);
+                ASSERT_EQ(e.step, SUBPROC_STEP_CLONE);
+                ASSERT_EQ(e.err, EAGAIN);
+                got_eagain = 1;
+                break;
+            }
+            n++;
+        }
+        ASSERT(got_eagain);
+        ASSERT(n >= 1);
+        /* Nothing half-started: every child we have is one we know of. */
+        int ws;
+        ASSERT_EQ(waitpid(-1, &ws, WNOHANG), 0);
+        /* One child gone, one more spawn fits. */
+        subproc_status st;
+        ASSERT_OK(subproc_proc_terminate(kids[n - 1], SIGKILL, 0, 0, &st));
+        ASSERT_EQ(st.signal, SIGKILL);
+        subproc_proc_free(kids[n - 1]);
+        subproc_opts o = SUBPROC_OPTS_INIT;
+        o.argv = helper_argv("exit", "4", NULL);
+        subproc_proc *p;
+        ASSERT_OK(subproc_spawn(&p, &o, &e));
+        ASSERT_OK(subproc_proc_wait(p, &st));
+        ASSERT_EQ(st.code, 4);
+        subproc_proc_free(p);
+        for (int i = 0; i < n - 1; i++) subproc_proc_free(kids[i]);
+        assert_no_child();
+        _exit(0);
+    }
+    int ws;
+    ASSERT_EQ(waitpid(t, &ws, 0), t);
+    ASSERT(WIFEXITED(ws));
+    ASSERT_EQ(WEXITSTATUS(ws), 0);
+}

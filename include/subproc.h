@@ -644,10 +644,13 @@ typedef struct subproc_job {
     subproc_error error;   /* when spawn_rc < 0 */
     subproc_status status; /* when started */
     int timed_out;         /* the job's deadline passed and it was killed */
-    char *out;             /* captured stdout (SUBPROC_POOL_CAPTURE), malloc'd, NUL-terminated */
+    char *out;             /* captured stdout (SUBPROC_POOL_CAPTURE), malloc'd, NUL-terminated;
+                              NULL when the job wrote nothing */
     size_t out_len;
-    char *err;             /* captured stderr */
+    char *err;             /* captured stderr, likewise */
     size_t err_len;
+    int out_truncated;     /* bytes were dropped: past max_output, or no memory to keep them */
+    int err_truncated;
     long long wall_usec;
 } subproc_job;
 

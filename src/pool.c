@@ -28,6 +28,7 @@ struct slot {
     int fd[2];           /* capture pipes: stdout, stderr; -1 when closed */
     char *buf[2];
     size_t len[2], cap[2];
+    int trunc[2];        /* output was dropped: over max_output, or out of memory */
     int64_t start_ms;
     int64_t deadline;    /* job timeout, 0: none */
     int64_t kill_at;     /* SIGKILL time once SIGTERM went out, 0: not yet */
@@ -107,7 +108,10 @@ static void drain(struct pool *pl, struct slot *s, int k)
             close_pipe(pl, s, k);
             return;
         }
-        if (dst != scratch) s->len[k] += (size_t)r;
+        if (dst != scratch)
+            s->len[k] += (size_t)r;
+        else
+            s->trunc[k] = 1;
     }
 }
 
@@ -148,6 +152,8 @@ static void finish(struct pool *pl, struct slot *s, int64_t now, size_t *ndone, 
     j->out_len = s->len[0];
     j->err = s->buf[1];
     j->err_len = s->len[1];
+    j->out_truncated = s->trunc[0];
+    j->err_truncated = s->trunc[1];
     if (j->out) j->out[j->out_len] = '\0';
     if (j->err) j->err[j->err_len] = '\0';
     j->wall_usec = (now - s->start_ms) * 1000;

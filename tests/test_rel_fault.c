@@ -299,3 +299,98 @@ TEST(rel_eagain_nproc_unprivileged)
     ASSERT(WIFEXITED(ws));
     ASSERT_EQ(WEXITSTATUS(ws), 0);
 }
+
+/* Allocation failure at every site of the I/O layer, pipelines and the pool, in turn: a clear
+ * -ENOMEM (or, where one child of many could not start, that child's -ENOMEM), nothing left. */
+static int lines_seen(void *ud, int stream, const char *data, size_t len)
+{
+    (void)stream, (void)data, (void)len;
+    ++*(int *)ud;
+    return 0;
+}
+
+TEST_T(rel_alloc_failure_run_pipeline_pool, 120)
+{
+    int fds_before = count_fds();
+    static char input[300000];
+    memset(input, 'a', sizeof input);
+    int failures = 0;
+    for (unsigned long n = 1; n < 1000; n++) {
+        subproc_opts o = SUBPROC_OPTS_INIT;
+        o.argv = helper_argv("tee2", NULL);
+        subproc_comm_opts co = SUBPROC_COMM_OPTS_INIT;
+        int lines = 0;
+        co.input = input;
+        co.input_len = sizeof input;
+        co.max_output = 100000;
+        co.flags = SUBPROC_COMM_LINES;
+        co.on_output = lines_seen;
+        co.ud = &lines;
+        subproc_result res;
+        subproc__test_fail_alloc_after(n);
+        int r = subproc_run(&res, &o, &co);
+        subproc__test_fail_alloc_after(0);
+        subproc_result_free(&res);
+        if (r == 0) break;
+        failures++;
+        ASSERT_EQ(r, -ENOMEM);
+        ASSERT_EQ(count_fds(), fds_before);
+        assert_no_child();
+    }
+    ASSERT(failures >= 3);
+
+    failures = 0;
+    for (unsigned long n = 1; n < 1000; n++) {
+        subproc_opts st[2] = {SUBPROC_OPTS_INIT, SUBPROC_OPTS_INIT};
+        const char *a0[] = {test_self, "helper", "out", "hello", NULL};
+        const char *a1[] = {test_self, "helper", "cat", NULL};
+        st[0].argv = a0;
+        st[1].argv = a1;
+        subproc_result res;
+        subproc__test_fail_alloc_after(n);
+        int r = subproc_pipeline_run(NULL, &res, st, 2, 0, NULL);
+        subproc__test_fail_alloc_after(0);
+        int ok = r == 0 && res.error.err == 0;
+        if (ok) ASSERT_STREQ(res.out.data, "hello");
+        if (!ok) {
+            failures++;
+            /* The call failed, or one stage could not start: either way it says ENOMEM. */
+            ASSERT(r == -ENOMEM || (r == 0 && res.error.err == ENOMEM));
+        }
+        subproc_result_free(&res);
+        ASSERT_EQ(count_fds(), fds_before);
+        assert_no_child();
+        if (ok) break;
+    }
+    ASSERT(failures >= 3);
+
+    failures = 0;
+    for (unsigned long n = 1; n < 1000; n++) {
+        subproc_opts o = SUBPROC_OPTS_INIT;
+        o.argv = helper_argv("out", "pool-output", NULL);
+        subproc_job jobs[3] = {{.opts = &o}, {.opts = &o}, {.opts = &o}};
+        subproc_pool_opts po = SUBPROC_POOL_OPTS_INIT;
+        po.jobs = 2;
+        po.flags = SUBPROC_POOL_CAPTURE;
+        subproc__test_fail_alloc_after(n);
+        int r = subproc_pool_run(jobs, 3, &po);
+        subproc__test_fail_alloc_after(0);
+        int ok = r == 0;
+        for (int i = 0; i < 3 && ok; i++) {
+            if (jobs[i].spawn_rc == -ENOMEM || jobs[i].out_truncated)
+                ok = 0; /* that job says what went wrong */
+            else
+                ASSERT_STREQ(jobs[i].out, "pool-output");
+        }
+        if (!ok) {
+            failures++;
+            ASSERT(r == -ENOMEM || r == 0);
+        }
+        for (int i = 0; i < 3; i++) subproc_job_clear(&jobs[i]);
+        ASSERT_EQ(count_fds(), fds_before);
+        assert_no_child();
+        if (ok) break;
+    }
+    ASSERT(failures >= 3);
+    assert_no_leaks();
+}

@@ -183,10 +183,9 @@ static ssize_t cookie_write(void *c, const char *buf, size_t n)
         done += (size_t)w;
     }
     subproc__sigpipe_release(&g, err == EPIPE);
-    if (done == 0 && err) {
-        errno = err;
-        return -1;
-    }
+    /* fopencookie(3): a write function returns 0 on error, never a negative value (glibc adds
+     * the returned count to its own bookkeeping). errno says why. */
+    if (err) errno = err;
     return (ssize_t)done;
 }
 

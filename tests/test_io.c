@@ -437,14 +437,14 @@ static void on_usr1(int sig)
 
 struct pester {
     pthread_t target;
-    volatile int stop;
+    int stop; /* __atomic: read by the pester thread */
 };
 
 static void *pester_main(void *arg)
 {
     struct pester *ps = arg;
     struct timespec ts = {0, 200000};
-    while (!ps->stop) {
+    while (!__atomic_load_n(&ps->stop, __ATOMIC_ACQUIRE)) {
         pthread_kill(ps->target, SIGUSR1);
         nanosleep(&ts, NULL);
     }
@@ -487,7 +487,7 @@ TEST(io_eintr_during_communicate_never_surfaces)
     ASSERT_STREQ(res.out.data, "abcdef");
     ASSERT_EQ(res.timed_out, 0);
     subproc_result_free(&res);
-    ps.stop = 1;
+    __atomic_store_n(&ps.stop, 1, __ATOMIC_RELEASE);
     pthread_join(th, NULL);
     ASSERT(usr1_count > before);
     free(in);

@@ -15,6 +15,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #ifndef CLONE_PIDFD
@@ -50,11 +51,17 @@ int subproc__have_linux_backend(void)
     pthread_sigmask(SIG_SETMASK, &all, &old);
     volatile int flag = 0;
     int saved_errno = errno;
-    pid_t pid = clone(subproc__probe_entry, stack + CHILD_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD,
+    /* No exit signal: the caller's SIGCHLD handler never hears of the probe, and its
+     * waitpid(-1) cannot take it from us (only __WALL waits for such a child). */
+    pid_t pid = clone(subproc__probe_entry, stack + CHILD_STACK, CLONE_VM | CLONE_VFORK,
                       (void *)&flag);
     int shared = flag;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (pid > 0) subproc__reap(pid);
+    if (pid > 0) {
+        int ws;
+        while (waitpid(pid, &ws, __WALL) < 0 && errno == EINTR) {
+        }
+    }
     munmap(stack, CHILD_STACK);
     errno = saved_errno;
     return pid < 0 || shared; /* a failed probe (EAGAIN) says nothing about the emulator */

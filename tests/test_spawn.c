@@ -334,3 +334,26 @@ TEST(backend_is_as_requested)
     ASSERT_STREQ(subproc_backend(),
                  emulated || (want && !strcmp(want, "posix")) ? "posix" : "linux");
 }
+
+static volatile sig_atomic_t sigchld_seen;
+static void count_sigchld(int sig)
+{
+    (void)sig;
+    sigchld_seen++;
+}
+
+TEST(spawn_caller_sigchld_sees_only_its_children)
+{
+    /* A fresh process (each test is one): its first spawn also sets the backend up. The caller's
+     * SIGCHLD handler must hear of exactly the children it asked for. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = count_sigchld;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGCHLD, &sa, NULL);
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    subproc_status st = run_helper(&o, NULL, "exit", "3", NULL);
+    ASSERT_EQ(st.code, 3);
+    ASSERT_EQ(sigchld_seen, 1);
+    signal(SIGCHLD, SIG_DFL);
+}

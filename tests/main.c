@@ -32,6 +32,13 @@ void test_failf(const char *file, int line, const char *fmt, ...)
     _exit(1);
 }
 
+void test_skip(const char *why)
+{
+    fprintf(stderr, "    skipped: %s\n", why);
+    fflush(stderr);
+    _exit(77);
+}
+
 /* The set of open fds, as a bitmap of the first 4096 numbers. */
 static void fd_set_now(unsigned char *bits, size_t n)
 {
@@ -73,6 +80,7 @@ static int run_one(struct test *t)
     }
     kill(-pid, SIGKILL); /* whatever the test left in its group */
     if (WIFEXITED(ws) && WEXITSTATUS(ws) == 0) return 1;
+    if (WIFEXITED(ws) && WEXITSTATUS(ws) == 77) return 2;
     if (WIFSIGNALED(ws))
         fprintf(stderr, "    killed by signal %d%s\n", WTERMSIG(ws),
                 WTERMSIG(ws) == SIGALRM ? " (time limit)" : "");
@@ -93,13 +101,17 @@ int main(int argc, char **argv)
     test_self = self;
     setvbuf(stdout, NULL, _IOLBF, 0);
 
-    int passed = 0, failed = 0;
+    int passed = 0, failed = 0, skipped = 0;
     for (struct test *t = tests; t; t = t->next) {
         int match = argc < 2;
         for (int i = 1; i < argc; i++)
             if (strstr(t->name, argv[i])) match = 1;
         if (!match) continue;
-        if (run_one(t)) {
+        int r = run_one(t);
+        if (r == 2) {
+            skipped++;
+            printf("SKIP %s\n", t->name);
+        } else if (r) {
             passed++;
             printf("PASS %s\n", t->name);
         } else {
@@ -107,6 +119,7 @@ int main(int argc, char **argv)
             printf("FAIL %s\n", t->name);
         }
     }
-    printf("[%s backend] %d passed, %d failed\n", subproc_backend(), passed, failed);
+    printf("[%s backend] %d passed, %d failed, %d skipped\n", subproc_backend(), passed, failed,
+           skipped);
     return failed ? 1 : 0;
 }

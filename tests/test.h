@@ -18,6 +18,10 @@ struct test {
 };
 
 void test_register(struct test *t);
+/* End the test as skipped (exit status 77), saying why. Only for an environment in which the
+ * check cannot mean anything (e.g. under valgrind); the runner counts skips apart. */
+_Noreturn void test_skip(const char *why);
+#define UNDER_VALGRIND() (getenv("SUBPROC_VALGRIND") != NULL)
 _Noreturn void test_failf(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

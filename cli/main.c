@@ -14,6 +14,9 @@ static const struct command {
     const char *summary;
 } commands[] = {
     {"run", cli_run_main, cli_run_usage, "run a program with a deadline, limits and a report"},
+    {"pipe", cli_pipe_main, cli_pipe_usage,
+     "run a pipeline (stages separated by |) without a shell"},
+    {"par", cli_par_main, cli_par_usage, "run a command once per input, several at once"},
 };
 
 static void usage(FILE *f)

@@ -187,9 +187,18 @@ void cli_par_usage(FILE *f);
 int cli_build_env(const char *cmd, int ignore_env, const cli_envop *ops, size_t nops,
                   subproc_env **out);
 /* --rlimit values for subproc_opts (rl has room for CLI_MAX_RLIMITS); 0 or CLI_EXIT_FAILURE. */
-int cli_build_rlimits(const cli_run_opts *o, subproc_rlimit *rl);
+int cli_build_rlimits(const char *cmd, const cli_run_opts *o, subproc_rlimit *rl);
 /* stdout, stderr and their truncation flags for --capture (cap NULL: empty). */
 void cli_json_capture(cli_json *j, const subproc_result *cap);
+/* The copy of captured output to subproc's stdout/stderr (tee.c): an on_output callback. When
+ * a copy fails with EPIPE, p (the writer) gets SIGPIPE, as it would writing there itself.
+ * cli_tee_init() blocks SIGPIPE in the calling thread. */
+typedef struct cli_tee {
+    subproc_proc *p;
+    int broken[2];
+} cli_tee;
+void cli_tee_init(cli_tee *t, subproc_proc *p);
+int cli_tee_output(void *ud, int stream, const char *data, size_t len);
 /* 127 not found, 126 found but not runnable, 125 for a failed setup step. */
 int cli_spawn_exit_status(const subproc_error *e);
 

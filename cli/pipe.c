@@ -118,14 +118,28 @@ static void write_json(FILE *f, const cli_run_opts *o, subproc_pipeline *pl, int
     cli_json_end(&j);
 }
 
-static int open_out(const cli_run_opts *o, int i)
+/* The files are opened here, before any stage starts, so that a bad one runs nothing (as with
+ * `run`) rather than leaving one stage without its input or output. */
+static int open_file(const cli_run_opts *o, int i)
 {
-    int fd =
-        open(o->path[i], O_WRONLY | O_CREAT | O_CLOEXEC | (o->append ? O_APPEND : O_TRUNC), 0666);
+    static const char *const opt[3] = {"--stdin", "--stdout", "--stderr"};
+    int flags = i == 0 ? O_RDONLY : O_WRONLY | O_CREAT | (o->append ? O_APPEND : O_TRUNC);
+    int fd = open(o->path[i], flags | O_CLOEXEC, 0666);
     if (fd < 0)
-        fprintf(stderr, "%s pipe: cannot open %s %s: %s\n", cli_progname,
-                i == 1 ? "--stdout" : "--stderr", o->path[i], strerror(errno));
+        fprintf(stderr, "%s pipe: cannot open %s %s: %s\n", cli_progname, opt[i], o->path[i],
+                strerror(errno));
     return fd;
+}
+
+/* The stage whose code is the pipeline's: the rightmost failing one, or the last. */
+static size_t deciding_stage(subproc_pipeline *pl, size_t n, int pipefail)
+{
+    int codes[n];
+    subproc_pipeline_pipestatus(pl, codes);
+    if (pipefail)
+        for (size_t i = n; i-- > 0;)
+            if (codes[i] != 0) return i;
+    return n - 1;
 }
 
 int cli_pipe_main(int argc, char **argv)
@@ -144,7 +158,7 @@ int cli_pipe_main(int argc, char **argv)
         return fflush(stdout) == 0 ? 0 : CLI_EXIT_FAILURE;
     }
 
-    int rc = CLI_EXIT_FAILURE, outfd = -1, errfd = -1, waited = 0;
+    int rc = CLI_EXIT_FAILURE, infd = -1, outfd = -1, errfd = -1, waited = 0;
     subproc_env *env = NULL;
     subproc_pipeline *pl = NULL;
     subproc_opts *st = NULL;
@@ -162,15 +176,17 @@ int cli_pipe_main(int argc, char **argv)
             goto out;
         }
     }
-    if (cli_build_env("pipe", o.ignore_env, o.envops, o.nenvops, &env) || cli_build_rlimits(&o, rl))
+    if (cli_build_env("pipe", o.ignore_env, o.envops, o.nenvops, &env) ||
+        cli_build_rlimits("pipe", &o, rl))
         goto out;
     /* Every stage's stderr shares one open file description, as `2>f` on a whole pipeline
      * would; stdout and stderr naming one file share it too. */
-    if (o.stream[1] == CLI_STREAM_FILE && (outfd = open_out(&o, 1)) < 0) goto out;
+    if (o.stream[0] == CLI_STREAM_FILE && (infd = open_file(&o, 0)) < 0) goto out;
+    if (o.stream[1] == CLI_STREAM_FILE && (outfd = open_file(&o, 1)) < 0) goto out;
     if (o.stream[2] == CLI_STREAM_FILE) {
         if (outfd >= 0 && !strcmp(o.path[1], o.path[2]))
             errfd = outfd;
-        else if ((errfd = open_out(&o, 2)) < 0)
+        else if ((errfd = open_file(&o, 2)) < 0)
             goto out;
     }
 
@@ -216,7 +232,7 @@ int cli_pipe_main(int argc, char **argv)
     }
     if (o.stream[0] == CLI_STREAM_NULL) st[0].stdio[0].kind = SUBPROC_IO_NULL;
     if (o.stream[0] == CLI_STREAM_FILE)
-        st[0].stdio[0] = (subproc_io){.kind = SUBPROC_IO_FILE, .path = o.path[0]};
+        st[0].stdio[0] = (subproc_io){.kind = SUBPROC_IO_FD, .fd = infd};
     subproc_io *out = &st[n - 1].stdio[1];
     if (o.stream[1] == CLI_STREAM_NULL)
         out->kind = SUBPROC_IO_NULL;
@@ -253,8 +269,12 @@ int cli_pipe_main(int argc, char **argv)
     subproc_comm_opts co = SUBPROC_COMM_OPTS_INIT;
     if (!o.capture) co.flags |= SUBPROC_COMM_NO_CAPTURE;
     co.max_output = o.max_output;
-    if (subproc_pipeline_fd(pl, 1) >= 0) co.flags |= SUBPROC_COMM_TEE_OUT, co.tee_out_fd = 1;
-    if (subproc_pipeline_fd(pl, 2) >= 0) co.flags |= SUBPROC_COMM_TEE_ERR, co.tee_err_fd = 2;
+    cli_tee tee;
+    if (o.capture) {
+        cli_tee_init(&tee, subproc_pipeline_proc(pl, n - 1));
+        co.on_output = cli_tee_output;
+        co.ud = &tee;
+    }
     co.timeout_ms = o.timeout_ms;
     co.kill_signal = o.signal;
     co.kill_grace_ms = o.kill_after_ms
@@ -271,6 +291,11 @@ int cli_pipe_main(int argc, char **argv)
         rc = CLI_EXIT_FAILURE;
     } else {
         rc = res.timed_out ? CLI_EXIT_TIMEOUT : subproc_pipeline_code(pl);
+        /* A deciding stage that did not start: 127/126 as the library says, but 125 when a
+         * setup step (chdir, a limit...) failed, as `run` has it. */
+        const subproc_error *se =
+            subproc_pipeline_stage_error(pl, deciding_stage(pl, n, !o.no_pipefail));
+        if (!res.timed_out && se) rc = cli_spawn_exit_status(se);
     }
     if (json) write_json(json, &o, pl, waited, &res, wall, waited ? NULL : subproc_strerror(r));
 
@@ -288,6 +313,7 @@ out:
     free(st);
     if (errfd >= 0 && errfd != outfd) close(errfd);
     if (outfd >= 0) close(outfd);
+    if (infd >= 0) close(infd);
     subproc_env_free(env);
     cli_run_opts_free(&o);
     return rc;

@@ -69,11 +69,11 @@ void cli_run_usage(FILE *f)
         f);
 }
 
-static int fail125(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int fail125(const char *fmt, ...)
+static int fail125(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail125(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, "%s run: ", cli_progname);
+    fprintf(stderr, "%s %s: ", cli_progname, cmd);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
@@ -108,18 +108,19 @@ int cli_build_env(const char *cmd, int ignore_env, const cli_envop *ops, size_t 
 
 /* Limits given as "SOFT:" or ":HARD" keep the other value as subproc has it, which is what the
  * child would inherit. */
-int cli_build_rlimits(const cli_run_opts *o, subproc_rlimit *rl)
+int cli_build_rlimits(const char *cmd, const cli_run_opts *o, subproc_rlimit *rl)
 {
     for (size_t i = 0; i < o->nrlimits; i++) {
         const cli_rlimit *c = &o->rlimits[i];
         struct rlimit cur = {0, 0};
         if ((!c->has_soft || !c->has_hard) && getrlimit(c->resource, &cur) < 0)
-            return fail125("--rlimit %s: %s", c->name, strerror(errno));
+            return fail125(cmd, "--rlimit %s: %s", c->name, strerror(errno));
         rl[i].resource = c->resource;
         rl[i].soft = c->has_soft ? c->soft : cur.rlim_cur;
         rl[i].hard = c->has_hard ? c->hard : cur.rlim_max;
         if (rl[i].soft > rl[i].hard)
-            return fail125("--rlimit %s: the soft limit would be above the hard limit", c->name);
+            return fail125(cmd, "--rlimit %s: the soft limit would be above the hard limit",
+                           c->name);
     }
     return 0;
 }
@@ -214,14 +215,16 @@ void cli_json_capture(cli_json *j, const subproc_result *cap)
     cli_json_bool(j, "stderr_truncated", c[1]->truncated);
 }
 
-/* --capture: the library reads the pipes, tees them to our stdout and stderr, and enforces the
- * deadline; a grandchild holding a pipe is killed with the group at the deadline. */
+/* --capture: the library reads the pipes and enforces the deadline (a grandchild holding a pipe
+ * is killed with the group then); tee.c passes the output on to our stdout and stderr. */
 static int communicate(subproc_proc *p, const cli_run_opts *o, subproc_result *cap, run_result *res)
 {
     subproc_comm_opts co = SUBPROC_COMM_OPTS_INIT;
     co.max_output = o->max_output;
-    if (subproc_proc_fd(p, 1) >= 0) co.flags |= SUBPROC_COMM_TEE_OUT, co.tee_out_fd = 1;
-    if (subproc_proc_fd(p, 2) >= 0) co.flags |= SUBPROC_COMM_TEE_ERR, co.tee_err_fd = 2;
+    cli_tee tee;
+    cli_tee_init(&tee, p);
+    co.on_output = cli_tee_output;
+    co.ud = &tee;
     co.timeout_ms = o->timeout_ms;
     co.kill_signal = o->signal;
     /* -k 0 means never KILL: a grace period longer than anyone waits. */
@@ -304,11 +307,12 @@ int cli_run_main(int argc, char **argv)
     if (o.json) {
         json = strcmp(o.json, "-") ? fopen(o.json, "we") : stdout;
         if (!json) {
-            fail125("--json %s: %s", o.json, strerror(errno));
+            fail125("run", "--json %s: %s", o.json, strerror(errno));
             goto out;
         }
     }
-    if (cli_build_env("run", o.ignore_env, o.envops, o.nenvops, &env) || cli_build_rlimits(&o, rl))
+    if (cli_build_env("run", o.ignore_env, o.envops, o.nenvops, &env) ||
+        cli_build_rlimits("run", &o, rl))
         goto out;
 
     subproc_opts so = SUBPROC_OPTS_INIT;

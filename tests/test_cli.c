@@ -971,6 +971,68 @@ TEST_T(cli_capture_kill_after_and_exit_codes, 20)
     cli_free(&r);
 }
 
+TEST(cli_capture_and_pipe_relay_signals)
+{
+    /* While the library reads the output, INT sent to subproc still reaches the program, or
+     * every stage of a pipeline, and the status says so. */
+    const char *with_group[] = {cli_path(), "run",    "--capture",   "-t",    "1h",
+                                test_self,  "helper", "ignore-term", "20000", NULL};
+    const char *without[] = {cli_path(), "run",         "--capture", test_self,
+                             "helper",   "ignore-term", "20000",     NULL};
+    const char *pipe[] = {cli_path(), "pipe", "--",      test_self, "helper", "ignore-term",
+                          "20000",    "|",    test_self, "helper",  "cat",    NULL};
+    const char *const *cases[] = {with_group, without, pipe};
+    for (int i = 0; i < 3; i++) {
+        subproc_proc *p = cli_start(cases[i]);
+        ASSERT_OK(subproc_proc_signal(p, SIGINT));
+        subproc_status st;
+        ASSERT_OK(subproc_proc_wait(p, &st));
+        ASSERT_EQ(subproc_status_code(&st), 128 + SIGINT);
+        subproc_proc_free(p);
+    }
+}
+
+/* Start subproc with stdout a pipe, read a little, close our end, and wait. */
+static subproc_status cli_reader_goes_away(const char *const *argv)
+{
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    o.argv = argv;
+    o.stdio[0].kind = SUBPROC_IO_NULL;
+    o.stdio[1].kind = SUBPROC_IO_PIPE;
+    subproc_proc *p;
+    ASSERT_OK(subproc_spawn(&p, &o, NULL));
+    char buf[64];
+    ssize_t n;
+    while ((n = read(subproc_proc_fd(p, 1), buf, sizeof buf)) < 0 && errno == EINTR) {
+    }
+    ASSERT(n > 0);
+    subproc_proc_close_fd(p, 1);
+    subproc_status st;
+    ASSERT_OK(subproc_proc_wait(p, &st));
+    subproc_proc_free(p);
+    return st;
+}
+
+TEST(cli_capture_passes_sigpipe_on)
+{
+    /* A program that writes forever ends by SIGPIPE when subproc's reader goes away, as it
+     * would without subproc in between - the capture does not swallow its output forever. */
+    scratch_new();
+    const char *j = scratch_file("r.json");
+    const char *run[] = {cli_path(), "run",    "--capture", "--json", j,
+                         test_self,  "helper", "forever",   NULL};
+    subproc_status st = cli_reader_goes_away(run);
+    ASSERT_EQ(subproc_status_code(&st), 128 + SIGPIPE);
+    char *s = py_json(j, "[d['signal'],d['stdout'].startswith('tick 0\\n')]");
+    ASSERT_STREQ(s, "[\"SIGPIPE\", true]");
+    free(s);
+    const char *pipe[] = {cli_path(), "pipe", "--capture", "--",     test_self, "helper",
+                          "forever",  "|",    test_self,   "helper", "cat",     NULL};
+    st = cli_reader_goes_away(pipe);
+    ASSERT_EQ(subproc_status_code(&st), 128 + SIGPIPE);
+    scratch_done();
+}
+
 /* ---- pipe ---- */
 
 TEST(cli_pipe_connects_stages)
@@ -1040,6 +1102,22 @@ TEST(cli_pipe_missing_stage_is_127)
     r = cli("pipe", "@", "helper", "exit", "0", "|", scratch_file("noexec"), NULL);
     ASSERT_EQ(r.code, 126);
     cli_free(&r);
+    /* A stage whose setup step fails (chdir) exits 125, as run does; a --stdin file that
+     * cannot be opened stops everything before any stage starts: the output file is
+     * untouched. */
+    r = cli("pipe", "-C", scratch_file("no-dir"), "@", "helper", "exit", "0", "|", "@", "helper",
+            "exit", "0", NULL);
+    ASSERT_EQ(r.code, 125);
+    ASSERT(strstr(r.err, "chdir"));
+    cli_free(&r);
+    put_file(scratch_file("out"), "old", 0644);
+    r = cli("pipe", "--stdin", scratch_file("no-file"), "--stdout", scratch_file("out"), "@",
+            "helper", "out", "new", NULL);
+    ASSERT_USAGE_ERROR(r, "no-file");
+    cli_free(&r);
+    char *old = get_file(scratch_file("out"));
+    ASSERT_STREQ(old, "old");
+    free(old);
     /* With --no-pipefail a missing last stage still decides. */
     r = cli("pipe", "--no-pipefail", "@", "helper", "exit", "0", "|", "no-such-program-for-subproc",
             NULL);
@@ -1125,6 +1203,13 @@ TEST(cli_pipe_redirections_env_and_dir)
     cli_free(&r);
     r = cli("pipe", "--umask=027", "@", "helper", "exit", "0", "|", "@", "helper", "umask", NULL);
     ASSERT_STREQ(r.out, "027");
+    cli_free(&r);
+    r = cli("pipe", "--rlimit=nofile=32:64", "--nice=19", "@", "helper", "nofile", "|", "@",
+            "helper", "cat", NULL);
+    ASSERT_STREQ(r.out, "32 64");
+    cli_free(&r);
+    r = cli("pipe", "--nice=19", "@", "helper", "exit", "0", "|", "@", "helper", "nice", NULL);
+    ASSERT_STREQ(r.out, "19");
     cli_free(&r);
     scratch_done();
 }

@@ -6,6 +6,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -252,6 +253,10 @@ int cli_par_main(int argc, char **argv)
         opts[i].cwd = o.chdir;
         /* The jobs must not compete for subproc's standard input (it may hold the inputs). */
         opts[i].stdio[0].kind = SUBPROC_IO_NULL;
+        /* Jobs must not outlive subproc (Ctrl-C, kill): the pool that would reap them and
+         * print their output is gone. With -t they are not in subproc's process group, so
+         * the terminal's signals do not reach them either. Linux only. */
+        opts[i].pdeathsig = SIGTERM;
         p.jobs[i].opts = &opts[i];
     }
     p.inputs = inputs;

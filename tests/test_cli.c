@@ -3,6 +3,7 @@
 #include "test.h"
 
 #include <fcntl.h>
+#include <dirent.h>
 #include <ftw.h>
 #include <limits.h>
 #include <poll.h>
@@ -1542,4 +1543,58 @@ TEST_T(cli_demo_script_runs, 60)
     ASSERT(strstr(out, "\"pipestatus\":[0,0,0]"));
     ASSERT(strstr(out, "demo: done"));
     subproc_result_free(&res);
+}
+
+/* Whether a process whose command line holds `marker` as an argument exists. */
+static int process_with_arg(const char *marker)
+{
+    DIR *d = opendir("/proc");
+    ASSERT(d);
+    struct dirent *e;
+    int found = 0;
+    while (!found && (e = readdir(d))) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+        char path[300], buf[4096];
+        snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (n <= 0) continue;
+        buf[n] = '\0';
+        for (ssize_t i = 0; i < n; i += (ssize_t)strlen(buf + i) + 1)
+            if (!strcmp(buf + i, marker)) found = 1;
+    }
+    closedir(d);
+    return found;
+}
+
+TEST_T(cli_par_jobs_do_not_outlive_subproc, 30)
+{
+#ifdef __linux__
+    /* The job is in a process group of its own (-t); subproc is killed outright. The job
+     * (which would sleep 20 s) must end soon after: 10 s is a must-not-hang bound. */
+    char marker[64];
+    snprintf(marker, sizeof marker, "par-orphan-marker-%d", (int)getpid());
+    /* Only the job has "MARKER-job" in its arguments (subproc has "{}-job" and MARKER). */
+    const char *argv[] = {cli_path(), "par",   "-t",     "1h",  "--",   test_self, "helper",
+                          "sleep",    "20000", "{}-job", ":::", marker, NULL};
+    char job[80];
+    snprintf(job, sizeof job, "%s-job", marker);
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    o.argv = argv;
+    subproc_proc *p;
+    ASSERT_OK(subproc_spawn(&p, &o, NULL));
+    int i;
+    for (i = 0; i < 1000 && !process_with_arg(job); i++)
+        usleep(10000);
+    ASSERT(i < 1000); /* the job started */
+    ASSERT_OK(subproc_proc_signal(p, SIGKILL));
+    subproc_status st;
+    ASSERT_OK(subproc_proc_wait(p, &st));
+    subproc_proc_free(p);
+    for (i = 0; i < 1000 && process_with_arg(job); i++)
+        usleep(10000);
+    ASSERT(i < 1000);
+#endif
 }

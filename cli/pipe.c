@@ -6,6 +6,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -129,6 +130,31 @@ static int open_file(const cli_run_opts *o, int i)
         fprintf(stderr, "%s pipe: cannot open %s %s: %s\n", cli_progname, opt[i], o->path[i],
                 strerror(errno));
     return fd;
+}
+
+/*
+ * A shell hands the terminal to a pipeline it runs; so does subproc, or a stage that reads
+ * from the terminal (or writes to it, with stty tostop) would be stopped by SIGTTIN/SIGTTOU
+ * in its background process group. Only when subproc itself is in the terminal's foreground.
+ * SIGTTOU is blocked so that subproc may take the terminal back from the background
+ * (tcsetpgrp(3)). Returns the terminal's fd (*fg: the group to give it back to), or -1.
+ */
+static int take_terminal(pid_t pgid, pid_t *fg)
+{
+    if (pgid <= 0) return -1;
+    for (int fd = 0; fd <= 2; fd++) {
+        if (!isatty(fd)) continue;
+        if ((*fg = tcgetpgrp(fd)) != getpgrp()) return -1;
+        sigset_t s;
+        sigemptyset(&s);
+        sigaddset(&s, SIGTTOU);
+        pthread_sigmask(SIG_BLOCK, &s, NULL);
+        if (tcsetpgrp(fd, pgid) < 0) return -1;
+        /* A stage that touched the terminal before the handover is stopped: wake it. */
+        kill(-pgid, SIGCONT);
+        return fd;
+    }
+    return -1;
 }
 
 /* The stage whose code is the pipeline's: the rightmost failing one, or the last. */
@@ -280,9 +306,12 @@ int cli_pipe_main(int argc, char **argv)
     co.kill_grace_ms = o.kill_after_ms
                            ? (int)(o.kill_after_ms > 0x7fffffff ? 0x7fffffff : o.kill_after_ms)
                            : 0x7fffffff;
+    pid_t fg = -1;
+    int tty = take_terminal(subproc_pipeline_pgid(pl), &fg);
     cli_relay *relay = cli_relay_start(subproc_pipeline_pgid(pl), -1);
     r = subproc_pipeline_communicate(pl, &co, &res);
     cli_relay_stop(relay);
+    if (tty >= 0) tcsetpgrp(tty, fg);
     long long wall = now_ms() - t0;
     waited = r == 0 || r == -ETIMEDOUT;
     if (!waited) {

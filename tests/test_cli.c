@@ -1598,3 +1598,39 @@ TEST_T(cli_par_jobs_do_not_outlive_subproc, 30)
     ASSERT(i < 1000);
 #endif
 }
+
+TEST_T(cli_pipe_takes_the_terminal, 30)
+{
+    /* Run in a pseudo-terminal (python3's pty.fork makes subproc a session leader on it, in the
+     * foreground), a pipeline gets the terminal as a shell would give it, so a stage that uses
+     * the terminal is not stopped in a background process group; subproc takes it back after. */
+    static const char prog[] = "import os,pty,sys\n"
+                               "pid,fd=pty.fork()\n"
+                               "if pid==0:\n"
+                               "    os.execv(sys.argv[1],sys.argv[1:])\n"
+                               "out=b''\n"
+                               "while True:\n"
+                               "    try:\n"
+                               "        d=os.read(fd,1024)\n"
+                               "    except OSError:\n"
+                               "        break\n"
+                               "    if not d:\n"
+                               "        break\n"
+                               "    out+=d\n"
+                               "_,st=os.waitpid(pid,0)\n"
+                               "sys.stdout.write(out.decode(errors='replace'))\n"
+                               "sys.exit(st>>8)\n";
+    const char *argv[] = {"python3", "-c",      prog,     cli_path(), "pipe",
+                          "--",      test_self, "helper", "exit",     "0",
+                          "|",       test_self, "helper", "tty-fg",   NULL};
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    o.argv = argv;
+    o.stdio[0].kind = SUBPROC_IO_NULL;
+    subproc_result res;
+    ASSERT_OK(subproc_run(&res, &o, NULL));
+    if (!strstr(res.out.data, "fg"))
+        test_failf(__FILE__, __LINE__, "not in the foreground: %s", res.out.data);
+    ASSERT_EQ(res.status.exited, 1);
+    ASSERT_EQ(res.status.code, 0);
+    subproc_result_free(&res);
+}

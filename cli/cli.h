@@ -47,6 +47,19 @@ int cli_parse_assignment(const char *s, size_t *name_len);
 /* A variable name for --unset: non-empty, no '='. */
 int cli_valid_env_name(const char *s);
 
+/* A byte count: decimal, with an optional k/K, M or G suffix (powers of 1024). */
+int cli_parse_size(const char *s, size_t *out);
+
+/* Split words[0..n) into stages at each word that is exactly "|", which is replaced by NULL so
+ * each stage is a NULL-terminated argv (words[n] must be NULL). stages needs room for n/2+1
+ * entries. Returns 0, or -1 for an empty stage ("|" first, last, or twice in a row). */
+int cli_split_stages(char **words, int n, char ***stages, size_t *nstages);
+
+/* The argv of one `par` job: tmpl[0..n) with every "{}" replaced by input, or input appended
+ * when no argument holds "{}". One malloc'd block (free() it), NULL-terminated; NULL when out of
+ * memory. */
+char **cli_par_expand(char *const *tmpl, int n, const char *input);
+
 /* ---- options of `run` (and later `pipe`) (opts.c) ---- */
 
 /* Where a standard stream goes: inherit, /dev/null, a file, or (stderr) stdout. */
@@ -83,10 +96,15 @@ typedef struct cli_run_opts {
     cli_rlimit rlimits[CLI_MAX_RLIMITS];
     size_t nrlimits;
     int new_session;
-    const char *json; /* NULL, "-" or a file */
+    const char *json;  /* NULL, "-" or a file */
+    int capture;       /* --capture (or --max-output) */
+    size_t max_output; /* 0: unlimited */
+    int no_pipefail;   /* pipe */
     int help;
     char **argv; /* the command: points into the caller's argv, NULL-terminated */
     int argc;
+    char ***stages; /* pipe: malloc'd; each a NULL-terminated argv inside argv */
+    size_t nstages;
 } cli_run_opts;
 
 /*
@@ -96,7 +114,36 @@ typedef struct cli_run_opts {
  * Not thread-safe (getopt_long).
  */
 int cli_run_parse(cli_run_opts *o, int argc, char **argv, char *err, size_t errlen);
+/* The same for `pipe` (argv[0] is "pipe"): also --no-pipefail, no --new-session, and the
+ * command is split into o->stages at each "|" argument (which argv then holds as NULL). */
+int cli_pipe_parse(cli_run_opts *o, int argc, char **argv, char *err, size_t errlen);
 void cli_run_opts_free(cli_run_opts *o);
+
+/* ---- options of `par` (opts.c) ---- */
+
+typedef struct cli_par_opts {
+    const char *chdir;
+    int ignore_env;
+    cli_envop *envops; /* malloc'd; cli_par_opts_free() */
+    size_t nenvops;
+    unsigned jobs; /* 0: the number of CPUs */
+    int keep_order;
+    int halt_on_error;
+    long long timeout_ms;    /* per job; 0: none */
+    long long kill_after_ms; /* 0: the pool's default */
+    int progress;            /* --progress: even when stderr is not a terminal */
+    size_t max_output;       /* per job and stream; 0: unlimited */
+    const char *json;
+    int help;
+    char **argv; /* the command template, NULL-terminated */
+    int argc;
+    char **inputs; /* after ":::", NULL-terminated; NULL: read lines from standard input */
+    int ninputs;
+} cli_par_opts;
+
+/* Parse `par`'s arguments (argv[0] is "par"), as cli_run_parse(). */
+int cli_par_parse(cli_par_opts *o, int argc, char **argv, char *err, size_t errlen);
+void cli_par_opts_free(cli_par_opts *o);
 
 /* ---- JSON writer (json.c) ---- */
 
@@ -114,6 +161,12 @@ void cli_json_bool(cli_json *j, const char *key, int val);
 void cli_json_null(cli_json *j, const char *key);
 /* A JSON string of s: invalid UTF-8 bytes become U+FFFD so the output is always valid JSON. */
 void cli_json_write_string(FILE *f, const char *s);
+/* The same for len bytes that may hold NULs (written as \u0000). */
+void cli_json_write_stringn(FILE *f, const char *s, size_t len);
+void cli_json_strn(cli_json *j, const char *key, const char *val, size_t len);
+void cli_json_begin_object(cli_json *j, const char *key); /* key NULL inside an array */
+void cli_json_end_object(cli_json *j);
+void cli_json_array_int(cli_json *j, long long val);
 void cli_json_begin_array(cli_json *j, const char *key);
 void cli_json_array_str(cli_json *j, const char *val);
 void cli_json_end_array(cli_json *j);
@@ -122,6 +175,44 @@ void cli_json_end_array(cli_json *j);
 
 int cli_run_main(int argc, char **argv);
 void cli_run_usage(FILE *f);
+int cli_pipe_main(int argc, char **argv);
+void cli_pipe_usage(FILE *f);
+int cli_par_main(int argc, char **argv);
+void cli_par_usage(FILE *f);
+
+/* ---- shared by the commands (run.c, relay.c) ---- */
+
+/* The environment -i/-e/-u describe, or *out = NULL for the parent's as it is. Prints the
+ * error and returns CLI_EXIT_FAILURE on failure, else 0. `cmd` names the command in messages. */
+int cli_build_env(const char *cmd, int ignore_env, const cli_envop *ops, size_t nops,
+                  subproc_env **out);
+/* --rlimit values for subproc_opts (rl has room for CLI_MAX_RLIMITS); 0 or CLI_EXIT_FAILURE. */
+int cli_build_rlimits(const char *cmd, const cli_run_opts *o, subproc_rlimit *rl);
+/* stdout, stderr and their truncation flags for --capture (cap NULL: empty). */
+void cli_json_capture(cli_json *j, const subproc_result *cap);
+/* The copy of captured output to subproc's stdout/stderr (tee.c): an on_output callback. When
+ * a copy fails with EPIPE, p (the writer) gets SIGPIPE, as it would writing there itself.
+ * cli_tee_init() blocks SIGPIPE in the calling thread. */
+typedef struct cli_tee {
+    subproc_proc *p;
+    int broken[2];
+} cli_tee;
+void cli_tee_init(cli_tee *t, subproc_proc *p);
+int cli_tee_output(void *ud, int stream, const char *data, size_t len);
+/* 127 not found, 126 found but not runnable, 125 for a failed setup step. */
+int cli_spawn_exit_status(const subproc_error *e);
+
+/* Relaying INT, TERM, HUP and QUIT to a child's process group while the main thread is busy in
+ * a library call: the signals are blocked in every thread and a relay thread takes them with
+ * sigtimedwait(). */
+typedef struct cli_relay cli_relay;
+/* Block the relayed signals; *oldmask gets the mask from before (for the children). */
+void cli_relay_block(sigset_t *oldmask);
+/* Start relaying to process group pgid, or when it is <= 0 to process pid (only what did not
+ * come from the terminal, which reached it already). NULL when it cannot. */
+cli_relay *cli_relay_start(pid_t pgid, pid_t pid);
+/* Stop the thread (before the group's last member is reaped, ideally: see relay.c). */
+void cli_relay_stop(cli_relay *r);
 
 extern const char *cli_progname; /* "subproc", for messages */
 

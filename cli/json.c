@@ -6,7 +6,7 @@
 
 /* Length of the valid UTF-8 sequence at s (1-4), or 0 when it is not one. Rejects overlong
  * forms, surrogates and code points past U+10FFFF, as RFC 3629 says. */
-static size_t utf8_len(const unsigned char *s)
+static size_t utf8_len(const unsigned char *s, size_t left)
 {
     unsigned c = s[0];
     if (c < 0x80) return 1;
@@ -20,8 +20,9 @@ static size_t utf8_len(const unsigned char *s)
         n = 4, min = 0x10000, cp = c & 0x07;
     else
         return 0;
+    if (n > left) return 0;
     for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80) return 0; /* also stops at the NUL */
+        if ((s[i] & 0xc0) != 0x80) return 0;
         cp = cp << 6 | (s[i] & 0x3f);
     }
     if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
@@ -30,9 +31,14 @@ static size_t utf8_len(const unsigned char *s)
 
 void cli_json_write_string(FILE *f, const char *str)
 {
-    const unsigned char *s = (const unsigned char *)str;
+    cli_json_write_stringn(f, str, strlen(str));
+}
+
+void cli_json_write_stringn(FILE *f, const char *str, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)str, *end = s + len;
     putc('"', f);
-    while (*s) {
+    while (s < end) {
         unsigned c = *s;
         if (c == '"' || c == '\\') {
             putc('\\', f);
@@ -45,7 +51,7 @@ void cli_json_write_string(FILE *f, const char *str)
         } else if (c < 0x20 || c == 0x7f) {
             fprintf(f, "\\u%04x", c), s++;
         } else {
-            size_t n = utf8_len(s);
+            size_t n = utf8_len(s, (size_t)(end - s));
             if (n == 0) {
                 fputs("\\ufffd", f); /* not UTF-8: say so rather than emit invalid JSON */
                 s++;
@@ -123,4 +129,28 @@ void cli_json_end_array(cli_json *j)
 {
     putc(']', j->f);
     j->need_comma = 1;
+}
+
+void cli_json_strn(cli_json *j, const char *key, const char *val, size_t len)
+{
+    cli_json_key(j, key);
+    cli_json_write_stringn(j->f, val ? val : "", val ? len : 0);
+}
+
+void cli_json_begin_object(cli_json *j, const char *key)
+{
+    cli_json_key(j, key);
+    putc('{', j->f);
+    j->need_comma = 0;
+}
+
+void cli_json_end_object(cli_json *j)
+{
+    putc('}', j->f);
+    j->need_comma = 1;
+}
+
+void cli_json_array_int(cli_json *j, long long val)
+{
+    cli_json_int(j, NULL, val);
 }

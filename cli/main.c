@@ -1,5 +1,5 @@
 /* main.c - the `subproc` command: finds the subcommand and hands it its arguments.
- * Each subcommand lives in its own file (run.c; later pipe.c, par.c) and returns the exit status.
+ * Each subcommand lives in its own file (run.c, pipe.c, par.c) and returns the exit status.
  */
 #include "cli.h"
 
@@ -14,6 +14,9 @@ static const struct command {
     const char *summary;
 } commands[] = {
     {"run", cli_run_main, cli_run_usage, "run a program with a deadline, limits and a report"},
+    {"pipe", cli_pipe_main, cli_pipe_usage,
+     "run a pipeline (stages separated by |) without a shell"},
+    {"par", cli_par_main, cli_par_usage, "run a command once per input, several at once"},
 };
 
 static void usage(FILE *f)
@@ -27,10 +30,16 @@ static void usage(FILE *f)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-6s %s\n", commands[i].name, commands[i].summary);
     fprintf(f,
-            "\nExit status: the program's; 128+N when it died of signal N; 124 when the deadline\n"
-            "passed; 125 when %s itself failed; 126 when the program could not be run; 127\n"
-            "when it was not found. See subproc(1).\n",
-            cli_progname);
+            "\nExit status of run and pipe: the program's (for pipe, the rightmost failing\n"
+            "stage's); 128+N when it died of signal N; 124 when the deadline passed; 125 when\n"
+            "%s itself failed; 126 when the program could not be run; 127 when it was not\n"
+            "found. Of par: 0, or the number of failed jobs (101 for more than 100).\n"
+            "Examples:\n"
+            "  %s run -t 5 --json=- -- make test\n"
+            "  %s pipe -- seq 100 '|' grep 7 '|' wc -l\n"
+            "  %s par -j4 -k gzip {} ::: *.log\n"
+            "See subproc(1).\n",
+            cli_progname, cli_progname, cli_progname, cli_progname);
 }
 
 int main(int argc, char **argv)

@@ -1,4 +1,5 @@
-/* opts.c - the options of `subproc run` (and, later, `pipe`) into a cli_run_opts.
+/* opts.c - the options of `subproc run` and `pipe` into a cli_run_opts, and of `par` into a
+ * cli_par_opts.
  * Parsing writes nothing and exits nowhere, so the fuzzer can drive it; main.c reports. */
 #include "cli.h"
 
@@ -19,6 +20,12 @@ enum {
     OPT_NEW_SESSION,
     OPT_JSON,
     OPT_HELP,
+    OPT_CAPTURE,
+    OPT_MAX_OUTPUT,
+    OPT_NO_PIPEFAIL,
+    OPT_HALT,
+    OPT_PROGRESS,
+    OPT_KILL_AFTER,
 };
 
 static const struct option run_longopts[] = {
@@ -38,6 +45,9 @@ static const struct option run_longopts[] = {
     {"nice", required_argument, NULL, OPT_NICE},
     {"new-session", no_argument, NULL, OPT_NEW_SESSION},
     {"json", required_argument, NULL, OPT_JSON},
+    {"capture", no_argument, NULL, OPT_CAPTURE},
+    {"max-output", required_argument, NULL, OPT_MAX_OUTPUT},
+    {"no-pipefail", no_argument, NULL, OPT_NO_PIPEFAIL},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -57,9 +67,9 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 }
 
 /* "-t/--timeout" or "--stdin", for messages. */
-static void opt_name(int val, char *buf, size_t len)
+static void opt_name(const struct option *longopts, int val, char *buf, size_t len)
 {
-    for (const struct option *lo = run_longopts; lo->name; lo++)
+    for (const struct option *lo = longopts; lo->name; lo++)
         if (lo->val == val) {
             if (val < 256)
                 snprintf(buf, len, "-%c/--%s", val, lo->name);
@@ -90,9 +100,25 @@ void cli_run_opts_free(cli_run_opts *o)
     free(o->envops);
     o->envops = NULL;
     o->nenvops = 0;
+    free(o->stages);
+    o->stages = NULL;
+    o->nstages = 0;
 }
 
-int cli_run_parse(cli_run_opts *o, int argc, char **argv, char *err, size_t errlen)
+/* The message for getopt's '?', worded for people. */
+static int bad_option(int argc, char **argv, const char *noarg_shorts, char *err, size_t errlen)
+{
+    /* glibc: optopt is the unknown short option, the value of a long option given a value it
+     * does not take, or 0 for an unknown or ambiguous long option. A known short option that
+     * takes no value can only mean its long form was given one. */
+    const char *opt = optind - 1 < argc ? argv[optind - 1] : "?";
+    if (optopt >= 256 || (optopt > 0 && strchr(noarg_shorts, optopt)))
+        return fail(err, errlen, "option '%s' takes no value", opt);
+    if (optopt > 32 && optopt < 127) return fail(err, errlen, "unknown option '-%c'", optopt);
+    return fail(err, errlen, "unknown or ambiguous option '%s'", opt);
+}
+
+static int cmd_parse(cli_run_opts *o, int is_pipe, int argc, char **argv, char *err, size_t errlen)
 {
     static const char *const stream_opt[3] = {"--stdin", "--stdout", "--stderr"};
     memset(o, 0, sizeof *o);
@@ -204,27 +230,184 @@ int cli_run_parse(cli_run_opts *o, int argc, char **argv, char *err, size_t errl
                 return fail(err, errlen, "empty file name for --json (use - for standard output)");
             o->json = a;
             break;
+        case OPT_CAPTURE:
+            o->capture = 1;
+            break;
+        case OPT_MAX_OUTPUT:
+            if (cli_parse_size(a, &o->max_output) < 0 || o->max_output == 0)
+                return fail(err, errlen,
+                            "invalid size '%s' for --max-output (expected a positive number of "
+                            "bytes with an optional K, M or G suffix)",
+                            a);
+            o->capture = 1; /* a bound on what is kept means keeping it */
+            break;
+        case OPT_NO_PIPEFAIL:
+            if (!is_pipe) return fail(err, errlen, "--no-pipefail is an option of pipe only");
+            o->no_pipefail = 1;
+            break;
         case OPT_HELP:
             o->help = 1;
             return 0;
         case ':':
-            opt_name(optopt, name, sizeof name);
+            opt_name(run_longopts, optopt, name, sizeof name);
             return fail(err, errlen, "option %s requires an argument", name);
         default:
-            /* glibc: optopt is the unknown short option, the value of a long option given a
-             * value it does not take, or 0 for an unknown or ambiguous long option. 'i' is the
-             * one known short option that takes no value, so it can only mean the long form. */
-            if (optopt >= 256 || optopt == 'i')
-                return fail(err, errlen, "option '%s' takes no value", argv[optind - 1]);
-            if (optopt > 32 && optopt < 127)
-                return fail(err, errlen, "unknown option '-%c'", optopt);
-            return fail(err, errlen, "unknown or ambiguous option '%s'", argv[optind - 1]);
+            return bad_option(argc, argv, "i", err, errlen);
         }
     }
+    /* A pipeline already is a process group of its own, led by a stage. */
+    if (is_pipe && o->new_session)
+        return fail(err, errlen, "--new-session is not available for pipe");
     if (o->append && o->stream[1] != CLI_STREAM_FILE && o->stream[2] != CLI_STREAM_FILE)
         return fail(err, errlen, "--append needs --stdout=FILE or --stderr=FILE");
     if (optind >= argc) return fail(err, errlen, "no program given");
     o->argv = argv + optind;
     o->argc = argc - optind;
+    if (is_pipe) {
+        o->stages = calloc((size_t)o->argc / 2 + 1, sizeof *o->stages);
+        if (!o->stages) return fail(err, errlen, "out of memory");
+        if (cli_split_stages(o->argv, o->argc, o->stages, &o->nstages) < 0)
+            return fail(err, errlen, "empty stage: '|' must separate two commands");
+    }
+    return 0;
+}
+
+int cli_run_parse(cli_run_opts *o, int argc, char **argv, char *err, size_t errlen)
+{
+    return cmd_parse(o, 0, argc, argv, err, errlen);
+}
+
+int cli_pipe_parse(cli_run_opts *o, int argc, char **argv, char *err, size_t errlen)
+{
+    return cmd_parse(o, 1, argc, argv, err, errlen);
+}
+
+/* ---- par ---- */
+
+static const struct option par_longopts[] = {
+    {"jobs", required_argument, NULL, 'j'},
+    {"keep-order", no_argument, NULL, 'k'},
+    {"halt-on-error", no_argument, NULL, OPT_HALT},
+    {"timeout", required_argument, NULL, 't'},
+    {"kill-after", required_argument, NULL, OPT_KILL_AFTER},
+    {"progress", no_argument, NULL, OPT_PROGRESS},
+    {"max-output", required_argument, NULL, OPT_MAX_OUTPUT},
+    {"chdir", required_argument, NULL, 'C'},
+    {"env", required_argument, NULL, 'e'},
+    {"unset", required_argument, NULL, 'u'},
+    {"ignore-environment", no_argument, NULL, 'i'},
+    {"json", required_argument, NULL, OPT_JSON},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+static const char par_shortopts[] = "+:j:kt:C:e:u:i";
+
+void cli_par_opts_free(cli_par_opts *o)
+{
+    free(o->envops);
+    o->envops = NULL;
+    o->nenvops = 0;
+}
+
+int cli_par_parse(cli_par_opts *o, int argc, char **argv, char *err, size_t errlen)
+{
+    memset(o, 0, sizeof *o);
+    if (errlen) err[0] = '\0';
+    if (argc < 1) return fail(err, errlen, "no arguments");
+    o->envops = calloc((size_t)argc, sizeof *o->envops);
+    if (!o->envops) return fail(err, errlen, "out of memory");
+
+    optind = 0;
+    opterr = 0;
+    int c;
+    char name[64];
+    while ((c = getopt_long(argc, argv, par_shortopts, par_longopts, NULL)) != -1) {
+        const char *a = optarg;
+        switch (c) {
+        case 'j': {
+            long v;
+            if (cli_parse_int(a, 1, 100000, &v) < 0)
+                return fail(err, errlen, "invalid count '%s' for -j/--jobs (expected 1 to 100000)",
+                            a);
+            o->jobs = (unsigned)v;
+            break;
+        }
+        case 'k':
+            o->keep_order = 1;
+            break;
+        case OPT_HALT:
+            o->halt_on_error = 1;
+            break;
+        case 't':
+        case OPT_KILL_AFTER: {
+            long long *ms = c == 't' ? &o->timeout_ms : &o->kill_after_ms;
+            if (cli_parse_duration(a, ms) < 0)
+                return fail(err, errlen,
+                            "invalid duration '%s' for %s (expected a number with an optional s, "
+                            "m, h or d suffix, e.g. 1.5s)",
+                            a, c == 't' ? "-t/--timeout" : "--kill-after");
+            break;
+        }
+        case OPT_PROGRESS:
+            o->progress = 1;
+            break;
+        case OPT_MAX_OUTPUT:
+            if (cli_parse_size(a, &o->max_output) < 0 || o->max_output == 0)
+                return fail(err, errlen,
+                            "invalid size '%s' for --max-output (expected a positive number of "
+                            "bytes with an optional K, M or G suffix)",
+                            a);
+            break;
+        case 'C':
+            if (!*a) return fail(err, errlen, "empty directory for -C/--chdir");
+            o->chdir = a;
+            break;
+        case 'e': {
+            size_t n;
+            if (cli_parse_assignment(a, &n) < 0)
+                return fail(err, errlen,
+                            "invalid assignment '%s' for -e/--env (expected NAME=VALUE)", a);
+            o->envops[o->nenvops++] = (cli_envop){a, 0};
+            break;
+        }
+        case 'u':
+            if (!cli_valid_env_name(a))
+                return fail(err, errlen,
+                            "invalid variable name '%s' for -u/--unset (must be non-empty, no '=')",
+                            a);
+            o->envops[o->nenvops++] = (cli_envop){a, 1};
+            break;
+        case 'i':
+            o->ignore_env = 1;
+            break;
+        case OPT_JSON:
+            if (!*a)
+                return fail(err, errlen, "empty file name for --json (use - for standard output)");
+            o->json = a;
+            break;
+        case OPT_HELP:
+            o->help = 1;
+            return 0;
+        case ':':
+            opt_name(par_longopts, optopt, name, sizeof name);
+            return fail(err, errlen, "option %s requires an argument", name);
+        default:
+            return bad_option(argc, argv, "ki", err, errlen);
+        }
+    }
+    int end = optind;
+    while (end < argc && strcmp(argv[end], ":::") != 0)
+        end++;
+    if (end == optind) return fail(err, errlen, "no program given");
+    o->argv = argv + optind;
+    o->argc = end - optind;
+    if (end < argc) {
+        for (int i = end + 1; i < argc; i++)
+            if (!strcmp(argv[i], ":::"))
+                return fail(err, errlen, "only one ::: list of inputs is supported");
+        o->inputs = argv + end + 1;
+        o->ninputs = argc - end - 1;
+        argv[end] = NULL; /* ends the template */
+    }
     return 0;
 }

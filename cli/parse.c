@@ -3,6 +3,8 @@
 #include "cli.h"
 
 #include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 int cli_parse_duration(const char *s, long long *out_ms)
@@ -194,4 +196,97 @@ int cli_parse_assignment(const char *s, size_t *name_len)
 int cli_valid_env_name(const char *s)
 {
     return s && *s && !strchr(s, '=');
+}
+
+int cli_parse_size(const char *s, size_t *out)
+{
+    if (!s || !*s) return -1;
+    unsigned long long v = 0;
+    const char *p = s;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        unsigned d = (unsigned)(*p - '0');
+        if (v > (ULLONG_MAX - d) / 10) return -1;
+        v = v * 10 + d;
+    }
+    if (p == s) return -1;
+    unsigned shift = 0;
+    if (*p) {
+        switch (*p) {
+        case 'k':
+        case 'K':
+            shift = 10;
+            break;
+        case 'M':
+            shift = 20;
+            break;
+        case 'G':
+            shift = 30;
+            break;
+        default:
+            return -1;
+        }
+        if (p[1]) return -1;
+    }
+    if (v > (SIZE_MAX >> shift)) return -1;
+    *out = (size_t)(v << shift);
+    return 0;
+}
+
+int cli_split_stages(char **words, int n, char ***stages, size_t *nstages)
+{
+    size_t k = 0;
+    int start = 0;
+    for (int i = 0; i <= n; i++) {
+        if (i < n && strcmp(words[i], "|") != 0) continue;
+        if (i == start) return -1; /* "|" first, last, or twice in a row */
+        stages[k++] = words + start;
+        if (i < n) words[i] = NULL;
+        start = i + 1;
+    }
+    *nstages = k;
+    return 0;
+}
+
+char **cli_par_expand(char *const *tmpl, int n, const char *input)
+{
+    /* One allocation: the pointer array, then the strings. Without a "{}" anywhere the input is
+     * appended as a last argument, as xargs -n1 and GNU parallel do. */
+    size_t ilen = strlen(input), bytes = 0;
+    int has = 0;
+    for (int i = 0; i < n; i++) {
+        size_t len = strlen(tmpl[i]);
+        for (const char *q = tmpl[i]; (q = strstr(q, "{}")); q += 2) {
+            has = 1;
+            if (ilen > 2)
+                len += ilen - 2;
+            else
+                len -= 2 - ilen;
+        }
+        bytes += len + 1;
+    }
+    int argc = n + !has;
+    if (!has) bytes += ilen + 1;
+    char **v = malloc((size_t)(argc + 1) * sizeof *v + bytes);
+    if (!v) return NULL;
+    char *w = (char *)(v + argc + 1);
+    for (int i = 0; i < n; i++) {
+        v[i] = w;
+        for (const char *s = tmpl[i];;) {
+            const char *q = strstr(s, "{}");
+            size_t seg = q ? (size_t)(q - s) : strlen(s);
+            memcpy(w, s, seg);
+            w += seg;
+            if (!q) break;
+            memcpy(w, input, ilen);
+            w += ilen;
+            s = q + 2;
+        }
+        *w++ = '\0';
+    }
+    if (!has) {
+        v[n] = w;
+        memcpy(w, input, ilen + 1);
+    }
+    v[argc] = NULL;
+    return v;
 }

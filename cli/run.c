@@ -56,6 +56,10 @@ void cli_run_usage(FILE *f)
         "                             nproc rss rtprio rttime sigpending stack; or unlimited)\n"
         "      --nice=N               set the niceness to N (-20 to 19)\n"
         "      --new-session          run in a new session (setsid)\n"
+        "      --capture              keep stdout and stderr for the JSON report (they are still\n"
+        "                             printed unless redirected)\n"
+        "      --max-output=BYTES     keep at most BYTES of each (head and tail; K, M, G\n"
+        "                             suffixes); implies --capture\n"
         "      --json=FILE|-          write a JSON report of how it ended to FILE or stdout\n"
         "      --help                 show this help\n"
         "\n"
@@ -65,11 +69,11 @@ void cli_run_usage(FILE *f)
         f);
 }
 
-static int fail125(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int fail125(const char *fmt, ...)
+static int fail125(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail125(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, "%s run: ", cli_progname);
+    fprintf(stderr, "%s %s: ", cli_progname, cmd);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
@@ -77,21 +81,25 @@ static int fail125(const char *fmt, ...)
     return CLI_EXIT_FAILURE;
 }
 
-/* The environment the options describe, or NULL to pass the parent's through untouched. */
-static int build_env(const cli_run_opts *o, subproc_env **out)
+int cli_build_env(const char *cmd, int ignore_env, const cli_envop *ops, size_t nops,
+                  subproc_env **out)
 {
     *out = NULL;
-    if (!o->ignore_env && o->nenvops == 0) return 0;
+    if (!ignore_env && nops == 0) return 0;
     subproc_env *env;
-    int r = subproc_env_new(&env, o->ignore_env ? SUBPROC_ENV_EMPTY : SUBPROC_ENV_INHERIT);
-    if (r < 0) return fail125("environment: %s", subproc_strerror(r));
-    for (size_t i = 0; i < o->nenvops; i++) {
-        const cli_envop *op = &o->envops[i];
+    int r = subproc_env_new(&env, ignore_env ? SUBPROC_ENV_EMPTY : SUBPROC_ENV_INHERIT);
+    if (r < 0) {
+        fprintf(stderr, "%s %s: environment: %s\n", cli_progname, cmd, subproc_strerror(r));
+        return CLI_EXIT_FAILURE;
+    }
+    for (size_t i = 0; i < nops; i++) {
+        const cli_envop *op = &ops[i];
         r = op->unset ? subproc_env_unset(env, op->arg) : subproc_env_put(env, op->arg);
         if (r < 0) {
             subproc_env_free(env);
-            return fail125("%s %s: %s", op->unset ? "-u/--unset" : "-e/--env", op->arg,
-                           subproc_strerror(r));
+            fprintf(stderr, "%s %s: %s %s: %s\n", cli_progname, cmd,
+                    op->unset ? "-u/--unset" : "-e/--env", op->arg, subproc_strerror(r));
+            return CLI_EXIT_FAILURE;
         }
     }
     *out = env;
@@ -100,25 +108,26 @@ static int build_env(const cli_run_opts *o, subproc_env **out)
 
 /* Limits given as "SOFT:" or ":HARD" keep the other value as subproc has it, which is what the
  * child would inherit. */
-static int build_rlimits(const cli_run_opts *o, subproc_rlimit *rl)
+int cli_build_rlimits(const char *cmd, const cli_run_opts *o, subproc_rlimit *rl)
 {
     for (size_t i = 0; i < o->nrlimits; i++) {
         const cli_rlimit *c = &o->rlimits[i];
         struct rlimit cur = {0, 0};
         if ((!c->has_soft || !c->has_hard) && getrlimit(c->resource, &cur) < 0)
-            return fail125("--rlimit %s: %s", c->name, strerror(errno));
+            return fail125(cmd, "--rlimit %s: %s", c->name, strerror(errno));
         rl[i].resource = c->resource;
         rl[i].soft = c->has_soft ? c->soft : cur.rlim_cur;
         rl[i].hard = c->has_hard ? c->hard : cur.rlim_max;
         if (rl[i].soft > rl[i].hard)
-            return fail125("--rlimit %s: the soft limit would be above the hard limit", c->name);
+            return fail125(cmd, "--rlimit %s: the soft limit would be above the hard limit",
+                           c->name);
     }
     return 0;
 }
 
 /* Exit status for a spawn that failed: 127 not found, 126 found but not runnable, 125 when a
  * setup step (chdir, open, rlimit, ...) failed, as env(1) does for -C. */
-static int spawn_exit_status(const subproc_error *e)
+int cli_spawn_exit_status(const subproc_error *e)
 {
     if (e->step == SUBPROC_STEP_RESOLVE || e->step == SUBPROC_STEP_EXEC)
         return e->err == ENOENT ? CLI_EXIT_NOT_FOUND : CLI_EXIT_CANNOT_RUN;
@@ -143,7 +152,8 @@ static void relay_signals(subproc_proc *p, const sigset_t *relay)
 typedef struct run_result {
     subproc_status st;
     int timed_out;
-    int waited; /* st is valid */
+    int waited;                /* st is valid */
+    const subproc_result *cap; /* --capture: the captured output */
 } run_result;
 
 /* Wait for the child, enforcing the deadline. Returns 0, or a negative errno from the wait. */
@@ -195,6 +205,43 @@ static int supervise(subproc_proc *p, const cli_run_opts *o, const sigset_t *rel
     return 0;
 }
 
+void cli_json_capture(cli_json *j, const subproc_result *cap)
+{
+    static const subproc_capture none;
+    const subproc_capture *c[2] = {cap ? &cap->out : &none, cap ? &cap->err : &none};
+    cli_json_strn(j, "stdout", c[0]->data, c[0]->len);
+    cli_json_strn(j, "stderr", c[1]->data, c[1]->len);
+    cli_json_bool(j, "stdout_truncated", c[0]->truncated);
+    cli_json_bool(j, "stderr_truncated", c[1]->truncated);
+}
+
+/* --capture: the library reads the pipes and enforces the deadline (a grandchild holding a pipe
+ * is killed with the group then); tee.c passes the output on to our stdout and stderr. */
+static int communicate(subproc_proc *p, const cli_run_opts *o, subproc_result *cap, run_result *res)
+{
+    subproc_comm_opts co = SUBPROC_COMM_OPTS_INIT;
+    co.max_output = o->max_output;
+    cli_tee tee;
+    cli_tee_init(&tee, p);
+    co.on_output = cli_tee_output;
+    co.ud = &tee;
+    co.timeout_ms = o->timeout_ms;
+    co.kill_signal = o->signal;
+    /* -k 0 means never KILL: a grace period longer than anyone waits. */
+    co.kill_grace_ms = o->kill_after_ms
+                           ? (int)(o->kill_after_ms > 0x7fffffff ? 0x7fffffff : o->kill_after_ms)
+                           : 0x7fffffff;
+    cli_relay *relay = cli_relay_start(subproc_proc_pgid(p), subproc_proc_pid(p));
+    int r = subproc_proc_communicate(p, &co, cap);
+    cli_relay_stop(relay);
+    res->cap = cap;
+    res->timed_out = cap->timed_out;
+    if (r < 0 && r != -ETIMEDOUT) return r;
+    res->st = cap->status;
+    res->waited = 1;
+    return 0;
+}
+
 static void write_json(FILE *f, const cli_run_opts *o, pid_t pid, const run_result *res,
                        long long wall_ms, const char *error)
 {
@@ -221,6 +268,7 @@ static void write_json(FILE *f, const cli_run_opts *o, pid_t pid, const run_resu
     cli_json_int(&j, "user_ms", res->waited ? st->user_usec / 1000 : 0);
     cli_json_int(&j, "sys_ms", res->waited ? st->sys_usec / 1000 : 0);
     cli_json_int(&j, "max_rss_kb", res->waited ? st->max_rss_kb : 0);
+    if (o->capture) cli_json_capture(&j, res->cap);
     if (error) cli_json_str(&j, "error", error);
     cli_json_end(&j);
 }
@@ -259,11 +307,13 @@ int cli_run_main(int argc, char **argv)
     if (o.json) {
         json = strcmp(o.json, "-") ? fopen(o.json, "we") : stdout;
         if (!json) {
-            fail125("--json %s: %s", o.json, strerror(errno));
+            fail125("run", "--json %s: %s", o.json, strerror(errno));
             goto out;
         }
     }
-    if (build_env(&o, &env) || build_rlimits(&o, rl)) goto out;
+    if (cli_build_env("run", o.ignore_env, o.envops, o.nenvops, &env) ||
+        cli_build_rlimits("run", &o, rl))
+        goto out;
 
     subproc_opts so = SUBPROC_OPTS_INIT;
     so.argv = (const char *const *)o.argv;
@@ -287,6 +337,9 @@ int cli_run_main(int argc, char **argv)
             break;
         }
     }
+    if (o.capture)
+        for (int i = 1; i <= 2; i++)
+            if (so.stdio[i].kind == SUBPROC_IO_INHERIT) so.stdio[i].kind = SUBPROC_IO_PIPE;
     /* The same file for both: one open file description, or each would overwrite the other. */
     if (o.stream[1] == CLI_STREAM_FILE && o.stream[2] == CLI_STREAM_FILE &&
         !strcmp(o.path[1], o.path[2]))
@@ -312,14 +365,16 @@ int cli_run_main(int argc, char **argv)
         char es[700];
         subproc_error_str(&e, es, sizeof es);
         fprintf(stderr, "%s run: cannot start %s: %s\n", cli_progname, o.argv[0], es);
-        rc = spawn_exit_status(&e);
+        rc = cli_spawn_exit_status(&e);
         if (json) {
             snprintf(msg, sizeof msg, "cannot start %s: %s", o.argv[0], es);
             write_json(json, &o, 0, &res, now_ms() - t0, msg);
         }
         goto out;
     }
-    r = supervise(p, &o, &relay, &res);
+    subproc_result cap;
+    memset(&cap, 0, sizeof cap);
+    r = o.capture ? communicate(p, &o, &cap, &res) : supervise(p, &o, &relay, &res);
     long long wall = now_ms() - t0;
     if (r < 0) {
         fprintf(stderr, "%s run: waiting for %s (pid %d): %s\n", cli_progname, o.argv[0],
@@ -330,6 +385,7 @@ int cli_run_main(int argc, char **argv)
     }
     if (json)
         write_json(json, &o, subproc_proc_pid(p), &res, wall, r < 0 ? subproc_strerror(r) : NULL);
+    subproc_result_free(&cap);
 
 out:
     if (json) {

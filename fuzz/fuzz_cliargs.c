@@ -2,8 +2,9 @@
  * and the JSON string writer (cli/json.c). Built and run briefly by `make fuzz`.
  *
  * The input is split at NUL bytes into words. The first byte picks what is driven: one of the
- * value parsers on the first word, or the whole `run` option parser on all the words. Besides
- * "no crash, no sanitizer report", it checks the parsers' promises. */
+ * value parsers on the first word, the `par` {} expansion, or the whole `run`, `pipe` or `par`
+ * option parser on all the words. Besides "no crash, no sanitizer report", it checks the
+ * parsers' promises. */
 #include "cli.h"
 
 #include <stdint.h>
@@ -23,7 +24,7 @@ static void check(int ok, const char *what)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1) return 0;
-    unsigned mode = data[0] % 8;
+    unsigned mode = data[0] % 12;
     char *buf = malloc(size + 1); /* data[1..] as NUL-separated words, NUL-terminated */
     memcpy(buf, data + 1, size - 1);
     buf[size - 1] = '\0';
@@ -89,6 +90,75 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             free(out);
         }
+        break;
+    }
+    case 6: {
+        size_t sz;
+        if (cli_parse_size(w, &sz) == 0) check(w[0] >= '0' && w[0] <= '9', "size digits");
+        break;
+    }
+    case 7: {
+        /* par: the last word is the input, the others the template. */
+        if (n < 3) break;
+        const char *input = words[n - 1];
+        char **tmpl = words + 1;
+        int nt = n - 2, has = 0;
+        for (int i = 0; i < nt; i++)
+            if (strstr(tmpl[i], "{}")) has = 1;
+        char **v = cli_par_expand(tmpl, nt, input);
+        if (!v) break;
+        int argc = 0;
+        while (v[argc])
+            argc++;
+        check(argc == nt + !has, "par argc");
+        if (!has) check(!strcmp(v[nt], input), "par appended input");
+        for (int i = 0; i < nt; i++) {
+            size_t k = 0;
+            for (const char *q = tmpl[i]; (q = strstr(q, "{}")); q += 2)
+                k++;
+            check(strlen(v[i]) == strlen(tmpl[i]) - 2 * k + k * strlen(input), "par length");
+            if (!k) check(!strcmp(v[i], tmpl[i]), "par untouched");
+        }
+        free(v);
+        break;
+    }
+    case 8: {
+        cli_run_opts o;
+        char err[256];
+        words[0] = "pipe";
+        int r = cli_pipe_parse(&o, n, words, err, sizeof err);
+        if (r == 0 && !o.help) {
+            check(o.nstages >= 1, "pipe stages");
+            for (size_t i = 0; i < o.nstages; i++) {
+                check(o.stages[i][0] != NULL, "pipe empty stage");
+                for (char **a = o.stages[i]; *a; a++)
+                    check(strcmp(*a, "|") != 0, "pipe separator left in a stage");
+            }
+            check(!o.new_session, "pipe new-session");
+        } else if (r != 0) {
+            check(err[0] != '\0', "pipe error message");
+        }
+        cli_run_opts_free(&o);
+        break;
+    }
+    case 9: {
+        cli_par_opts o;
+        char err[256];
+        words[0] = "par";
+        int r = cli_par_parse(&o, n, words, err, sizeof err);
+        if (r == 0 && !o.help) {
+            check(o.argc >= 1 && o.argv[o.argc] == NULL, "par argv");
+            for (int i = 0; i < o.argc; i++)
+                check(strcmp(o.argv[i], ":::") != 0, "par ::: in the template");
+            if (o.inputs) {
+                check(o.inputs[o.ninputs] == NULL, "par inputs");
+                for (int i = 0; i < o.ninputs; i++)
+                    check(strcmp(o.inputs[i], ":::") != 0, "par second :::");
+            }
+        } else if (r != 0) {
+            check(err[0] != '\0', "par error message");
+        }
+        cli_par_opts_free(&o);
         break;
     }
     default: {

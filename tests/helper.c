@@ -258,6 +258,12 @@ int helper_main(int argc, char **argv)
         subproc_proc_free(p);
         return r == 0 && st.exited && st.code == 0 ? 0 : 108;
     }
+    if (!strcmp(m, "tty-fg")) { /* "fg" once in the foreground of stderr's terminal (5 s: "bg") */
+        for (int i = 0; i < 500 && tcgetpgrp(2) != getpgrp(); i++)
+            sleep_ms(10);
+        out(tcgetpgrp(2) == getpgrp() ? "fg\n" : "bg\n");
+        return 0;
+    }
     fprintf(stderr, "helper: unknown mode %s\n", m);
     return 100;
 }

@@ -3,11 +3,13 @@
 #include "test.h"
 
 #include <fcntl.h>
+#include <dirent.h>
 #include <ftw.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -66,6 +68,9 @@ static void read_both(int fd1, int fd2, char **o1, char **o2)
     *o2 = buf[1];
 }
 
+/* When set, cli() gives subproc this file as stdin instead of /dev/null. */
+static const char *cli_stdin_path;
+
 /* Run `subproc ARGS...` (NULL-terminated; "@" stands for the test binary) with stdin from
  * /dev/null, capturing stdout and stderr. */
 static cli_out cli(const char *first, ...)
@@ -82,6 +87,7 @@ static cli_out cli(const char *first, ...)
     subproc_opts o = SUBPROC_OPTS_INIT;
     o.argv = v;
     o.stdio[0].kind = SUBPROC_IO_NULL;
+    if (cli_stdin_path) o.stdio[0] = (subproc_io){.kind = SUBPROC_IO_FILE, .path = cli_stdin_path};
     o.stdio[1].kind = SUBPROC_IO_PIPE;
     o.stdio[2].kind = SUBPROC_IO_PIPE;
     subproc_proc *p;
@@ -842,4 +848,790 @@ TEST(cli_program_gets_subprocs_signal_state)
     ASSERT_EQ(strncmp(r.out, "blocked: ignored:", 17), 0);
     ASSERT(!ignores_hup(r.out));
     cli_free(&r);
+}
+
+/* ---- run --capture ---- */
+
+TEST(cli_capture_tees_and_reports)
+{
+    scratch_new();
+    const char *j = scratch_file("r.json");
+    /* Captured for the report and still printed. */
+    cli_out r =
+        cli("run", "--capture", "--json", j, "@", "helper", "out", "hello\n", "oops\n", NULL);
+    ASSERT_EQ(r.code, 0);
+    ASSERT_STREQ(r.out, "hello\n");
+    ASSERT_STREQ(r.err, "oops\n");
+    cli_free(&r);
+    char *s = py_json(j, "[d['stdout'],d['stderr'],d['stdout_truncated'],d['stderr_truncated'],"
+                         "d['exit_code']]");
+    ASSERT_STREQ(s, "[\"hello\\n\", \"oops\\n\", false, false, 0]");
+    free(s);
+    /* A redirected stream goes where it was sent, and is not captured. */
+    r = cli("run", "--capture", "--stdout", scratch_file("o"), "--json", j, "@", "helper", "out",
+            "to-file", "err", NULL);
+    ASSERT_EQ(r.code, 0);
+    ASSERT_STREQ(r.out, "");
+    ASSERT_STREQ(r.err, "err");
+    cli_free(&r);
+    s = get_file(scratch_file("o"));
+    ASSERT_STREQ(s, "to-file");
+    free(s);
+    s = py_json(j, "[d['stdout'],d['stderr']]");
+    ASSERT_STREQ(s, "[\"\", \"err\"]");
+    free(s);
+    /* NUL bytes and a non-zero exit are reported as they are. */
+    r = cli("run", "--capture", "--json", j, "@", "helper", "args", "a", "b", NULL);
+    ASSERT_EQ(r.code, 0);
+    cli_free(&r);
+    s = py_json(j, "d['stdout']");
+    ASSERT_STREQ(s, "\"a\\u0000b\\u0000\"");
+    free(s);
+    /* Without --capture the report has no output fields. */
+    r = cli("run", "--json", j, "@", "helper", "out", "x", NULL);
+    cli_free(&r);
+    s = py_json(j, "'stdout' in d");
+    ASSERT_STREQ(s, "false");
+    free(s);
+    scratch_done();
+}
+
+TEST(cli_max_output_bounds_what_is_kept)
+{
+    scratch_new();
+    const char *j = scratch_file("r.json");
+    /* All 10000 bytes are printed; 100 are kept (head and tail), and the report says so. */
+    cli_out r = cli("run", "--max-output=100", "--json", j, "@", "helper", "spew", "10000", NULL);
+    ASSERT_EQ(r.code, 0);
+    ASSERT_EQ(strlen(r.out), 10000);
+    cli_free(&r);
+    char *s = py_json(j, "[len(d['stdout']),d['stdout_truncated'],d['stderr_truncated']]");
+    ASSERT_STREQ(s, "[100, true, false]");
+    free(s);
+    r = cli("run", "--capture", "--max-output=1K", "--json", j, "@", "helper", "spew", "1024",
+            NULL);
+    ASSERT_EQ(r.code, 0);
+    cli_free(&r);
+    s = py_json(j, "[len(d['stdout']),d['stdout_truncated']]");
+    ASSERT_STREQ(s, "[1024, false]");
+    free(s);
+    static const char *const bad[] = {"", "0", "-1", "1x", "1KB", "k", "99999999999999999999G"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char opt[64];
+        snprintf(opt, sizeof opt, "--max-output=%s", bad[i]);
+        r = cli("run", opt, "@", "helper", "exit", "0", NULL);
+        ASSERT_USAGE_ERROR(r, "--max-output");
+        cli_free(&r);
+    }
+    scratch_done();
+}
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+TEST_T(cli_capture_grandchild_does_not_hold_the_deadline, 30)
+{
+    /* sh exits at once, but its background sleep keeps the output pipe open: the deadline
+     * (1 s) ends the wait, kills the group, and what was written before is kept. Issue 5 asks
+     * for "promptly": the bound is generous (5 s) against a 100 s hang. */
+    scratch_new();
+    const char *j = scratch_file("r.json");
+    double t0 = mono_s();
+    cli_out r = cli("run", "--capture", "--timeout=1", "--json", j, "--", "sh", "-c",
+                    "sleep 100 & echo hi", NULL);
+    double took = mono_s() - t0;
+    ASSERT_EQ(r.code, 124);
+    ASSERT_STREQ(r.out, "hi\n");
+    ASSERT(took < 5.0);
+    cli_free(&r);
+    char *s = py_json(j, "[d['stdout'],d['timed_out']]");
+    ASSERT_STREQ(s, "[\"hi\\n\", true]");
+    free(s);
+    scratch_done();
+}
+
+TEST_T(cli_capture_kill_after_and_exit_codes, 20)
+{
+    cli_out r = cli("run", "--capture", "-t", "0.2", "-k", "0.3", "--json=-", "@", "helper",
+                    "ignore-term", "20000", NULL);
+    ASSERT_EQ(r.code, 124);
+    ASSERT(strstr(r.out, "\"signal\":\"SIGKILL\""));
+    ASSERT(strstr(r.out, "\"stdout\":\"ready\\n\""));
+    cli_free(&r);
+    r = cli("run", "--capture", "@", "helper", "exit", "7", NULL);
+    ASSERT_EQ(r.code, 7);
+    cli_free(&r);
+    r = cli("run", "--capture", "@", "helper", "kill", "9", NULL);
+    ASSERT_EQ(r.code, 137);
+    cli_free(&r);
+    r = cli("run", "--capture", "no-such-program-for-subproc", NULL);
+    ASSERT_EQ(r.code, 127);
+    cli_free(&r);
+}
+
+TEST(cli_capture_and_pipe_relay_signals)
+{
+    /* While the library reads the output, INT sent to subproc still reaches the program, or
+     * every stage of a pipeline, and the status says so. */
+    const char *with_group[] = {cli_path(), "run",    "--capture",   "-t",    "1h",
+                                test_self,  "helper", "ignore-term", "20000", NULL};
+    const char *without[] = {cli_path(), "run",         "--capture", test_self,
+                             "helper",   "ignore-term", "20000",     NULL};
+    const char *pipe[] = {cli_path(), "pipe", "--",      test_self, "helper", "ignore-term",
+                          "20000",    "|",    test_self, "helper",  "cat",    NULL};
+    const char *const *cases[] = {with_group, without, pipe};
+    for (int i = 0; i < 3; i++) {
+        subproc_proc *p = cli_start(cases[i]);
+        ASSERT_OK(subproc_proc_signal(p, SIGINT));
+        subproc_status st;
+        ASSERT_OK(subproc_proc_wait(p, &st));
+        ASSERT_EQ(subproc_status_code(&st), 128 + SIGINT);
+        subproc_proc_free(p);
+    }
+}
+
+/* Start subproc with stdout a pipe, read a little, close our end, and wait. */
+static subproc_status cli_reader_goes_away(const char *const *argv)
+{
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    o.argv = argv;
+    o.stdio[0].kind = SUBPROC_IO_NULL;
+    o.stdio[1].kind = SUBPROC_IO_PIPE;
+    subproc_proc *p;
+    ASSERT_OK(subproc_spawn(&p, &o, NULL));
+    char buf[64];
+    ssize_t n;
+    while ((n = read(subproc_proc_fd(p, 1), buf, sizeof buf)) < 0 && errno == EINTR) {
+    }
+    ASSERT(n > 0);
+    subproc_proc_close_fd(p, 1);
+    subproc_status st;
+    ASSERT_OK(subproc_proc_wait(p, &st));
+    subproc_proc_free(p);
+    return st;
+}
+
+TEST(cli_capture_passes_sigpipe_on)
+{
+    /* A program that writes forever ends by SIGPIPE when subproc's reader goes away, as it
+     * would without subproc in between - the capture does not swallow its output forever. */
+    scratch_new();
+    const char *j = scratch_file("r.json");
+    const char *run[] = {cli_path(), "run",    "--capture", "--json", j,
+                         test_self,  "helper", "forever",   NULL};
+    subproc_status st = cli_reader_goes_away(run);
+    ASSERT_EQ(subproc_status_code(&st), 128 + SIGPIPE);
+    char *s = py_json(j, "[d['signal'],d['stdout'].startswith('tick 0\\n')]");
+    ASSERT_STREQ(s, "[\"SIGPIPE\", true]");
+    free(s);
+    const char *pipe[] = {cli_path(), "pipe", "--capture", "--",     test_self, "helper",
+                          "forever",  "|",    test_self,   "helper", "cat",     NULL};
+    st = cli_reader_goes_away(pipe);
+    ASSERT_EQ(subproc_status_code(&st), 128 + SIGPIPE);
+    scratch_done();
+}
+
+/* ---- pipe ---- */
+
+TEST(cli_pipe_connects_stages)
+{
+    cli_out r = cli("pipe", "@", "helper", "out", "one\ntwo\n", "|", "@", "helper", "cat", "|", "@",
+                    "helper", "cat", NULL);
+    ASSERT_EQ(r.code, 0);
+    ASSERT_STREQ(r.out, "one\ntwo\n");
+    cli_free(&r);
+    /* A single stage is a pipeline too; "|" inside an argument is just a character. */
+    r = cli("pipe", "--", "@", "helper", "out", "a|b", NULL);
+    ASSERT_EQ(r.code, 0);
+    ASSERT_STREQ(r.out, "a|b");
+    cli_free(&r);
+}
+
+TEST(cli_pipe_status_and_pipefail)
+{
+    scratch_new();
+    const char *j = scratch_file("p.json");
+    cli_out r = cli("pipe", "--json", j, "@", "helper", "exit", "2", "|", "@", "helper", "exit",
+                    "3", "|", "@", "helper", "exit", "0", NULL);
+    ASSERT_EQ(r.code, 3); /* the rightmost failing stage */
+    cli_free(&r);
+    char *s = py_json(j, "[d['pipestatus'],d['exit_code'],[x['exit_code'] for x in d['stages']],"
+                         "[x['argv'][1:] for x in d['stages']],d['timed_out'],"
+                         "all(isinstance(x['pid'],int) for x in d['stages'])]");
+    ASSERT_STREQ(s, "[[2, 3, 0], 3, [2, 3, 0], [[\"helper\", \"exit\", \"2\"], [\"helper\", "
+                    "\"exit\", \"3\"], [\"helper\", \"exit\", \"0\"]], false, true]");
+    free(s);
+    r = cli("pipe", "--no-pipefail", "@", "helper", "exit", "2", "|", "@", "helper", "exit", "0",
+            NULL);
+    ASSERT_EQ(r.code, 0);
+    cli_free(&r);
+    r = cli("pipe", "--no-pipefail", "@", "helper", "exit", "0", "|", "@", "helper", "exit", "4",
+            NULL);
+    ASSERT_EQ(r.code, 4);
+    cli_free(&r);
+    /* A stage killed by a signal: 128+N, and its name in the report. */
+    r = cli("pipe", "--json", j, "@", "helper", "exit", "0", "|", "@", "helper", "kill", "15",
+            NULL);
+    ASSERT_EQ(r.code, 143);
+    cli_free(&r);
+    s = py_json(j, "[d['pipestatus'],d['stages'][1]['signal'],d['stages'][1]['exit_code']]");
+    ASSERT_STREQ(s, "[[0, 143], \"SIGTERM\", null]");
+    free(s);
+    scratch_done();
+}
+
+TEST(cli_pipe_missing_stage_is_127)
+{
+    scratch_new();
+    const char *j = scratch_file("p.json");
+    cli_out r = cli("pipe", "--json", j, "@", "helper", "out", "x", "|",
+                    "no-such-program-for-subproc", "|", "@", "helper", "cat", NULL);
+    ASSERT_EQ(r.code, 127);
+    ASSERT(strstr(r.err, "stage 2"));
+    ASSERT(strstr(r.err, "no-such-program-for-subproc"));
+    cli_free(&r);
+    char *s = py_json(j, "[d['pipestatus'][1:],d['stages'][1]['pid'],"
+                         "'no-such-program-for-subproc' in d['stages'][1]['error'],"
+                         "'error' in d['stages'][2]]");
+    ASSERT_STREQ(s, "[[127, 0], null, true, false]");
+    free(s);
+    /* Found but not runnable: 126. */
+    put_file(scratch_file("noexec"), "#!/bin/sh\n", 0644);
+    r = cli("pipe", "@", "helper", "exit", "0", "|", scratch_file("noexec"), NULL);
+    ASSERT_EQ(r.code, 126);
+    cli_free(&r);
+    /* A stage whose setup step fails (chdir) exits 125, as run does; a --stdin file that
+     * cannot be opened stops everything before any stage starts: the output file is
+     * untouched. */
+    r = cli("pipe", "-C", scratch_file("no-dir"), "@", "helper", "exit", "0", "|", "@", "helper",
+            "exit", "0", NULL);
+    ASSERT_EQ(r.code, 125);
+    ASSERT(strstr(r.err, "chdir"));
+    cli_free(&r);
+    put_file(scratch_file("out"), "old", 0644);
+    r = cli("pipe", "--stdin", scratch_file("no-file"), "--stdout", scratch_file("out"), "@",
+            "helper", "out", "new", NULL);
+    ASSERT_USAGE_ERROR(r, "no-file");
+    cli_free(&r);
+    char *old = get_file(scratch_file("out"));
+    ASSERT_STREQ(old, "old");
+    free(old);
+    /* With --no-pipefail a missing last stage still decides. */
+    r = cli("pipe", "--no-pipefail", "@", "helper", "exit", "0", "|", "no-such-program-for-subproc",
+            NULL);
+    ASSERT_EQ(r.code, 127);
+    cli_free(&r);
+    scratch_done();
+}
+
+TEST_T(cli_pipe_deadline_kills_every_stage, 30)
+{
+    /* Every stage would run 20 s; two ignore TERM. One deadline ends them all: TERM to the
+     * group, KILL after -k. */
+    scratch_new();
+    const char *j = scratch_file("p.json");
+    cli_out r =
+        cli("pipe", "-t", "0.3", "-k", "0.3", "--json", j, "@", "helper", "ignore-term", "20000",
+            "|", "@", "helper", "sleep", "20000", "|", "@", "helper", "ignore-term", "20000", NULL);
+    ASSERT_EQ(r.code, 124);
+    cli_free(&r);
+    char *s = py_json(j, "[[x['signal'] for x in d['stages']],d['timed_out']]");
+    ASSERT_STREQ(s, "[[\"SIGKILL\", \"SIGTERM\", \"SIGKILL\"], true]");
+    free(s);
+    /* -s picks the signal. */
+    r = cli("pipe", "-t", "0.2", "-s", "INT", "--json", j, "@", "helper", "sleep", "20000", "|",
+            "@", "helper", "sleep", "20000", NULL);
+    ASSERT_EQ(r.code, 124);
+    cli_free(&r);
+    s = py_json(j, "[x['signal'] for x in d['stages']]");
+    ASSERT_STREQ(s, "[\"SIGINT\", \"SIGINT\"]");
+    free(s);
+    scratch_done();
+}
+
+TEST(cli_pipe_redirections_env_and_dir)
+{
+    scratch_new();
+    put_file(scratch_file("in"), "from-file\n", 0644);
+    cli_out r = cli("pipe", "--stdin", scratch_file("in"), "--stdout", scratch_file("out"), "@",
+                    "helper", "cat", "|", "@", "helper", "cat", NULL);
+    ASSERT_EQ(r.code, 0);
+    ASSERT_STREQ(r.out, "");
+    cli_free(&r);
+    char *s = get_file(scratch_file("out"));
+    ASSERT_STREQ(s, "from-file\n");
+    free(s);
+    /* --append keeps what was there. */
+    r = cli("pipe", "--stdin=null", "--append", "--stdout", scratch_file("out"), "@", "helper",
+            "out", "more\n", NULL);
+    ASSERT_EQ(r.code, 0);
+    cli_free(&r);
+    s = get_file(scratch_file("out"));
+    ASSERT_STREQ(s, "from-file\nmore\n");
+    free(s);
+    /* Every stage's stderr goes to the one file, neither overwriting the other. */
+    r = cli("pipe", "--stderr", scratch_file("err"), "@", "helper", "out", "", "E1\n", "|", "@",
+            "helper", "out", "", "E2\n", NULL);
+    ASSERT_EQ(r.code, 0);
+    ASSERT_STREQ(r.err, "");
+    cli_free(&r);
+    s = get_file(scratch_file("err"));
+    ASSERT(s && strlen(s) == 6 && strstr(s, "E1\n") && strstr(s, "E2\n"));
+    free(s);
+    /* --stderr=stdout: the last stage's stderr joins the pipeline's output; null drops it. */
+    r = cli("pipe", "--stderr=stdout", "@", "helper", "exit", "0", "|", "@", "helper", "out", "o",
+            "e", NULL);
+    ASSERT_STREQ(r.out, "oe");
+    ASSERT_STREQ(r.err, "");
+    cli_free(&r);
+    r = cli("pipe", "--stderr=null", "@", "helper", "out", "", "e1", "|", "@", "helper", "out", "o",
+            "e2", NULL);
+    ASSERT_STREQ(r.out, "o");
+    ASSERT_STREQ(r.err, "");
+    cli_free(&r);
+    /* Environment and directory apply to every stage. */
+    r = cli("pipe", "-i", "-e", "A=1", "@", "helper", "getenv", "A", "|", "@", "helper", "cat",
+            NULL);
+    ASSERT_STREQ(r.out, "1");
+    cli_free(&r);
+    r = cli("pipe", "-C", scratch, "@", "helper", "exit", "0", "|", "@", "helper", "pwd", NULL);
+    char real[PATH_MAX];
+    ASSERT(realpath(scratch, real));
+    ASSERT_STREQ(r.out, real);
+    cli_free(&r);
+    r = cli("pipe", "--umask=027", "@", "helper", "exit", "0", "|", "@", "helper", "umask", NULL);
+    ASSERT_STREQ(r.out, "027");
+    cli_free(&r);
+    r = cli("pipe", "--rlimit=nofile=32:64", "--nice=19", "@", "helper", "nofile", "|", "@",
+            "helper", "cat", NULL);
+    ASSERT_STREQ(r.out, "32 64");
+    cli_free(&r);
+    r = cli("pipe", "--nice=19", "@", "helper", "exit", "0", "|", "@", "helper", "nice", NULL);
+    ASSERT_STREQ(r.out, "19");
+    cli_free(&r);
+    scratch_done();
+}
+
+TEST(cli_pipe_capture_json)
+{
+    scratch_new();
+    const char *j = scratch_file("p.json");
+    cli_out r = cli("pipe", "--capture", "--json", j, "@", "helper", "out", "abc\n", "|", "@",
+                    "helper", "cat", "|", "@", "helper", "out", "", "last-err", NULL);
+    ASSERT_EQ(r.code, 0);
+    ASSERT_STREQ(r.err, "last-err");
+    cli_free(&r);
+    char *s = py_json(j, "[d['stdout'],d['stderr'],d['stdout_truncated']]");
+    ASSERT_STREQ(s, "[\"\", \"last-err\", false]");
+    free(s);
+    r = cli("pipe", "--max-output=4", "--json", j, "@", "helper", "spew", "100", "|", "@", "helper",
+            "cat", NULL);
+    ASSERT_EQ(r.code, 0);
+    ASSERT_EQ(strlen(r.out), 100);
+    cli_free(&r);
+    s = py_json(j, "[d['stdout'],d['stdout_truncated']]");
+    ASSERT_STREQ(s, "[\"xxxx\", true]");
+    free(s);
+    scratch_done();
+}
+
+TEST(cli_pipe_usage_errors)
+{
+    cli_out r = cli("pipe", "|", "@", "helper", "exit", "0", NULL);
+    ASSERT_USAGE_ERROR(r, "empty stage");
+    cli_free(&r);
+    r = cli("pipe", "@", "helper", "exit", "0", "|", NULL);
+    ASSERT_USAGE_ERROR(r, "empty stage");
+    cli_free(&r);
+    r = cli("pipe", "@", "helper", "exit", "0", "|", "|", "@", "helper", "exit", "0", NULL);
+    ASSERT_USAGE_ERROR(r, "empty stage");
+    cli_free(&r);
+    r = cli("pipe", NULL);
+    ASSERT_USAGE_ERROR(r, "no program");
+    cli_free(&r);
+    r = cli("pipe", "--new-session", "@", "helper", "exit", "0", NULL);
+    ASSERT_USAGE_ERROR(r, "--new-session");
+    cli_free(&r);
+    r = cli("pipe", "-t", "soon", "@", "helper", "exit", "0", NULL);
+    ASSERT_USAGE_ERROR(r, "invalid duration 'soon'");
+    cli_free(&r);
+    r = cli("run", "--no-pipefail", "@", "helper", "exit", "0", NULL);
+    ASSERT_USAGE_ERROR(r, "--no-pipefail");
+    cli_free(&r);
+}
+
+/* ---- par ---- */
+
+TEST(cli_par_substitutes_inputs)
+{
+    cli_out r = cli("par", "-k", "@", "helper", "out", "<{}>\n", ":::", "a", "b c", "", NULL);
+    ASSERT_EQ(r.code, 0);
+    ASSERT_STREQ(r.out, "<a>\n<b c>\n<>\n");
+    cli_free(&r);
+    /* Several {} in one argument, and in several. */
+    r = cli("par", "-k", "@", "helper", "out", "{}{}", "{}!", ":::", "x", NULL);
+    ASSERT_STREQ(r.out, "xx");
+    ASSERT_STREQ(r.err, "x!");
+    cli_free(&r);
+    /* Without {} the input is the last argument. */
+    r = cli("par", "-k", "--", "@", "helper", "args", ":::", "p", "q", NULL);
+    ASSERT_EQ(r.code, 0);
+    ASSERT_EQ(memcmp(r.out, "p\0q\0", 4), 0);
+    cli_free(&r);
+    /* No inputs: nothing to do. */
+    r = cli("par", "@", "helper", "exit", "1", ":::", NULL);
+    ASSERT_EQ(r.code, 0);
+    ASSERT_STREQ(r.out, "");
+    cli_free(&r);
+}
+
+TEST(cli_par_reads_inputs_from_stdin)
+{
+    scratch_new();
+    put_file(scratch_file("in"), "a\nb b\n\nlast", 0644);
+    cli_stdin_path = scratch_file("in");
+    cli_out r = cli("par", "-k", "@", "helper", "out", "[{}]", NULL);
+    cli_stdin_path = NULL;
+    ASSERT_EQ(r.code, 0);
+    ASSERT_STREQ(r.out, "[a][b b][][last]");
+    cli_free(&r);
+    scratch_done();
+}
+
+/* Each job writes 4 lines 30 ms apart: running 4 at once, their writes overlap in time. */
+#define SLOW_JOB "@", "helper", "chunks", "{}1\n", "{}2\n", "{}3\n", "{}4\n"
+
+TEST(cli_par_output_is_never_interleaved)
+{
+    cli_out r = cli("par", "-j4", SLOW_JOB, ":::", "A", "B", "C", "D", "E", "F", "G", "H", NULL);
+    ASSERT_EQ(r.code, 0);
+    ASSERT_EQ(strlen(r.out), 8 * 12);
+    for (char c = 'A'; c <= 'H'; c++) {
+        char block[16];
+        snprintf(block, sizeof block, "%c1\n%c2\n%c3\n%c4\n", c, c, c, c);
+        if (!strstr(r.out, block)) test_failf(__FILE__, __LINE__, "no block %c: %s", c, r.out);
+    }
+    cli_free(&r);
+}
+
+TEST(cli_par_keep_order)
+{
+    /* The first input sleeps longest, so it ends last; -k still prints it first. */
+    cli_out r =
+        cli("par", "-j3", "-k", "@", "helper", "chunks", "{}", ":::", "3\n", "2\n", "1\n", NULL);
+    ASSERT_EQ(r.code, 0);
+    ASSERT_STREQ(r.out, "3\n2\n1\n");
+    cli_free(&r);
+    r = cli("par", "-j4", "--keep-order", SLOW_JOB, ":::", "A", "B", "C", "D", "E", "F", NULL);
+    ASSERT_STREQ(r.out, "A1\nA2\nA3\nA4\nB1\nB2\nB3\nB4\nC1\nC2\nC3\nC4\nD1\nD2\nD3\nD4\n"
+                        "E1\nE2\nE3\nE4\nF1\nF2\nF3\nF4\n");
+    cli_free(&r);
+    /* Without -k, a job that ends sooner is printed sooner. */
+    /* The input picks the helper mode: "chunks" writes 1..5 over 120 ms, "out" writes "1\n"
+     * (and "2\n" to stderr) at once. */
+    r = cli("par", "-j2", "--", "@", "helper", "{}", "1\n", "2\n", "3\n", "4\n", "5\n",
+            ":::", "chunks", "out", NULL);
+    ASSERT_STREQ(r.out, "1\n1\n2\n3\n4\n5\n");
+    cli_free(&r);
+    r = cli("par", "-j2", "-k", "--", "@", "helper", "{}", "1\n", "2\n", "3\n", "4\n", "5\n",
+            ":::", "chunks", "out", NULL);
+    ASSERT_STREQ(r.out, "1\n2\n3\n4\n5\n1\n");
+    cli_free(&r);
+}
+
+TEST(cli_par_failed_count_and_summary)
+{
+    cli_out r = cli("par", "@", "helper", "exit", ":::", "0", "3", "0", "5", NULL);
+    ASSERT_EQ(r.code, 2);
+    ASSERT(strstr(r.err, "failed: 3: exited with 3"));
+    ASSERT(strstr(r.err, "failed: 5: exited with 5"));
+    ASSERT(strstr(r.err, "2 of 4 jobs failed"));
+    cli_free(&r);
+    /* Killed by a signal, or not started at all: failed too. */
+    r = cli("par", "-k", "--", "{}", "helper", "exit", "0", ":::", "@",
+            "no-such-program-for-subproc", NULL);
+    ASSERT_EQ(r.code, 1);
+    ASSERT(strstr(r.err, "no-such-program-for-subproc: cannot start"));
+    cli_free(&r);
+    r = cli("par", "@", "helper", "kill", ":::", "9", NULL);
+    ASSERT_EQ(r.code, 1);
+    ASSERT(strstr(r.err, "failed: 9: killed by SIGKILL"));
+    cli_free(&r);
+    /* The status is capped at 101 (102 inputs, from standard input). */
+    scratch_new();
+    char lines[102 * 2 + 1];
+    for (int i = 0; i < 102; i++)
+        lines[2 * i] = '1', lines[2 * i + 1] = '\n';
+    lines[204] = '\0';
+    put_file(scratch_file("in"), lines, 0644);
+    cli_stdin_path = scratch_file("in");
+    r = cli("par", "-j16", "@", "helper", "exit", NULL);
+    cli_stdin_path = NULL;
+    ASSERT_EQ(r.code, 101);
+    ASSERT(strstr(r.err, "102 of 102 jobs failed"));
+    cli_free(&r);
+    scratch_done();
+}
+
+TEST(cli_par_halt_on_error)
+{
+    scratch_new();
+    const char *j = scratch_file("p.json");
+    cli_out r = cli("par", "-j1", "--halt-on-error", "--json", j, "@", "helper", "exit", ":::", "0",
+                    "4", "0", "0", NULL);
+    ASSERT_EQ(r.code, 1);
+    ASSERT(strstr(r.err, "2 not started"));
+    cli_free(&r);
+    char *s = py_json(j, "[[x['started'] for x in d['jobs']],d['failed'],d['skipped']]");
+    ASSERT_STREQ(s, "[[true, true, false, false], 1, 2]");
+    free(s);
+    /* Without it, every job runs. */
+    r = cli("par", "-j1", "--json", j, "@", "helper", "exit", ":::", "0", "4", "0", "0", NULL);
+    ASSERT_EQ(r.code, 1);
+    cli_free(&r);
+    s = py_json(j, "[[x['started'] for x in d['jobs']],d['skipped']]");
+    ASSERT_STREQ(s, "[[true, true, true, true], 0]");
+    free(s);
+    scratch_done();
+}
+
+TEST_T(cli_par_timeout_per_job, 30)
+{
+    scratch_new();
+    const char *j = scratch_file("p.json");
+    cli_out r =
+        cli("par", "-t", "0.3", "--json", j, "@", "helper", "sleep", ":::", "20000", "0", NULL);
+    ASSERT_EQ(r.code, 1);
+    ASSERT(strstr(r.err, "failed: 20000: killed by SIGTERM (timed out)"));
+    cli_free(&r);
+    char *s = py_json(j, "[[x['timed_out'] for x in d['jobs']],[x['signal'] for x in d['jobs']]]");
+    ASSERT_STREQ(s, "[[true, false], [\"SIGTERM\", null]]");
+    free(s);
+    /* A job that ignores TERM gets KILL after --kill-after. */
+    r = cli("par", "-t", "0.2", "--kill-after=0.2", "--json", j, "@", "helper", "ignore-term",
+            ":::", "20000", NULL);
+    ASSERT_EQ(r.code, 1);
+    cli_free(&r);
+    s = py_json(j, "[d['jobs'][0]['signal'],d['jobs'][0]['stdout']]");
+    ASSERT_STREQ(s, "[\"SIGKILL\", \"ready\\n\"]");
+    free(s);
+    scratch_done();
+}
+
+TEST(cli_par_json_env_dir_progress)
+{
+    scratch_new();
+    const char *j = scratch_file("p.json");
+    cli_out r = cli("par", "-k", "-e", "V=v", "--json", j, "@", "helper", "getenv", ":::", "V",
+                    "HOME_NOT_SET_HERE", NULL);
+    ASSERT_EQ(r.code, 0);
+    ASSERT_STREQ(r.out, "v(unset)");
+    cli_free(&r);
+    char *s = py_json(j, "[[x['input'],x['stdout'],x['exit_code'],x['argv'][1:]] for x in "
+                         "d['jobs']]+[d['failed']]");
+    ASSERT_STREQ(s, "[[\"V\", \"v\", 0, [\"helper\", \"getenv\", \"V\"]], [\"HOME_NOT_SET_HERE\", "
+                    "\"(unset)\", 0, [\"helper\", \"getenv\", \"HOME_NOT_SET_HERE\"]], 0]");
+    free(s);
+    r = cli("par", "-C", scratch, "@", "helper", "pwd", ":::", "x", NULL);
+    char real[PATH_MAX];
+    ASSERT(realpath(scratch, real));
+    ASSERT_STREQ(r.out, real);
+    cli_free(&r);
+    /* The bar is drawn when asked for, and not on a stderr that is no terminal otherwise. */
+    r = cli("par", "--progress", "@", "helper", "exit", "0", ":::", "1", "2", "3", NULL);
+    ASSERT_EQ(r.code, 0);
+    ASSERT(strstr(r.err, "3/3 done"));
+    cli_free(&r);
+    r = cli("par", "@", "helper", "exit", "0", ":::", "1", "2", "3", NULL);
+    ASSERT_STREQ(r.err, "");
+    cli_free(&r);
+    scratch_done();
+}
+
+TEST(cli_par_usage_errors)
+{
+    cli_out r = cli("par", "-j", "0", "@", "helper", "exit", "0", ":::", "a", NULL);
+    ASSERT_USAGE_ERROR(r, "-j/--jobs");
+    cli_free(&r);
+    r = cli("par", ":::", "a", NULL);
+    ASSERT_USAGE_ERROR(r, "no program");
+    cli_free(&r);
+    r = cli("par", "@", ":::", "a", ":::", "b", NULL);
+    ASSERT_USAGE_ERROR(r, "only one :::");
+    cli_free(&r);
+    r = cli("par", "-t", "x", "@", ":::", "a", NULL);
+    ASSERT_USAGE_ERROR(r, "invalid duration 'x'");
+    cli_free(&r);
+    r = cli("par", "--keep-order=1", "@", ":::", "a", NULL);
+    ASSERT_USAGE_ERROR(r, "takes no value");
+    cli_free(&r);
+    r = cli("par", "-e", "=x", "@", ":::", "a", NULL);
+    ASSERT_USAGE_ERROR(r, "-e/--env");
+    cli_free(&r);
+}
+
+TEST(cli_help_for_pipe_and_par)
+{
+    cli_out r = cli("--help", NULL);
+    ASSERT(strstr(r.out, "pipe") && strstr(r.out, "par"));
+    cli_free(&r);
+    static const char *const pipe_opts[] = {
+        "--chdir",      "--env",    "--unset",       "--ignore-environment",
+        "--stdin",      "--stdout", "--stderr",      "--append",
+        "--timeout",    "--signal", "--kill-after",  "--umask",
+        "--rlimit",     "--nice",   "--no-pipefail", "--capture",
+        "--max-output", "--json",   "124",           "125",
+        "126",          "127"};
+    r = cli("pipe", "--help", NULL);
+    ASSERT_EQ(r.code, 0);
+    for (size_t i = 0; i < sizeof pipe_opts / sizeof pipe_opts[0]; i++)
+        if (!strstr(r.out, pipe_opts[i]))
+            test_failf(__FILE__, __LINE__, "pipe --help lacks %s", pipe_opts[i]);
+    cli_free(&r);
+    static const char *const par_opts[] = {"--jobs",
+                                           "--keep-order",
+                                           "--halt-on-error",
+                                           "--timeout",
+                                           "--kill-after",
+                                           "--max-output",
+                                           "--progress",
+                                           "--chdir",
+                                           "--env",
+                                           "--unset",
+                                           "--ignore-environment",
+                                           "--json",
+                                           ":::",
+                                           "{}",
+                                           "101"};
+    r = cli("par", "--help", NULL);
+    ASSERT_EQ(r.code, 0);
+    for (size_t i = 0; i < sizeof par_opts / sizeof par_opts[0]; i++)
+        if (!strstr(r.out, par_opts[i]))
+            test_failf(__FILE__, __LINE__, "par --help lacks %s", par_opts[i]);
+    cli_free(&r);
+    r = cli("run", "--help", NULL);
+    ASSERT(strstr(r.out, "--capture") && strstr(r.out, "--max-output"));
+    cli_free(&r);
+}
+
+/* ---- make demo ---- */
+
+TEST_T(cli_demo_script_runs, 60)
+{
+    /* examples/demo.sh of the source tree next to the build directory, with that build. */
+    char build[PATH_MAX], script[PATH_MAX + 32];
+    snprintf(build, sizeof build, "%s", test_self);
+    char *slash = strrchr(build, '/');
+    ASSERT(slash);
+    *slash = '\0';
+    snprintf(script, sizeof script, "%s/../examples/demo.sh", build);
+    if (access(script, R_OK) != 0) test_failf(__FILE__, __LINE__, "no %s", script);
+    const char *argv[] = {"sh", script, build, NULL};
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    o.argv = argv;
+    o.stdio[0].kind = SUBPROC_IO_NULL;
+    o.stdio[2].kind = SUBPROC_IO_STDOUT;
+    subproc_result res;
+    ASSERT_OK(subproc_run(&res, &o, NULL));
+    const char *out = res.out.data;
+    if (!res.status.exited || res.status.code != 0)
+        test_failf(__FILE__, __LINE__, "demo.sh failed: %s", out);
+    ASSERT(strstr(out, "=== subproc pipe"));
+    ASSERT(strstr(out, "\"pipestatus\":[0,0,0]"));
+    ASSERT(strstr(out, "demo: done"));
+    subproc_result_free(&res);
+}
+
+/* Whether a process whose command line holds `marker` as an argument exists. */
+static int process_with_arg(const char *marker)
+{
+    DIR *d = opendir("/proc");
+    ASSERT(d);
+    struct dirent *e;
+    int found = 0;
+    while (!found && (e = readdir(d))) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+        char path[300], buf[4096];
+        snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (n <= 0) continue;
+        buf[n] = '\0';
+        for (ssize_t i = 0; i < n; i += (ssize_t)strlen(buf + i) + 1)
+            if (!strcmp(buf + i, marker)) found = 1;
+    }
+    closedir(d);
+    return found;
+}
+
+TEST_T(cli_par_jobs_do_not_outlive_subproc, 30)
+{
+#ifdef __linux__
+    /* The job is in a process group of its own (-t); subproc is killed outright. The job
+     * (which would sleep 20 s) must end soon after: 10 s is a must-not-hang bound. */
+    char marker[64];
+    snprintf(marker, sizeof marker, "par-orphan-marker-%d", (int)getpid());
+    /* Only the job has "MARKER-job" in its arguments (subproc has "{}-job" and MARKER). */
+    const char *argv[] = {cli_path(), "par",   "-t",     "1h",  "--",   test_self, "helper",
+                          "sleep",    "20000", "{}-job", ":::", marker, NULL};
+    char job[80];
+    snprintf(job, sizeof job, "%s-job", marker);
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    o.argv = argv;
+    subproc_proc *p;
+    ASSERT_OK(subproc_spawn(&p, &o, NULL));
+    int i;
+    for (i = 0; i < 1000 && !process_with_arg(job); i++)
+        usleep(10000);
+    ASSERT(i < 1000); /* the job started */
+    ASSERT_OK(subproc_proc_signal(p, SIGKILL));
+    subproc_status st;
+    ASSERT_OK(subproc_proc_wait(p, &st));
+    subproc_proc_free(p);
+    for (i = 0; i < 1000 && process_with_arg(job); i++)
+        usleep(10000);
+    ASSERT(i < 1000);
+#endif
+}
+
+TEST_T(cli_pipe_takes_the_terminal, 30)
+{
+    /* Run in a pseudo-terminal (python3's pty.fork makes subproc a session leader on it, in the
+     * foreground), a pipeline gets the terminal as a shell would give it, so a stage that uses
+     * the terminal is not stopped in a background process group; subproc takes it back after. */
+    static const char prog[] = "import os,pty,sys\n"
+                               "pid,fd=pty.fork()\n"
+                               "if pid==0:\n"
+                               "    os.execv(sys.argv[1],sys.argv[1:])\n"
+                               "out=b''\n"
+                               "while True:\n"
+                               "    try:\n"
+                               "        d=os.read(fd,1024)\n"
+                               "    except OSError:\n"
+                               "        break\n"
+                               "    if not d:\n"
+                               "        break\n"
+                               "    out+=d\n"
+                               "_,st=os.waitpid(pid,0)\n"
+                               "sys.stdout.write(out.decode(errors='replace'))\n"
+                               "sys.exit(st>>8)\n";
+    const char *argv[] = {"python3", "-c",      prog,     cli_path(), "pipe",
+                          "--",      test_self, "helper", "exit",     "0",
+                          "|",       test_self, "helper", "tty-fg",   NULL};
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    o.argv = argv;
+    o.stdio[0].kind = SUBPROC_IO_NULL;
+    subproc_result res;
+    ASSERT_OK(subproc_run(&res, &o, NULL));
+    if (!strstr(res.out.data, "fg"))
+        test_failf(__FILE__, __LINE__, "not in the foreground: %s", res.out.data);
+    ASSERT_EQ(res.status.exited, 1);
+    ASSERT_EQ(res.status.code, 0);
+    subproc_result_free(&res);
 }

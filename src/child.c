@@ -17,7 +17,8 @@
  *  1 signal handlers to SIG_DFL   2 setsid/setpgid   3 rlimits, nice, umask
  *  4 fd plan (dup2)               5 close every other fd   6 chdir
  *  7 setgroups, setgid, setuid    8 parent-death signal    9 no_new_privs
- *  10 signal mask                 11 exec (or, in fork mode, the caller's function)
+ *  10 pending job-control stops dropped, signal mask
+ *  11 exec (or, in fork mode, the caller's function)
  */
 #include "internal.h"
 
@@ -198,6 +199,26 @@ _Noreturn void subproc__child(struct subproc__plan *pl)
     if ((f & SUBPROC_NO_NEW_PRIVS) && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         fail(pl, SUBPROC_STEP_NO_NEW_PRIVS, errno, -1, -1);
 #endif
+
+    /* A job-control stop sent to our new process group while everything was blocked (a first
+     * pipeline stage reading the terminal from the background draws SIGTTIN on the whole group)
+     * would stop this child before exec - and, with CLONE_VFORK, the spawning thread with it.
+     * The program has not touched the terminal yet: drop such a pending stop (POSIX: setting
+     * SIG_IGN discards pending instances), then restore the default. */
+    sigset_t pend;
+    if (sigpending(&pend) == 0) {
+        static const int stops[] = {SIGTTIN, SIGTTOU, SIGTSTP};
+        for (size_t i = 0; i < sizeof stops / sizeof stops[0]; i++) {
+            struct sigaction sa;
+            if (sigismember(&pend, stops[i]) != 1 || sigaction(stops[i], NULL, &sa) != 0 ||
+                sa.sa_handler != SIG_DFL)
+                continue;
+            sa.sa_handler = SIG_IGN;
+            sigaction(stops[i], &sa, NULL);
+            sa.sa_handler = SIG_DFL;
+            sigaction(stops[i], &sa, NULL);
+        }
+    }
 
     if (sigprocmask(SIG_SETMASK, &pl->child_mask, NULL) < 0)
         fail(pl, SUBPROC_STEP_SIGMASK, errno, -1, -1);

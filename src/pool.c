@@ -128,9 +128,14 @@ static void group_kill(struct slot *s, int sig)
  * still a zombie, so the group id cannot have been recycled. */
 static void check_exit(struct pool *pl, struct slot *s, int64_t now)
 {
-    if (s->exited || subproc_proc_wait_ex(s->p, 0, SUBPROC__WAIT_NOREAP, NULL) != 0) return;
-    if (s->job->timed_out) group_kill(s, SIGKILL);
-    subproc_proc_wait(s->p, &s->job->status);
+    if (s->exited) return;
+    if (s->job->timed_out) {
+        if (subproc_proc_wait_ex(s->p, 0, SUBPROC__WAIT_NOREAP, NULL) != 0) return;
+        group_kill(s, SIGKILL);
+        subproc_proc_wait(s->p, &s->job->status);
+    } else if (subproc_proc_wait_ex(s->p, 0, 0, &s->job->status) == -ETIMEDOUT) {
+        return; /* still running: reaping at once saves the look without reaping */
+    }
     s->exited = 1;
     s->drain_until = now + DRAIN_MS;
     if (s->p->pidfd >= 0)

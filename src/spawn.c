@@ -41,14 +41,19 @@ const char *subproc_backend(void)
     return force_posix ? "posix" : "linux";
 }
 
+/* Fd plans up to this many moves (stdio plus 5 extra fds) need no allocation. */
+#define SMALL_PLAN 8
+
 /* Everything a spawn allocates or opens, so one cleanup path releases it all. */
 struct spawn_ctx {
     struct subproc__plan pl;
-    struct subproc__move moves[3];
     struct subproc__move *mv; /* all moves: stdio then extra fds */
     int *keep;
     int *tmp;
-    char **cands;
+    struct subproc__move mv_small[SMALL_PLAN];
+    int keep_small[SMALL_PLAN], tmp_small[SMALL_PLAN];
+    char **cands;  /* cand_one, or one allocation: the pointers, then the strings */
+    char *cand_one[1]; /* a program with a '/' is its only candidate, used as given */
     size_t ncands;
     int opened[3];  /* fds we opened for stdio (files, /dev/null, child ends of pipes) */
     int parent[3];  /* parent ends of pipes */
@@ -62,11 +67,10 @@ static void ctx_release(struct spawn_ctx *c, int keep_parent_ends)
         if (!keep_parent_ends) subproc__close(c->parent[i]);
     }
     subproc__close(c->nullfd);
-    for (size_t i = 0; i < c->ncands; i++) free(c->cands[i]);
-    free(c->cands);
-    free(c->mv);
-    free(c->keep);
-    free(c->tmp);
+    if (c->cands != c->cand_one) free(c->cands);
+    if (c->mv != c->mv_small) free(c->mv);
+    if (c->keep != c->keep_small) free(c->keep);
+    if (c->tmp != c->tmp_small) free(c->tmp);
 }
 
 static int check_opts(const subproc_opts *o, subproc_error *err)
@@ -143,17 +147,17 @@ static const char *child_path(const subproc_opts *o)
     return NULL;
 }
 
-static int add_cand(struct spawn_ctx *c, const char *dir, size_t dlen, const char *prog,
-                    size_t plen)
+/* Append dir/prog at *at (room was reserved by resolve()). */
+static void add_cand(struct spawn_ctx *c, char **at, const char *dir, size_t dlen,
+                     const char *prog, size_t plen)
 {
-    char *s = subproc__malloc(dlen + plen + 2);
-    if (!s) return -ENOMEM;
+    char *s = *at;
     memcpy(s, dir, dlen);
     size_t n = dlen;
-    if (dlen && dir[dlen - 1] != '/') s[n++] = '/';
+    if (dir[dlen - 1] != '/') s[n++] = '/';
     memcpy(s + n, prog, plen + 1);
     c->cands[c->ncands++] = s;
-    return 0;
+    *at = s + n + plen + 1;
 }
 
 /* The exec candidates, as execvp would try them, minus implicit current-directory matches. */
@@ -163,9 +167,11 @@ static int resolve(struct spawn_ctx *c, const subproc_opts *o, subproc_error *er
     size_t plen = strlen(prog);
     if (plen == 0) return subproc__fail(err, SUBPROC_STEP_RESOLVE, ENOENT, -1, prog);
     if (strchr(prog, '/') || (o->flags & SUBPROC_NO_PATH_SEARCH)) {
-        c->cands = subproc__malloc(sizeof *c->cands);
-        if (!c->cands || add_cand(c, "", 0, prog, plen) < 0)
-            return subproc__fail(err, SUBPROC_STEP_ALLOC, ENOMEM, -1, NULL);
+        /* The caller's string lives until subproc_spawn() returns, which outlasts the child's
+         * use of it (the exec, or its failure, happens before the backend returns). */
+        c->cand_one[0] = (char *)prog;
+        c->cands = c->cand_one;
+        c->ncands = 1;
         return 0;
     }
     char defpath[256];
@@ -174,17 +180,18 @@ static int resolve(struct spawn_ctx *c, const subproc_opts *o, subproc_error *er
         size_t n = confstr(_CS_PATH, defpath, sizeof defpath);
         path = n > 0 && n <= sizeof defpath ? defpath : "/bin:/usr/bin";
     }
-    size_t max = 1;
-    for (const char *p = path; *p; p++) max += *p == ':';
-    c->cands = subproc__malloc(max * sizeof *c->cands);
+    size_t max = 1, pathlen = 0;
+    for (const char *p = path; *p; p++, pathlen++) max += *p == ':';
+    /* Each entry's text plus '/', the program and a NUL: at most pathlen + max * (plen + 2). */
+    c->cands = subproc__malloc(max * sizeof *c->cands + pathlen + max * (plen + 2));
     if (!c->cands) return subproc__fail(err, SUBPROC_STEP_ALLOC, ENOMEM, -1, NULL);
+    char *at = (char *)(c->cands + max);
     for (const char *p = path;;) {
         const char *end = strchr(p, ':');
         size_t dlen = end ? (size_t)(end - p) : strlen(p);
         /* Only absolute entries: "", "." and "bin" would all match relative to the cwd. */
-        if (dlen > 0 && p[0] == '/' && dlen + plen + 2 <= PATH_MAX &&
-            add_cand(c, p, dlen, prog, plen) < 0)
-            return subproc__fail(err, SUBPROC_STEP_ALLOC, ENOMEM, -1, NULL);
+        if (dlen > 0 && p[0] == '/' && dlen + plen + 2 <= PATH_MAX)
+            add_cand(c, &at, p, dlen, prog, plen);
         if (!end) break;
         p = end + 1;
     }
@@ -238,11 +245,17 @@ static int stdio_source(struct spawn_ctx *c, const subproc_opts *o, int i, subpr
 static int build_fd_plan(struct spawn_ctx *c, const subproc_opts *o, subproc_error *err)
 {
     size_t n = 0, cap = 3 + o->nfds;
-    c->mv = subproc__calloc(cap, sizeof *c->mv);
-    c->keep = subproc__calloc(cap, sizeof *c->keep);
-    c->tmp = subproc__calloc(cap, sizeof *c->tmp);
-    if (!c->mv || !c->keep || !c->tmp)
-        return subproc__fail(err, SUBPROC_STEP_ALLOC, ENOMEM, -1, NULL);
+    if (cap <= SMALL_PLAN) {
+        c->mv = c->mv_small;
+        c->keep = c->keep_small;
+        c->tmp = c->tmp_small;
+    } else {
+        c->mv = subproc__calloc(cap, sizeof *c->mv);
+        c->keep = subproc__calloc(cap, sizeof *c->keep);
+        c->tmp = subproc__calloc(cap, sizeof *c->tmp);
+        if (!c->mv || !c->keep || !c->tmp)
+            return subproc__fail(err, SUBPROC_STEP_ALLOC, ENOMEM, -1, NULL);
+    }
     int src[3];
     for (int i = 0; i < 3; i++) {
         if (o->stdio[i].kind == SUBPROC_IO_STDOUT) {
@@ -309,7 +322,9 @@ int subproc_spawn(subproc_proc **out, const subproc_opts *o, subproc_error *err)
     pl->nrlimits = o->nrlimits;
     pl->pdeathsig = o->pdeathsig;
     pl->child_mask = o->sigmask; /* used with SUBPROC_SET_SIGMASK; else the backend sets it */
-    pl->parent_pid = getpid();
+    /* Only the parent-death check needs it, and getpid() is a system call (glibc caches no
+     * PID since 2.25). */
+    pl->parent_pid = o->pdeathsig ? getpid() : 0;
     pl->uid = o->uid;
     pl->gid = o->gid;
     pl->groups = o->groups;

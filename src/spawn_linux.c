@@ -70,13 +70,53 @@ int subproc__have_linux_backend(void)
 
 static int pidfd_flag_works = 1; /* cleared once the kernel refuses CLONE_PIDFD (before 5.2) */
 
+/*
+ * The child's stack is kept per thread and reused: a fresh mmap/munmap per spawn costs two
+ * system calls and the page faults of a new stack every time. One per thread is enough, because
+ * CLONE_VFORK suspends the spawning thread until the child has called execve or exited, and
+ * after that the child no longer runs on our memory. A signal handler that spawns from the same
+ * thread cannot overlap either: every signal is blocked from before the clone until the thread
+ * resumes. The stack is unmapped when its thread exits (the key's destructor); the main thread's
+ * goes with the process.
+ */
+static pthread_key_t stack_key;
+static int stack_key_ok;
+static pthread_once_t stack_once = PTHREAD_ONCE_INIT;
+static __thread char *thread_stack;
+
+static void stack_free(void *stack)
+{
+    munmap(stack, CHILD_STACK);
+}
+
+static void stack_key_init(void)
+{
+    stack_key_ok = pthread_key_create(&stack_key, stack_free) == 0;
+}
+
+static char *stack_get(void)
+{
+    if (thread_stack) return thread_stack;
+    char *stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) return NULL;
+    pthread_once(&stack_once, stack_key_init);
+    if (stack_key_ok && pthread_setspecific(stack_key, stack) == 0) thread_stack = stack;
+    return stack;
+}
+
+/* A stack that could not be registered for release at thread exit is not kept. */
+static void stack_put(char *stack)
+{
+    if (stack != thread_stack) munmap(stack, CHILD_STACK);
+}
+
 int subproc__spawn_linux(struct subproc__plan *pl, pid_t *out_pid, int *out_pidfd,
                          subproc_error *err)
 {
     if (subproc__alloc_fails()) return subproc__fail(err, SUBPROC_STEP_CLONE, ENOMEM, -1, NULL);
-    char *stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (stack == MAP_FAILED) return subproc__fail(err, SUBPROC_STEP_CLONE, errno, -1, NULL);
+    char *stack = stack_get();
+    if (!stack) return subproc__fail(err, SUBPROC_STEP_CLONE, errno, -1, NULL);
 
     /* Block every signal around the clone: a handler must never run in the child, which shares
      * our memory, before child.c has reset the dispositions. Cancellation is off for the same
@@ -106,7 +146,7 @@ int subproc__spawn_linux(struct subproc__plan *pl, pid_t *out_pid, int *out_pidf
 
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_setcancelstate(cancel_state, NULL);
-    munmap(stack, CHILD_STACK);
+    stack_put(stack);
     errno = saved_errno;
 
     if (pid < 0) return subproc__fail(err, SUBPROC_STEP_CLONE, clone_errno, -1, NULL);

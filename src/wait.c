@@ -156,6 +156,10 @@ int subproc_proc_wait_ex(subproc_proc *p, int timeout_ms, unsigned flags, subpro
     int64_t deadline = timeout_ms > 0 ? subproc__now_ms() + timeout_ms : 0;
     int backoff = 1, traced = 0;
     subproc_status stopped;
+    /* A blocking wait on a pidfd sleeps first: poll() returns at once for a child that has
+     * already exited or been reaped, so a reap attempt before it would only cost a call. */
+    if (timeout_ms < 0 && p->pidfd >= 0 && !(flags & SUBPROC_WAIT_STOPPED))
+        sleep_on_child(p, -1, flags, 0, &backoff);
     for (;;) {
         int done = reap_nohang(p, flags, &stopped, &traced);
         if (done == 2) {

@@ -1220,7 +1220,8 @@ TEST(cli_pipe_capture_json)
 {
     scratch_new();
     const char *j = scratch_file("p.json");
-    cli_out r = cli("pipe", "--capture", "--json", j, "@", "helper", "out", "abc\n", "|", "@",
+    /* Nothing flows into the last stage, which does not read: no stage can die of SIGPIPE. */
+    cli_out r = cli("pipe", "--capture", "--json", j, "@", "helper", "out", "", "|", "@",
                     "helper", "cat", "|", "@", "helper", "out", "", "last-err", NULL);
     ASSERT_EQ(r.code, 0);
     ASSERT_STREQ(r.err, "last-err");

@@ -22,6 +22,10 @@ void test_register(struct test *t);
  * check cannot mean anything (e.g. under valgrind); the runner counts skips apart. */
 _Noreturn void test_skip(const char *why);
 #define UNDER_VALGRIND() (getenv("SUBPROC_VALGRIND") != NULL)
+/* Whether a program of this build started now (an example, a traced helper) uses the Linux
+ * backend: the same as this process, except under valgrind, which does not follow children
+ * (this process then runs the posix backend, they do not). */
+int child_backend_is_linux(void);
 _Noreturn void test_failf(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

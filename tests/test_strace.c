@@ -46,10 +46,7 @@ TEST_T(strace_spawn_uses_clone_vm_vfork, 60)
         test_failf(__FILE__, __LINE__, "strace run failed (exit %d): %s\n%s", st.code, err, trace);
     free(err);
 
-    /* The traced helper's backend, which the environment chose (under valgrind this process
-     * runs the posix backend, but the helper strace starts is not under valgrind). */
-    const char *want = getenv("SUBPROC_BACKEND");
-    int linux_backend = !want || strcmp(want, "posix") != 0;
+    int linux_backend = child_backend_is_linux(); /* the traced helper's backend */
     int vm_vfork = 0, plain_fork = 0, forks = 0, pidfd = 0;
     char *whole = strdup(trace); /* strtok cuts trace up; the failure message shows it whole */
     for (char *line = strtok(trace, "\n"); line; line = strtok(NULL, "\n")) {

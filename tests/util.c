@@ -86,3 +86,12 @@ int count_fds(void)
         if (fcntl(fd, F_GETFD) != -1) n++;
     return n;
 }
+
+int child_backend_is_linux(void)
+{
+    if (UNDER_VALGRIND()) {
+        const char *want = getenv("SUBPROC_BACKEND");
+        return !want || strcmp(want, "posix") != 0;
+    }
+    return strcmp(subproc_backend(), "linux") == 0;
+}

@@ -80,6 +80,39 @@ static void opt_name(const struct option *longopts, int val, char *buf, size_t l
     snprintf(buf, len, "-%c", val > 0 && val < 256 ? val : '?');
 }
 
+/* The options run, pipe and par share: -C, -e, -u, -i and --json. Returns 0, or
+ * CLI_EXIT_FAILURE with err set. */
+static int common_opt(int c, const char *a, const char **chdir, cli_envop *envops, size_t *nenvops,
+                      int *ignore_env, const char **json, char *err, size_t errlen)
+{
+    size_t n;
+    switch (c) {
+    case 'C':
+        if (!*a) return fail(err, errlen, "empty directory for -C/--chdir");
+        *chdir = a;
+        return 0;
+    case 'e':
+        if (cli_parse_assignment(a, &n) < 0)
+            return fail(err, errlen, "invalid assignment '%s' for -e/--env (expected NAME=VALUE)",
+                        a);
+        envops[(*nenvops)++] = (cli_envop){a, 0};
+        return 0;
+    case 'u':
+        if (!cli_valid_env_name(a))
+            return fail(err, errlen,
+                        "invalid variable name '%s' for -u/--unset (must be non-empty, no '=')", a);
+        envops[(*nenvops)++] = (cli_envop){a, 1};
+        return 0;
+    case 'i':
+        *ignore_env = 1;
+        return 0;
+    default: /* OPT_JSON */
+        if (!*a) return fail(err, errlen, "empty file name for --json (use - for standard output)");
+        *json = a;
+        return 0;
+    }
+}
+
 static int set_stream(cli_run_opts *o, int i, const char *arg)
 {
     if (!*arg) return -1;
@@ -137,26 +170,13 @@ static int cmd_parse(cli_run_opts *o, int is_pipe, int argc, char **argv, char *
         const char *a = optarg;
         switch (c) {
         case 'C':
-            if (!*a) return fail(err, errlen, "empty directory for -C/--chdir");
-            o->chdir = a;
-            break;
-        case 'e': {
-            size_t n;
-            if (cli_parse_assignment(a, &n) < 0)
-                return fail(err, errlen,
-                            "invalid assignment '%s' for -e/--env (expected NAME=VALUE)", a);
-            o->envops[o->nenvops++] = (cli_envop){a, 0};
-            break;
-        }
+        case 'e':
         case 'u':
-            if (!cli_valid_env_name(a))
-                return fail(err, errlen,
-                            "invalid variable name '%s' for -u/--unset (must be non-empty, no '=')",
-                            a);
-            o->envops[o->nenvops++] = (cli_envop){a, 1};
-            break;
         case 'i':
-            o->ignore_env = 1;
+        case OPT_JSON:
+            if (common_opt(c, a, &o->chdir, o->envops, &o->nenvops, &o->ignore_env, &o->json, err,
+                           errlen) != 0)
+                return CLI_EXIT_FAILURE;
             break;
         case OPT_STDIN:
         case OPT_STDOUT:
@@ -224,11 +244,6 @@ static int cmd_parse(cli_run_opts *o, int is_pipe, int argc, char **argv, char *
         }
         case OPT_NEW_SESSION:
             o->new_session = 1;
-            break;
-        case OPT_JSON:
-            if (!*a)
-                return fail(err, errlen, "empty file name for --json (use - for standard output)");
-            o->json = a;
             break;
         case OPT_CAPTURE:
             o->capture = 1;
@@ -359,31 +374,13 @@ int cli_par_parse(cli_par_opts *o, int argc, char **argv, char *err, size_t errl
                             a);
             break;
         case 'C':
-            if (!*a) return fail(err, errlen, "empty directory for -C/--chdir");
-            o->chdir = a;
-            break;
-        case 'e': {
-            size_t n;
-            if (cli_parse_assignment(a, &n) < 0)
-                return fail(err, errlen,
-                            "invalid assignment '%s' for -e/--env (expected NAME=VALUE)", a);
-            o->envops[o->nenvops++] = (cli_envop){a, 0};
-            break;
-        }
+        case 'e':
         case 'u':
-            if (!cli_valid_env_name(a))
-                return fail(err, errlen,
-                            "invalid variable name '%s' for -u/--unset (must be non-empty, no '=')",
-                            a);
-            o->envops[o->nenvops++] = (cli_envop){a, 1};
-            break;
         case 'i':
-            o->ignore_env = 1;
-            break;
         case OPT_JSON:
-            if (!*a)
-                return fail(err, errlen, "empty file name for --json (use - for standard output)");
-            o->json = a;
+            if (common_opt(c, a, &o->chdir, o->envops, &o->nenvops, &o->ignore_env, &o->json, err,
+                           errlen) != 0)
+                return CLI_EXIT_FAILURE;
             break;
         case OPT_HELP:
             o->help = 1;

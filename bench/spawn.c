@@ -156,6 +156,16 @@ static const bench_contender contenders[] = {
     {.name = "libpipeline", .kind = "peer", .run = pipeline_spawn, .isolate = 1},
 };
 
+/* The same spawn without the fork-based contenders in the rounds. Each fork of a large parent
+ * copies, and at the child's exec frees, megabytes of page tables, which leaves the caches cold
+ * for whoever runs next; this comparison shows the CLONE_VM contenders on warm caches. */
+static const bench_contender vfork_contenders[] = {
+    {.name = "subproc", .kind = "subproc", .run = sp_spawn_true},
+    {.name = "posix_spawn", .kind = "raw", .run = raw_posix_spawn},
+    {.name = "python subprocess.run", .kind = "peer", .setup = py_setup, .run = py_run,
+     .teardown = py_teardown},
+};
+
 int main(int argc, char **argv)
 {
     bench_limits lim = {.min_rounds = 5, .max_rounds = 200, .budget_s = 10};
@@ -174,6 +184,11 @@ int main(int argc, char **argv)
         void *ballast = bench_ballast(c.ballast);
         bench_comparison cmp = {.name = "spawn", .param = param, .unit = "ns"};
         bench_compare(&cmp, contenders, sizeof contenders / sizeof *contenders, &c, &lim);
+        if (!c.serve) {
+            bench_comparison vf = {.name = "spawn-vfork", .param = param, .unit = "ns"};
+            bench_compare(&vf, vfork_contenders, sizeof vfork_contenders / sizeof *vfork_contenders,
+                          &c, &lim);
+        }
         free(ballast);
     }
     return 0;

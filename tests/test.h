@@ -6,6 +6,7 @@
 #include "subproc.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,8 @@ extern const char *test_self;
 
 /* argv for the helper child: {test_self, "helper", mode, args..., NULL} in a static buffer. */
 const char **helper_argv(const char *mode, ...);
+/* The same into v[cap], from a va_list of NULL-terminated arguments. */
+void helper_argv_va(const char **v, size_t cap, const char *mode, va_list ap);
 /* Read fd to EOF into a malloc'd NUL-terminated buffer; *len gets the length. */
 char *read_all(int fd, size_t *len);
 /* Write all of buf. */

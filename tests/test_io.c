@@ -19,16 +19,10 @@ static long long mono_ms(void)
 static int run_mode(subproc_result *res, const subproc_comm_opts *co, const char *mode, ...)
 {
     static const char *v[32];
-    size_t n = 0;
-    v[n++] = test_self;
-    v[n++] = "helper";
-    v[n++] = mode;
     va_list ap;
     va_start(ap, mode);
-    const char *a;
-    while ((a = va_arg(ap, const char *)) != NULL && n < 31) v[n++] = a;
+    helper_argv_va(v, 32, mode, ap);
     va_end(ap);
-    v[n] = NULL;
     subproc_opts o = SUBPROC_OPTS_INIT;
     o.argv = v;
     return subproc_run(res, &o, co);

@@ -5,19 +5,24 @@
 #include <stdarg.h>
 #include <unistd.h>
 
-const char **helper_argv(const char *mode, ...)
+void helper_argv_va(const char **v, size_t cap, const char *mode, va_list ap)
 {
-    static const char *v[64];
     size_t n = 0;
     v[n++] = test_self;
     v[n++] = "helper";
     v[n++] = mode;
+    const char *a;
+    while ((a = va_arg(ap, const char *)) != NULL && n < cap - 1) v[n++] = a;
+    v[n] = NULL;
+}
+
+const char **helper_argv(const char *mode, ...)
+{
+    static const char *v[64];
     va_list ap;
     va_start(ap, mode);
-    const char *a;
-    while ((a = va_arg(ap, const char *)) != NULL && n < 63) v[n++] = a;
+    helper_argv_va(v, 64, mode, ap);
     va_end(ap);
-    v[n] = NULL;
     return v;
 }
 
@@ -52,16 +57,10 @@ void write_all(int fd, const void *buf, size_t len)
 subproc_status run_helper(subproc_opts *o, char **out, const char *mode, ...)
 {
     const char *v[64];
-    size_t n = 0;
-    v[n++] = test_self;
-    v[n++] = "helper";
-    v[n++] = mode;
     va_list ap;
     va_start(ap, mode);
-    const char *a;
-    while ((a = va_arg(ap, const char *)) != NULL && n < 63) v[n++] = a;
+    helper_argv_va(v, 64, mode, ap);
     va_end(ap);
-    v[n] = NULL;
     o->argv = v;
     if (out) o->stdio[1].kind = SUBPROC_IO_PIPE;
     subproc_proc *p;

@@ -137,6 +137,7 @@ TEST(rel_sigchld_ignored)
     ASSERT_EQ(subproc_proc_wait_timeout(p, 100, &st), -ECHILD);
     ASSERT_EQ(subproc_proc_done(p), 0);
     ASSERT_EQ(subproc_proc_signal(p, SIGTERM), -ESRCH);
+    ASSERT_EQ(subproc_proc_signal(p, 0), -ESRCH);
     subproc_proc_free(p);
 
     /* A failed spawn reaps only its own child: it returns while another child still runs. */

@@ -82,23 +82,3 @@ TEST_T(eintr_never_leaks, 120)
     ASSERT_OK(pthread_join(t, NULL));
     ASSERT(hits > 0);
 }
-
-TEST(sigchld_ignored_by_caller)
-{
-    /* With SIGCHLD ignored the kernel reaps children itself: wait says -ECHILD, never hangs,
-     * and free leaves nothing behind. */
-    signal(SIGCHLD, SIG_IGN);
-    subproc_opts o = SUBPROC_OPTS_INIT;
-    o.argv = helper_argv("exit", "3", NULL);
-    subproc_proc *p;
-    ASSERT_OK(subproc_spawn(&p, &o, NULL));
-    subproc_status st;
-    ASSERT_EQ(subproc_proc_wait(p, &st), -ECHILD);
-    ASSERT_EQ(subproc_proc_done(p), 0);
-    ASSERT_EQ(subproc_proc_signal(p, 0), -ESRCH);
-    subproc_proc_free(p);
-    ASSERT_OK(subproc_spawn(&p, &o, NULL));
-    ASSERT_EQ(subproc_proc_wait_timeout(p, 20000, &st), -ECHILD);
-    subproc_proc_free(p);
-    signal(SIGCHLD, SIG_DFL);
-}

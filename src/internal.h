@@ -180,6 +180,7 @@ struct subproc__pump_out {
     subproc_capture *cap;
     /* private */
     size_t cap_size;    /* allocated bytes of cap->data */
+    size_t faulted;     /* cap->data[0, faulted) is known to be backed by pages */
     size_t wpos;        /* ring write position once truncating */
     int ring;           /* the capture reached max_output: [head_len, max) is a ring */
     char *line;         /* SUBPROC_COMM_LINES: the partial line so far */

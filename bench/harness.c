@@ -204,12 +204,30 @@ void bench_compare(const bench_comparison *cmp, const bench_contender *cs, size_
             mark(&sl[i], rc, c);
     }
 
+    /* Each round runs the contenders in a fresh random order (seeded: runs are replayable).
+     * A fixed cyclic order, even with a rotating start, makes each contender follow the same
+     * neighbour nearly every time, and what a contender leaves behind (a fork of a big parent
+     * evicts caches and write-protects its pages) is then billed to one neighbour only: with
+     * the list order of the spawn comparison, subproc always ran right after a fork-based peer
+     * and posix_spawn almost never did. A random order spreads that carry-over over everyone. */
+    size_t *order = calloc(n, sizeof *order);
+    if (!order)
+        abort();
+    unsigned long long rng = 0x9e3779b97f4a7c15ull;
     long long start = bench_now_ns();
     for (int r = 0; r < lim->max_rounds; r++) {
         if (r >= lim->min_rounds && (bench_now_ns() - start) / 1e9 > lim->budget_s)
             break;
+        for (size_t j = 0; j < n; j++)
+            order[j] = j;
+        for (size_t j = n; j > 1; j--) {
+            rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17; /* xorshift64 */
+            size_t k = (size_t)(rng % j), t = order[j - 1];
+            order[j - 1] = order[k];
+            order[k] = t;
+        }
         for (size_t j = 0; j < n; j++) {
-            size_t i = (j + (size_t)r) % n;
+            size_t i = order[j];
             if (sl[i].status != ST_OK)
                 continue;
             long long v;
@@ -240,6 +258,7 @@ void bench_compare(const bench_comparison *cmp, const bench_contender *cs, size_
         free(sl[i].v);
     }
     fflush(stdout);
+    free(order);
     free(sl);
 }
 

@@ -211,6 +211,23 @@ int helper_main(int argc, char **argv)
         }
         return 0;
     }
+    if (!strcmp(m, "bigcount")) { /* what "count N" writes, in writes of 100,003 bytes */
+        enum { W = 100003 };
+        static char buf[W + 32];
+        long n = atol(argv[1]);
+        size_t have = 0;
+        for (long i = 0; i < n; i++) {
+            snprintf(buf + have, 32, "%07ld\n", i);
+            have += 8;
+            if (have >= W || i == n - 1) {
+                size_t k = i == n - 1 ? have : W;
+                write_all(1, buf, k);
+                memmove(buf, buf + k, have - k);
+                have -= k;
+            }
+        }
+        return 0;
+    }
     if (!strcmp(m, "spew")) { /* BYTES bytes of 'x' to stdout */
         static char buf[1 << 18];
         memset(buf, 'x', sizeof buf);

@@ -217,7 +217,7 @@ TEST(io_grandchild_holding_pipe_does_not_block_deadline)
 
 static void expect_line(const char *d, long i)
 {
-    char want[16];
+    char want[32];
     snprintf(want, sizeof want, "%07ld\n", i);
     if (memcmp(d, want, 8) != 0) test_failf(__FILE__, __LINE__, "line %ld: %.8s", i, d);
 }
@@ -247,6 +247,36 @@ TEST(io_capture_limit_keeps_head_and_tail)
     ASSERT_EQ(res.out.len, 800);
     ASSERT_EQ(res.out.head_len, 800);
     for (long i = 0; i < 100; i++) expect_line(res.out.data + i * 8, i);
+    subproc_result_free(&res);
+}
+
+/* Captures of many MiB grow their buffer many times and are prefaulted ahead of each read
+ * (io.c): every byte must still land where it belongs, with and without a limit. */
+TEST(io_large_capture_is_byte_exact)
+{
+    const long lines = 2000000; /* 16,000,000 bytes in writes of 100,003 bytes */
+    subproc_comm_opts co = SUBPROC_COMM_OPTS_INIT;
+    subproc_result res;
+    ASSERT_OK(run_mode(&res, &co, "bigcount", "2000000", NULL));
+    ASSERT_EQ(res.status.code, 0);
+    ASSERT_EQ(res.out.len, (size_t)lines * 8);
+    ASSERT_EQ(res.out.truncated, 0);
+    for (long i = 0; i < lines; i++) expect_line(res.out.data + i * 8, i);
+    ASSERT_EQ(res.out.data[res.out.len], '\0');
+    subproc_result_free(&res);
+
+    /* A limit of 5 MiB: head of 2.5 MiB (a multiple of 8), then the last 2.5 MiB. */
+    co.max_output = 5u << 20;
+    ASSERT_OK(run_mode(&res, &co, "bigcount", "2000000", NULL));
+    ASSERT_EQ(res.out.truncated, 1);
+    ASSERT_EQ(res.out.total, (unsigned long long)lines * 8);
+    ASSERT_EQ(res.out.len, 5u << 20);
+    size_t head = res.out.head_len;
+    ASSERT_EQ(head, (5u << 20) / 2);
+    for (long i = 0; i < (long)head / 8; i++) expect_line(res.out.data + i * 8, i);
+    size_t tail = res.out.len - head;
+    long first = lines - (long)(tail / 8);
+    for (long i = first; i < lines; i++) expect_line(res.out.data + head + (size_t)(i - first) * 8, i);
     subproc_result_free(&res);
 }
 

@@ -314,6 +314,9 @@ int subproc_proc_signal_group(subproc_proc *p, int sig);
 /*
  * Stop the child: sig (SIGTERM when 0), wait up to grace_ms, then SIGKILL, then reap.
  * With SUBPROC_TERM_GROUP both signals go to the process group. Fills *out when given.
+ * Every "sig, grace, SIGKILL" sequence in the library (this, deadlines of communicate/run,
+ * pipelines and the pool) sends SIGCONT right after sig, unless sig is SIGKILL or SIGCONT: a
+ * stopped process acts on a signal only once it is continued, as timeout(1) knows.
  */
 int subproc_proc_terminate(subproc_proc *p, int sig, int grace_ms, unsigned flags,
                            subproc_status *out);
@@ -386,8 +389,8 @@ typedef struct subproc_capture {
  * tee_out_fd/tee_err_fd: with SUBPROC_COMM_TEE_OUT/ERR, output is also written there (blocking
  *   until written; a write error stops that tee and nothing else).
  * timeout_ms: deadline for the whole call; 0 or < 0 means none. When it passes, kill_signal
- *   (0 = SIGTERM) goes to the child's process group (to the child alone when it has none), then
- *   SIGKILL after kill_grace_ms (0 = 2000); output keeps being read meanwhile. Once the direct
+ *   (0 = SIGTERM) goes to the child's process group (to the child alone when it has none),
+ *   followed by SIGCONT (see subproc_proc_terminate), then SIGKILL after kill_grace_ms (0 = 2000); output keeps being read meanwhile. Once the direct
  *   child is reaped, what is left in the pipes is read for at most drain_ms (0 = 100 ms, < 0 =
  *   not at all), so a grandchild that holds a pipe open cannot keep the call from returning.
  */
@@ -568,8 +571,8 @@ void subproc_pipeline_pipestatus(const subproc_pipeline *pl, int *codes);
 /* The pipeline's code: the rightmost non-zero stage code (pipefail), or the last stage's with
  * SUBPROC_PIPELINE_NO_PIPEFAIL. -1 before wait. */
 int subproc_pipeline_code(const subproc_pipeline *pl);
-/* sig (SIGTERM when 0) to the whole group, up to grace_ms for it to end, then SIGKILL to the
- * group, and every stage reaped. */
+/* sig (SIGTERM when 0) and SIGCONT to the whole group, up to grace_ms for it to end, then
+ * SIGKILL to the group, and every stage reaped. */
 int subproc_pipeline_terminate(subproc_pipeline *pl, int sig, int grace_ms);
 /* Kill (SIGKILL to the group) and reap whatever still runs, close every fd, free. NULL ok. */
 void subproc_pipeline_free(subproc_pipeline *pl);
@@ -661,8 +664,8 @@ typedef struct subproc_pool_opts {
     unsigned version; /* SUBPROC_POOL_OPTS_VERSION */
     unsigned flags;
     unsigned jobs;        /* at most this many at once; 0: the number of online CPUs */
-    long long timeout_ms; /* per job; 0: none. The job's process group gets SIGTERM, then
-                             SIGKILL after kill_grace_ms */
+    long long timeout_ms; /* per job; 0: none. The job's process group gets SIGTERM and
+                             SIGCONT, then SIGKILL after kill_grace_ms */
     int kill_grace_ms;    /* 0: 2000 */
     size_t max_output;    /* per stream with CAPTURE; 0: unlimited. The rest is dropped */
     /* Called in the calling thread as each job ends, in completion order. */

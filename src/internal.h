@@ -5,6 +5,7 @@
 #include "subproc.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 
 #define SUBPROC__HIDDEN __attribute__((visibility("hidden")))
@@ -121,6 +122,12 @@ SUBPROC__HIDDEN int subproc__pidfd_open(pid_t pid);
 SUBPROC__HIDDEN void subproc__status_from_wait(subproc_status *st, int wstatus,
                                                const struct rusage *ru);
 SUBPROC__HIDDEN int subproc__sig_valid(int sig);
+/* Whether a "signal, grace, KILL" sequence sends SIGCONT right after sig: a stopped process acts
+ * on a signal only once it is continued (timeout(1) does the same). */
+static inline int subproc__needs_cont(int sig)
+{
+    return sig != SIGKILL && sig != SIGCONT;
+}
 /* reap pid (blocking), retrying EINTR: for failed spawns */
 SUBPROC__HIDDEN void subproc__reap(pid_t pid);
 

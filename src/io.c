@@ -460,6 +460,7 @@ static int stop_child(subproc_proc *p, struct subproc__pump *pm, const subproc_c
     int sig = co->kill_signal ? co->kill_signal : SIGTERM;
     int grace = co->kill_grace_ms > 0 ? co->kill_grace_ms : SUBPROC__DEFAULT_GRACE_MS;
     signal_child(p, sig);
+    if (subproc__needs_cont(sig)) signal_child(p, SIGCONT);
     int64_t until = subproc__now_ms() + grace;
     int r = subproc__pump_run(pm, until, subproc_proc_pidfd(p), proc_reaped, p);
     if (r != 1) {

@@ -249,6 +249,7 @@ int subproc_pipeline_terminate(subproc_pipeline *pl, int sig, int grace_ms)
     if (!subproc__sig_valid(sig)) return -EINVAL;
     if (pl->pgid <= 0) return subproc_pipeline_wait(pl, -1);
     kill(-pl->pgid, sig);
+    if (subproc__needs_cont(sig)) kill(-pl->pgid, SIGCONT);
     /* Give the group the grace period, then KILL whatever is left in it - stages that ignore
      * the signal and their descendants alike - while the leader is still unreaped. */
     wait_stages(pl, grace_ms < 0 ? 0 : grace_ms, SUBPROC__WAIT_NOREAP);
@@ -320,7 +321,9 @@ int subproc_pipeline_communicate(subproc_pipeline *pl, const subproc_comm_opts *
         /* Deadline or cancel: the whole group gets the signal, output is read through the
          * grace period, then SIGKILL while the leader is still unreaped, then a bounded drain. */
         int grace = co->kill_grace_ms > 0 ? co->kill_grace_ms : SUBPROC__DEFAULT_GRACE_MS;
-        kill(-pl->pgid, co->kill_signal ? co->kill_signal : SIGTERM);
+        int sig = co->kill_signal ? co->kill_signal : SIGTERM;
+        kill(-pl->pgid, sig);
+        if (subproc__needs_cont(sig)) kill(-pl->pgid, SIGCONT);
         if (subproc__pump_run(&pm, subproc__now_ms() + grace, -1, all_exited, pl) != 1)
             wait_stages(pl, grace, SUBPROC__WAIT_NOREAP);
         kill(-pl->pgid, SIGKILL);

@@ -210,6 +210,7 @@ static void tick(struct pool *pl, int64_t now, size_t *ndone, size_t total)
         if (!s->exited && s->deadline && now >= s->deadline && !s->kill_at) {
             s->job->timed_out = 1;
             group_kill(s, SIGTERM);
+            group_kill(s, SIGCONT);
             int grace = pl->o->kill_grace_ms > 0 ? pl->o->kill_grace_ms : SUBPROC__DEFAULT_GRACE_MS;
             s->kill_at = now + grace;
         }

@@ -243,10 +243,9 @@ int subproc_proc_terminate(subproc_proc *p, int sig, int grace_ms, unsigned flag
     if (!subproc__sig_valid(sig)) return -EINVAL;
     if ((flags & SUBPROC_TERM_GROUP) && p->pgid <= 0) return -EINVAL;
     int group = flags & SUBPROC_TERM_GROUP;
-    if (group)
-        subproc_proc_signal_group(p, sig);
-    else
-        subproc_proc_signal(p, sig);
+    int (*send)(subproc_proc *, int) = group ? subproc_proc_signal_group : subproc_proc_signal;
+    send(p, sig);
+    if (subproc__needs_cont(sig)) send(p, SIGCONT);
     int r = subproc_proc_wait_timeout(p, grace_ms < 0 ? 0 : grace_ms, out);
     if (r != -ETIMEDOUT && !group) return r;
     /* With a group, members may outlive the leader: KILL them whether or not it is gone. */

@@ -623,6 +623,20 @@ TEST_T(cli_timeout_wakes_a_stopped_program, 10)
     cli_free(&r);
 }
 
+TEST_T(cli_capture_and_pipe_timeouts_wake_stopped_programs, 20)
+{
+    /* As above, through the library's deadlines: run --capture and every stage of pipe. */
+    cli_out r = cli("run", "--capture", "-t", "0.2", "-k", "0", "--json=-", "@", "helper", "stop",
+                    NULL);
+    ASSERT_EQ(r.code, 124);
+    ASSERT(strstr(r.out, "\"signal\":\"SIGTERM\""));
+    cli_free(&r);
+    r = cli("pipe", "-t", "0.2", "-k", "0", "@", "helper", "stop", "|", "@", "helper", "stop",
+            NULL);
+    ASSERT_EQ(r.code, 124);
+    cli_free(&r);
+}
+
 TEST_T(cli_timeout_reaches_the_whole_group, 10)
 {
     /* The program dies of TERM but left a TERM-ignoring child holding our stdout: it gets KILL

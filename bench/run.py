@@ -260,7 +260,9 @@ LIMITS = {
                'of the time. Tried: huge pages for the buffer (MADV_HUGEPAGE, which would make the '
                'faults ~2x cheaper: 0.17 s per GiB when touched alone) were 2.1-2.5x slower in the '
                'capture; pipes of 256 KiB or 4 MiB and reads of 256 KiB were no faster (4 MiB: 1.7x '
-               'slower). libuv is ahead when it is because its UV_CREATE_PIPE is not a pipe: it '
+               'slower). libuv and subproc are close (last two full runs: 1.01x with subproc faster in '
+               '5 of 15 rounds, 1.11x with 7 of 15); libuv is ahead when it is because its '
+               'UV_CREATE_PIPE is not a pipe: it '
                'connects the child\'s stdout with socketpair(AF_UNIX, SOCK_STREAM) (seen with '
                'strace); a stream socket lets the two copies overlap (a 1 GiB socket transfer ~650 ms '
                'against ~920-1050 ms for a plain pipe loop on this kernel). subproc keeps real pipes '
@@ -271,7 +273,9 @@ LIMITS = {
                 'is the kernel\'s scheduling of those processes, and the spread between rounds is '
                 'larger than any difference in the few spawns at the start. Larger pipes between '
                 'the stages do not help (a standalone check, 6 rounds: 64 KiB 0.69-0.81 s, 256 KiB '
-                '0.70-0.91 s, 1 MiB 0.77-0.90 s, bash 0.65-0.81 s), so subproc keeps the default.',
+                '0.70-0.91 s, 1 MiB 0.77-0.90 s, bash 0.65-0.81 s), so subproc keeps the default. '
+                'Round by round it is a coin toss: in the last two full runs subproc was faster than '
+                'bash in 20 of 33 rounds (median 0.99x) and in 15 of 35 (1.02x).',
     'pool': 'Per job the pool makes the same system calls as the raw loop (a clone that returns '
             'the pidfd where the raw loop calls pidfd_open, epoll_ctl add and delete, one reap, '
             'close; about 8 in the parent), and shares the epoll_wait wake-ups; the run time is '

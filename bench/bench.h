@@ -113,6 +113,7 @@ void bench_coproc_stop(bench_coproc *cp);
  */
 int sp_spawn_true(bench_ctx *c, void *state);    /* spawn+wait /bin/true */
 int sp_capture(bench_ctx *c, void *state);       /* all of `gen c->bytes` into memory */
+int sp_capture_socket(bench_ctx *c, void *state); /* the same through SUBPROC_IO_SOCKET */
 int sp_cat(bench_ctx *c, void *state);           /* c->payload through /bin/cat, captured */
 int sp_pipeline3(bench_ctx *c, void *state);     /* cat|cat|cat, stdin c->in_fd, drain stdout */
 int sp_pool(bench_ctx *c, void *state);          /* c->njobs /bin/true, at most c->jobs at once */

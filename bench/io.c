@@ -235,6 +235,8 @@ static int pipeline_capture(bench_ctx *c, void *s) { (void)s; return bench_skip(
 
 static const bench_contender capture[] = {
     {.name = "subproc", .kind = "subproc", .run = sp_capture},
+    /* kind "variant": shown, never compared as "the best other" nor checked against a target. */
+    {.name = "subproc, SUBPROC_IO_SOCKET (opt-in)", .kind = "variant", .run = sp_capture_socket},
     {.name = "raw read, 64 KiB pipe", .kind = "raw", .run = raw_capture_64k},
     {.name = "raw read, 1 MiB pipe", .kind = "raw", .run = raw_capture_1m},
     {.name = "python communicate", .kind = "peer", .setup = py_capture_setup, .run = py_run,

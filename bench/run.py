@@ -121,7 +121,7 @@ def groups(rows):
 def ratio(group):
     """subproc's median / the best other median, or a word saying why there is none."""
     sp = next((r for r in group if r['kind'] == 'subproc'), None)
-    others = [r['median'] for r in group if r['kind'] != 'subproc' and 'median' in r]
+    others = [r['median'] for r in group if r['kind'] not in ('subproc', 'variant') and 'median' in r]
     if sp is None or sp['status'] == 'pending':
         return 'pending'
     if 'median' not in sp:
@@ -365,7 +365,9 @@ def main():
            'Every run checks its result (exit status, byte count, byte pattern); a contender that '
            'got it wrong shows "error", never a number. Tables give the median and the 90th '
            'percentile of all rounds. **Ratio** is subproc\'s median divided by that row\'s median '
-           '(below 1: subproc is faster). "pending" marks a subproc API not written yet.',
+           '(below 1: subproc is faster). "pending" marks a subproc API not written yet. Rows of '
+           'kind "variant" are subproc with a non-default, opt-in setting: shown for comparison, '
+           'never counted as the best other contender nor checked against a target.',
            '', 'Python runs in a helper process of its own holding the same memory and measures '
            'inside Python; libuv, libpipeline and GSubprocess run in helper processes too, because '
            'they install SIGCHLD handlers (libpipeline\'s reaps every child of the process).', '',

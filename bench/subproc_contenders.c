@@ -56,20 +56,34 @@ static int check_result(bench_ctx *c, int rc, subproc_result *res, const char *w
 }
 
 /* The generator's output, captured whole into memory by subproc_run(). */
-int sp_capture(bench_ctx *c, void *state)
+static int capture_into_memory(bench_ctx *c, subproc_io_kind out_kind)
 {
-    (void)state;
     char n[32];
     snprintf(n, sizeof n, "%zu", c->bytes);
     const char *argv[] = {c->gen, n, NULL};
     subproc_opts o = SUBPROC_OPTS_INIT;
     o.argv = argv;
+    o.stdio[1].kind = out_kind;
     subproc_result res;
     if (check_result(c, subproc_run(&res, &o, NULL), &res, "subproc_run") != BENCH_OK)
         return BENCH_FAIL;
     int ok = res.out.len == c->bytes && bench_payload_ok(res.out.data, res.out.len);
     subproc_result_free(&res);
     return ok ? BENCH_OK : bench_fail(c, "captured output is wrong");
+}
+
+/* The default: stdout becomes a pipe. */
+int sp_capture(bench_ctx *c, void *state)
+{
+    (void)state;
+    return capture_into_memory(c, SUBPROC_IO_INHERIT);
+}
+
+/* Opt-in: stdout is a stream socket (SUBPROC_IO_SOCKET), as libuv's UV_CREATE_PIPE makes it. */
+int sp_capture_socket(bench_ctx *c, void *state)
+{
+    (void)state;
+    return capture_into_memory(c, SUBPROC_IO_SOCKET);
 }
 
 /* The payload through cat, written and read at once by subproc_run(). */

@@ -130,7 +130,13 @@ typedef enum subproc_io_kind {
     SUBPROC_IO_PIPE,        /* a pipe; the parent's end is subproc_proc_fd(), O_CLOEXEC */
     SUBPROC_IO_FILE,        /* open(path, flags, mode) in the parent; errors name the file */
     SUBPROC_IO_FD,          /* a copy of the parent's fd `fd`; the caller keeps its fd */
-    SUBPROC_IO_STDOUT       /* stderr only: the same file as the child's stdout */
+    SUBPROC_IO_STDOUT,      /* stderr only: the same file as the child's stdout */
+    /* A connected stream socket, socketpair(AF_UNIX, SOCK_STREAM), used like SUBPROC_IO_PIPE
+     * (the parent's end is subproc_proc_fd(), O_CLOEXEC). What libuv's UV_CREATE_PIPE makes:
+     * reader and writer do not take turns on a pipe's mutex, so bulk output is captured faster
+     * (docs/BENCHMARKS.md). Opt-in because a socket is not a pipe: a child that opens
+     * /dev/stdout or /proc/self/fd/1 gets ENXIO, and lseek/splice rules differ. */
+    SUBPROC_IO_SOCKET
 } subproc_io_kind;
 
 typedef struct subproc_io {
@@ -273,7 +279,8 @@ pid_t subproc_proc_pid(const subproc_proc *p);
 int subproc_proc_pidfd(const subproc_proc *p);
 /* The child's process group when it leads or joined one, else -1. */
 pid_t subproc_proc_pgid(const subproc_proc *p);
-/* The parent end of the pipe for stream 0, 1 or 2 (SUBPROC_IO_PIPE), or -1. Owned by p. */
+/* The parent end of the pipe (or socket) for stream 0, 1 or 2 (SUBPROC_IO_PIPE or _SOCKET), or
+ * -1. Owned by p. */
 int subproc_proc_fd(const subproc_proc *p, int stream);
 /* Take ownership of that fd (the handle forgets it); -1 when there is none. */
 int subproc_proc_take_fd(subproc_proc *p, int stream);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #ifdef __linux__
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #endif
 
@@ -39,20 +40,31 @@ int subproc__fd_lift(int fd)
     return n;
 }
 
-int subproc__pipe(int fds[2])
+static int lift_pair(int fds[2])
 {
-    if (pipe2(fds, O_CLOEXEC) < 0) return -errno;
     for (int i = 0; i < 2; i++) {
         int n = subproc__fd_lift(fds[i]);
         if (n < 0) {
-            subproc__close(fds[0]);
-            subproc__close(fds[1]);
+            /* fd_lift closed fds[i] already: closing it again could close another thread's. */
+            subproc__close(fds[1 - i]);
             fds[0] = fds[1] = -1;
             return n;
         }
         fds[i] = n;
     }
     return 0;
+}
+
+int subproc__pipe(int fds[2])
+{
+    if (pipe2(fds, O_CLOEXEC) < 0) return -errno;
+    return lift_pair(fds);
+}
+
+int subproc__socketpair(int fds[2])
+{
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0) return -errno;
+    return lift_pair(fds);
 }
 
 int subproc__pidfd_open(pid_t pid)

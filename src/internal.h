@@ -109,6 +109,7 @@ SUBPROC__HIDDEN int subproc__have_linux_backend(void);
 SUBPROC__HIDDEN int subproc__fd_valid(int fd);
 SUBPROC__HIDDEN int subproc__fd_lift(int fd); /* move an fd of ours to >= 3, CLOEXEC */
 SUBPROC__HIDDEN int subproc__pipe(int fds[2]); /* CLOEXEC pipe, both ends >= 3 */
+SUBPROC__HIDDEN int subproc__socketpair(int fds[2]); /* the same with an AF_UNIX stream pair */
 SUBPROC__HIDDEN void subproc__close(int fd);   /* close, keeping errno */
 SUBPROC__HIDDEN int subproc__max_open_fd(void);
 SUBPROC__HIDDEN int subproc__plan_fds(struct subproc__plan *pl, struct subproc__move *moves,

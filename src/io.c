@@ -48,7 +48,8 @@ static void enlarge_pipe(int fd)
 #ifdef F_SETPIPE_SZ
     /* Fewer, larger reads. Beyond /proc/sys/fs/pipe-max-size or the per-user page budget the
      * kernel says EPERM/EINVAL; the pipe then keeps its size, which is only slower. */
-    if (fcntl(fd, F_GETPIPE_SZ) < PIPE_WANT) fcntl(fd, F_SETPIPE_SZ, PIPE_WANT);
+    int size = fcntl(fd, F_GETPIPE_SZ); /* fails on a socket (SUBPROC_IO_SOCKET): left alone */
+    if (size >= 0 && size < PIPE_WANT) fcntl(fd, F_SETPIPE_SZ, PIPE_WANT);
 #else
     (void)fd;
 #endif

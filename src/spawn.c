@@ -105,7 +105,7 @@ static int check_opts(const subproc_opts *o, subproc_error *err)
     }
     for (int i = 0; i < 3; i++) {
         const subproc_io *io = &o->stdio[i];
-        if ((unsigned)io->kind > SUBPROC_IO_STDOUT || (io->kind == SUBPROC_IO_STDOUT && i != 2))
+        if ((unsigned)io->kind > SUBPROC_IO_SOCKET || (io->kind == SUBPROC_IO_STDOUT && i != 2))
             return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, i, NULL);
         if (io->kind == SUBPROC_IO_FILE && !io->path)
             return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, i, NULL);
@@ -218,9 +218,11 @@ static int stdio_source(struct spawn_ctx *c, const subproc_opts *o, int i, subpr
                 return subproc__fail(err, SUBPROC_STEP_OPEN, -c->nullfd, i, "/dev/null");
         }
         return c->nullfd;
-    case SUBPROC_IO_PIPE: {
+    case SUBPROC_IO_PIPE:
+    case SUBPROC_IO_SOCKET: {
         int p[2];
-        if ((r = subproc__pipe(p)) < 0) return subproc__fail(err, SUBPROC_STEP_PIPE, -r, i, NULL);
+        r = io->kind == SUBPROC_IO_PIPE ? subproc__pipe(p) : subproc__socketpair(p);
+        if (r < 0) return subproc__fail(err, SUBPROC_STEP_PIPE, -r, i, NULL);
         c->opened[i] = i == 0 ? p[0] : p[1];
         c->parent[i] = i == 0 ? p[1] : p[0];
         return c->opened[i];

@@ -208,6 +208,58 @@ TEST(stdio_pipes_cloexec_and_data)
     close(fd1);
 }
 
+TEST(stdio_socket_both_ways)
+{
+    /* stdin and stdout are one stream socket each; the child sees sockets, we get CLOEXEC ends. */
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    o.stdio[0].kind = o.stdio[1].kind = SUBPROC_IO_SOCKET;
+    o.argv = helper_argv("cat", NULL);
+    subproc_proc *p;
+    ASSERT_OK(subproc_spawn(&p, &o, NULL));
+    for (int i = 0; i < 2; i++) {
+        int fd = subproc_proc_fd(p, i);
+        ASSERT(fd > 2);
+        ASSERT(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+        struct stat sb;
+        ASSERT_OK(fstat(fd, &sb));
+        ASSERT(S_ISSOCK(sb.st_mode));
+        char path[64], link[64] = "";
+        snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)subproc_proc_pid(p), i);
+        ASSERT(readlink(path, link, sizeof link - 1) > 0);
+        ASSERT(strncmp(link, "socket:[", 8) == 0);
+    }
+    ASSERT_EQ(subproc_proc_fd(p, 2), -1);
+    write_all(subproc_proc_fd(p, 0), "hello socket", 12);
+    subproc_proc_close_fd(p, 0); /* the child's read sees end-of-file */
+    char *out = read_all(subproc_proc_fd(p, 1), NULL);
+    ASSERT_STREQ(out, "hello socket");
+    free(out);
+    subproc_status st;
+    ASSERT_OK(subproc_proc_wait(p, &st));
+    ASSERT_EQ(st.code, 0);
+    subproc_proc_free(p);
+
+    /* Through run(): 2 MiB in while 2 MiB comes out of a socket stdout and a pipe stderr. */
+    size_t n = 2u << 20;
+    char *in = malloc(n);
+    ASSERT(in != NULL);
+    for (size_t i = 0; i < n; i++) in[i] = (char)(i * 7 + i / 4099);
+    subproc_opts r = SUBPROC_OPTS_INIT;
+    r.stdio[0].kind = r.stdio[1].kind = SUBPROC_IO_SOCKET;
+    r.argv = helper_argv("tee2", NULL);
+    subproc_comm_opts co = SUBPROC_COMM_OPTS_INIT;
+    co.input = in;
+    co.input_len = n;
+    subproc_result res;
+    ASSERT_OK(subproc_run(&res, &r, &co));
+    ASSERT_EQ(res.status.code, 0);
+    ASSERT_EQ(res.out.len, n);
+    ASSERT(memcmp(res.out.data, in, n) == 0);
+    ASSERT_EQ(res.err.len, n);
+    subproc_result_free(&res);
+    free(in);
+}
+
 TEST(stdio_out_and_err_pipes_separate)
 {
     subproc_opts o = SUBPROC_OPTS_INIT;

@@ -277,8 +277,9 @@ LIMITS = {
                 'larger than any difference in the few spawns at the start. Larger pipes between '
                 'the stages do not help (a standalone check, 6 rounds: 64 KiB 0.69-0.81 s, 256 KiB '
                 '0.70-0.91 s, 1 MiB 0.77-0.90 s, bash 0.65-0.81 s), so subproc keeps the default. '
-                'Round by round it is a coin toss: in the last two full runs subproc was faster than '
-                'bash in 20 of 33 rounds (median 0.99x) and in 15 of 35 (1.02x).',
+                'Round by round it is a coin toss: in the last three full runs subproc was faster '
+                'than bash in 20 of 33 rounds (median 0.99x), 15 of 35 (1.02x) and 19 of 30 '
+                '(1.003x).',
     'pool': 'Per job the pool makes the same system calls as the raw loop (a clone that returns '
             'the pidfd where the raw loop calls pidfd_open, epoll_ctl add and delete, one reap, '
             'close; about 8 in the parent), and shares the epoll_wait wake-ups; the run time is '

@@ -130,6 +130,7 @@ typedef struct cli_par_opts {
     int keep_order;
     int halt_on_error;
     long long timeout_ms;    /* per job; 0: none */
+    int signal;              /* -s: sent at a job's deadline; 0: TERM */
     long long kill_after_ms; /* 0: the pool's default */
     int progress;            /* --progress: even when stderr is not a terminal */
     size_t max_output;       /* per job and stream; 0: unlimited */

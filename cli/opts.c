@@ -304,6 +304,7 @@ static const struct option par_longopts[] = {
     {"keep-order", no_argument, NULL, 'k'},
     {"halt-on-error", no_argument, NULL, OPT_HALT},
     {"timeout", required_argument, NULL, 't'},
+    {"signal", required_argument, NULL, 's'},
     {"kill-after", required_argument, NULL, OPT_KILL_AFTER},
     {"progress", no_argument, NULL, OPT_PROGRESS},
     {"max-output", required_argument, NULL, OPT_MAX_OUTPUT},
@@ -315,7 +316,7 @@ static const struct option par_longopts[] = {
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
-static const char par_shortopts[] = "+:j:kt:C:e:u:i";
+static const char par_shortopts[] = "+:j:kt:s:C:e:u:i";
 
 void cli_par_opts_free(cli_par_opts *o)
 {
@@ -363,6 +364,13 @@ int cli_par_parse(cli_par_opts *o, int argc, char **argv, char *err, size_t errl
                             a, c == 't' ? "-t/--timeout" : "--kill-after");
             break;
         }
+        case 's':
+            if ((o->signal = cli_parse_signal(a)) < 0)
+                return fail(err, errlen,
+                            "invalid signal '%s' for -s/--signal (expected a name like TERM or "
+                            "SIGKILL, or a number)",
+                            a);
+            break;
         case OPT_PROGRESS:
             o->progress = 1;
             break;

@@ -27,6 +27,7 @@ void cli_par_usage(FILE *f)
           "      --halt-on-error        start no new job once one has failed\n"
           "  -t, --timeout=DURATION     per job: TERM its process group after DURATION\n"
           "                             (NUMBER[s|m|h|d], fractions allowed; 0: none)\n"
+          "  -s, --signal=SIG           send SIG instead of TERM at the deadline\n"
           "      --kill-after=DURATION  then KILL it after DURATION (default 2s)\n"
           "      --max-output=BYTES     keep at most BYTES of each job's stdout and of its\n"
           "                             stderr (K, M, G suffixes); the rest is dropped\n"
@@ -267,6 +268,7 @@ int cli_par_main(int argc, char **argv)
     po.flags = SUBPROC_POOL_CAPTURE | (o.halt_on_error ? SUBPROC_POOL_HALT_ON_ERROR : 0);
     po.jobs = o.jobs;
     po.timeout_ms = o.timeout_ms;
+    po.kill_signal = o.signal;
     if (o.kill_after_ms)
         po.kill_grace_ms = o.kill_after_ms > 0x7fffffff ? 0x7fffffff : (int)o.kill_after_ms;
     po.max_output = o.max_output;

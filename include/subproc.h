@@ -671,16 +671,19 @@ typedef struct subproc_pool_opts {
     unsigned version; /* SUBPROC_POOL_OPTS_VERSION */
     unsigned flags;
     unsigned jobs;        /* at most this many at once; 0: the number of online CPUs */
-    long long timeout_ms; /* per job; 0: none. The job's process group gets SIGTERM and
+    long long timeout_ms; /* per job; 0: none. The job's process group gets kill_signal and
                              SIGCONT, then SIGKILL after kill_grace_ms */
     int kill_grace_ms;    /* 0: 2000 */
     size_t max_output;    /* per stream with CAPTURE; 0: unlimited. The rest is dropped */
     /* Called in the calling thread as each job ends, in completion order. */
     void (*on_done)(void *ud, subproc_job *job, size_t ndone, size_t total);
     void *ud;
+    /* Version 2 and later: */
+    int kill_signal; /* sent at a job's deadline; 0: SIGTERM */
 } subproc_pool_opts;
 
-#define SUBPROC_POOL_OPTS_VERSION 1
+/* 2 added kill_signal; a caller built with version 1 (without it) is still accepted. */
+#define SUBPROC_POOL_OPTS_VERSION 2
 #ifdef __cplusplus
 #define SUBPROC_POOL_OPTS_INIT {SUBPROC_POOL_OPTS_VERSION}
 #else

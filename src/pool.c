@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 #ifdef __linux__
@@ -209,8 +210,9 @@ static void tick(struct pool *pl, int64_t now, size_t *ndone, size_t total)
         if (!s->job) continue;
         if (!s->exited && s->deadline && now >= s->deadline && !s->kill_at) {
             s->job->timed_out = 1;
-            group_kill(s, SIGTERM);
-            group_kill(s, SIGCONT);
+            int sig = pl->o->kill_signal ? pl->o->kill_signal : SIGTERM;
+            group_kill(s, sig);
+            if (subproc__needs_cont(sig)) group_kill(s, SIGCONT);
             int grace = pl->o->kill_grace_ms > 0 ? pl->o->kill_grace_ms : SUBPROC__DEFAULT_GRACE_MS;
             s->kill_at = now + grace;
         }
@@ -240,10 +242,16 @@ static int sleep_ms(struct pool *pl, int64_t now, int backoff)
     return ms;
 }
 
-int subproc_pool_run(subproc_job *jobs, size_t n, const subproc_pool_opts *o)
+int subproc_pool_run(subproc_job *jobs, size_t n, const subproc_pool_opts *opts)
 {
-    if (!o || o->version != SUBPROC_POOL_OPTS_VERSION || (n && !jobs) ||
-        (o->flags & ~(SUBPROC_POOL_CAPTURE | SUBPROC_POOL_HALT_ON_ERROR)))
+    if (!opts || opts->version < 1 || opts->version > SUBPROC_POOL_OPTS_VERSION) return -EINVAL;
+    /* A version 1 caller's struct ends before kill_signal: read only what it has. */
+    subproc_pool_opts local = {0};
+    memcpy(&local, opts,
+           opts->version == 1 ? offsetof(subproc_pool_opts, kill_signal) : sizeof local);
+    const subproc_pool_opts *o = &local;
+    if ((n && !jobs) || (o->flags & ~(SUBPROC_POOL_CAPTURE | SUBPROC_POOL_HALT_ON_ERROR)) ||
+        (o->kill_signal && !subproc__sig_valid(o->kill_signal)))
         return -EINVAL;
     for (size_t i = 0; i < n; i++)
         if (!jobs[i].opts) return -EINVAL;

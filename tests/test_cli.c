@@ -1434,6 +1434,17 @@ TEST_T(cli_par_timeout_per_job, 30)
     s = py_json(j, "[d['jobs'][0]['signal'],d['jobs'][0]['stdout']]");
     ASSERT_STREQ(s, "[\"SIGKILL\", \"ready\\n\"]");
     free(s);
+    /* -s: another signal at the deadline. */
+    r = cli("par", "-t", "0.2", "-s", "INT", "--json", j, "@", "helper", "sleep",
+            ":::", "20000", NULL);
+    ASSERT_EQ(r.code, 1);
+    cli_free(&r);
+    s = py_json(j, "d['jobs'][0]['signal']");
+    ASSERT_STREQ(s, "\"SIGINT\"");
+    free(s);
+    r = cli("par", "-s", "BOGUS", "@", ":::", "a", NULL);
+    ASSERT_USAGE_ERROR(r, "invalid signal 'BOGUS'");
+    cli_free(&r);
     scratch_done();
 }
 

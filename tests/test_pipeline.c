@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -398,6 +399,41 @@ TEST(pool_timeout_failure_and_halt)
     ASSERT_EQ(seq[2].started, 0);
     po.version = 0;
     ASSERT_EQ(subproc_pool_run(seq, 3, &po), -EINVAL);
+    po.version = SUBPROC_POOL_OPTS_VERSION + 1;
+    ASSERT_EQ(subproc_pool_run(seq, 3, &po), -EINVAL);
+    po = (subproc_pool_opts)SUBPROC_POOL_OPTS_INIT;
+    po.kill_signal = 65;
+    ASSERT_EQ(subproc_pool_run(seq, 3, &po), -EINVAL);
+    ASSERT_EQ(seq[0].started, 1); /* untouched by the refused calls */
+}
+
+TEST(pool_kill_signal)
+{
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    const char *argv[] = {test_self, "helper", "sleep", "100000", NULL};
+    o.argv = argv;
+    subproc_job job = {.opts = &o};
+    subproc_pool_opts po = SUBPROC_POOL_OPTS_INIT;
+    po.timeout_ms = 100;
+    po.kill_grace_ms = 600000; /* the test's time limit comes first: only SIGINT can end it */
+    po.kill_signal = SIGINT;
+    ASSERT_OK(subproc_pool_run(&job, 1, &po));
+    ASSERT_EQ(job.timed_out, 1);
+    ASSERT_EQ(job.status.signal, SIGINT);
+
+    /* A caller built against version 1 of the struct (no kill_signal) gets SIGTERM. */
+    struct {
+        unsigned version, flags, jobs;
+        long long timeout_ms;
+        int kill_grace_ms;
+        size_t max_output;
+        void (*on_done)(void *, subproc_job *, size_t, size_t);
+        void *ud;
+    } v1 = {1, 0, 1, 100, 600000, 0, NULL, NULL};
+    _Static_assert(sizeof v1 == offsetof(subproc_pool_opts, kill_signal), "version 1 layout");
+    subproc_job job1 = {.opts = &o};
+    ASSERT_OK(subproc_pool_run(&job1, 1, (const subproc_pool_opts *)(const void *)&v1));
+    ASSERT_EQ(job1.status.signal, SIGTERM);
 }
 
 /* ---- pipelines with communicate and run ---- */

@@ -82,6 +82,15 @@ static void opt_name(const struct option *longopts, int val, char *buf, size_t l
 
 /* The options run, pipe and par share: -C, -e, -u, -i and --json. Returns 0, or
  * CLI_EXIT_FAILURE with err set. */
+/* -s/--signal of run, pipe and par. */
+static int signal_opt(const char *a, int *sig, char *err, size_t errlen)
+{
+    if ((*sig = cli_parse_signal(a)) >= 0) return 0;
+    fail(err, errlen, "invalid signal '%s' for -s/--signal (expected a name like TERM or SIGKILL, "
+                      "or a number)", a);
+    return -1;
+}
+
 static int common_opt(int c, const char *a, const char **chdir, cli_envop *envops, size_t *nenvops,
                       int *ignore_env, const char **json, char *err, size_t errlen)
 {
@@ -204,11 +213,7 @@ static int cmd_parse(cli_run_opts *o, int is_pipe, int argc, char **argv, char *
                             a);
             break;
         case 's':
-            if ((o->signal = cli_parse_signal(a)) < 0)
-                return fail(err, errlen,
-                            "invalid signal '%s' for -s/--signal (expected a name like TERM or "
-                            "SIGKILL, or a number)",
-                            a);
+            if (signal_opt(a, &o->signal, err, errlen) < 0) return CLI_EXIT_FAILURE;
             break;
         case OPT_UMASK:
             if (cli_parse_umask(a, &o->umask) < 0)
@@ -365,11 +370,7 @@ int cli_par_parse(cli_par_opts *o, int argc, char **argv, char *err, size_t errl
             break;
         }
         case 's':
-            if ((o->signal = cli_parse_signal(a)) < 0)
-                return fail(err, errlen,
-                            "invalid signal '%s' for -s/--signal (expected a name like TERM or "
-                            "SIGKILL, or a number)",
-                            a);
+            if (signal_opt(a, &o->signal, err, errlen) < 0) return CLI_EXIT_FAILURE;
             break;
         case OPT_PROGRESS:
             o->progress = 1;

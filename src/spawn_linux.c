@@ -71,44 +71,39 @@ int subproc__have_linux_backend(void)
 static int pidfd_flag_works = 1; /* cleared once the kernel refuses CLONE_PIDFD (before 5.2) */
 
 /*
- * The child's stack is kept per thread and reused: a fresh mmap/munmap per spawn costs two
- * system calls and the page faults of a new stack every time. One per thread is enough, because
- * CLONE_VFORK suspends the spawning thread until the child has called execve or exited, and
- * after that the child no longer runs on our memory. A signal handler that spawns from the same
- * thread cannot overlap either: every signal is blocked from before the clone until the thread
- * resumes. The stack is unmapped when its thread exits (the key's destructor); the main thread's
- * goes with the process.
+ * Child stacks are reused: a fresh mmap/munmap per spawn costs two system calls and the page
+ * faults of a new stack every time. A spawn takes a stack out of a small process-wide cache and
+ * puts it back when the clone returns: CLONE_VFORK suspends the spawning thread until the child
+ * has called execve or exited, and after that the child no longer runs on our memory. Each slot
+ * is taken with an atomic exchange and refilled with a compare-and-swap, so there is no lock (a
+ * fork() of the caller's can never inherit one held) and no ABA. Threads spawning at once use
+ * different slots; beyond STACK_SLOTS of them the extra stacks are mapped and unmapped per
+ * spawn. Nothing is registered per thread, so no destructor can outlive a dlclose() of the
+ * library (the cached stacks then stay mapped: at most STACK_SLOTS x CHILD_STACK bytes).
  */
-static pthread_key_t stack_key;
-static int stack_key_ok;
-static pthread_once_t stack_once = PTHREAD_ONCE_INIT;
-static __thread char *thread_stack;
-
-static void stack_free(void *stack)
-{
-    munmap(stack, CHILD_STACK);
-}
-
-static void stack_key_init(void)
-{
-    stack_key_ok = pthread_key_create(&stack_key, stack_free) == 0;
-}
+#define STACK_SLOTS 8
+static char *stack_slots[STACK_SLOTS];
 
 static char *stack_get(void)
 {
-    if (thread_stack) return thread_stack;
+    for (int i = 0; i < STACK_SLOTS; i++) {
+        char *stack = __atomic_exchange_n(&stack_slots[i], NULL, __ATOMIC_ACQUIRE);
+        if (stack) return stack;
+    }
     char *stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (stack == MAP_FAILED) return NULL;
-    pthread_once(&stack_once, stack_key_init);
-    if (stack_key_ok && pthread_setspecific(stack_key, stack) == 0) thread_stack = stack;
-    return stack;
+    return stack == MAP_FAILED ? NULL : stack;
 }
 
-/* A stack that could not be registered for release at thread exit is not kept. */
 static void stack_put(char *stack)
 {
-    if (stack != thread_stack) munmap(stack, CHILD_STACK);
+    for (int i = 0; i < STACK_SLOTS; i++) {
+        char *empty = NULL;
+        if (__atomic_compare_exchange_n(&stack_slots[i], &empty, stack, 0, __ATOMIC_RELEASE,
+                                        __ATOMIC_RELAXED))
+            return;
+    }
+    munmap(stack, CHILD_STACK);
 }
 
 int subproc__spawn_linux(struct subproc__plan *pl, pid_t *out_pid, int *out_pidfd,

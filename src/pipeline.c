@@ -242,14 +242,21 @@ int subproc_pipeline_code(const subproc_pipeline *pl)
     return 0;
 }
 
+/* The first signal of "signal, grace, KILL" to the group, and SIGCONT so that stopped stages act
+ * on it. */
+static void signal_stop(pid_t pgid, int sig)
+{
+    kill(-pgid, sig);
+    if (subproc__needs_cont(sig)) kill(-pgid, SIGCONT);
+}
+
 int subproc_pipeline_terminate(subproc_pipeline *pl, int sig, int grace_ms)
 {
     if (!pl) return -EINVAL;
     if (sig == 0) sig = SIGTERM;
     if (!subproc__sig_valid(sig)) return -EINVAL;
     if (pl->pgid <= 0) return subproc_pipeline_wait(pl, -1);
-    kill(-pl->pgid, sig);
-    if (subproc__needs_cont(sig)) kill(-pl->pgid, SIGCONT);
+    signal_stop(pl->pgid, sig);
     /* Give the group the grace period, then KILL whatever is left in it - stages that ignore
      * the signal and their descendants alike - while the leader is still unreaped. */
     wait_stages(pl, grace_ms < 0 ? 0 : grace_ms, SUBPROC__WAIT_NOREAP);
@@ -321,9 +328,7 @@ int subproc_pipeline_communicate(subproc_pipeline *pl, const subproc_comm_opts *
         /* Deadline or cancel: the whole group gets the signal, output is read through the
          * grace period, then SIGKILL while the leader is still unreaped, then a bounded drain. */
         int grace = co->kill_grace_ms > 0 ? co->kill_grace_ms : SUBPROC__DEFAULT_GRACE_MS;
-        int sig = co->kill_signal ? co->kill_signal : SIGTERM;
-        kill(-pl->pgid, sig);
-        if (subproc__needs_cont(sig)) kill(-pl->pgid, SIGCONT);
+        signal_stop(pl->pgid, co->kill_signal ? co->kill_signal : SIGTERM);
         if (subproc__pump_run(&pm, subproc__now_ms() + grace, -1, all_exited, pl) != 1)
             wait_stages(pl, grace, SUBPROC__WAIT_NOREAP);
         kill(-pl->pgid, SIGKILL);

@@ -210,9 +210,8 @@ static void tick(struct pool *pl, int64_t now, size_t *ndone, size_t total)
         if (!s->job) continue;
         if (!s->exited && s->deadline && now >= s->deadline && !s->kill_at) {
             s->job->timed_out = 1;
-            int sig = pl->o->kill_signal ? pl->o->kill_signal : SIGTERM;
-            group_kill(s, sig);
-            if (subproc__needs_cont(sig)) group_kill(s, SIGCONT);
+            group_kill(s, pl->o->kill_signal);
+            if (subproc__needs_cont(pl->o->kill_signal)) group_kill(s, SIGCONT);
             int grace = pl->o->kill_grace_ms > 0 ? pl->o->kill_grace_ms : SUBPROC__DEFAULT_GRACE_MS;
             s->kill_at = now + grace;
         }
@@ -253,6 +252,7 @@ int subproc_pool_run(subproc_job *jobs, size_t n, const subproc_pool_opts *opts)
     if ((n && !jobs) || (o->flags & ~(SUBPROC_POOL_CAPTURE | SUBPROC_POOL_HALT_ON_ERROR)) ||
         (o->kill_signal && !subproc__sig_valid(o->kill_signal)))
         return -EINVAL;
+    if (!local.kill_signal) local.kill_signal = SIGTERM;
     for (size_t i = 0; i < n; i++)
         if (!jobs[i].opts) return -EINVAL;
     struct pool pl = {.o = o, .epfd = -1};

@@ -4,27 +4,12 @@
  * SIGCONT shows as a time-limit failure or as SIGKILL instead of SIGTERM. */
 #include "test.h"
 
-#include <stdio.h>
-#include <time.h>
-#include <unistd.h>
-
-/* Wait until pid is stopped (state T in /proc/PID/stat), so no signal can beat the stop. */
-static void wait_stopped(pid_t pid)
+/* Wait until p has stopped, so no signal can beat the stop. */
+static void wait_stopped(subproc_proc *p)
 {
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    for (int i = 0; i < 5000; i++) {
-        FILE *f = fopen(path, "re");
-        if (!f) break;
-        size_t n = fread(buf, 1, sizeof buf - 1, f);
-        fclose(f);
-        buf[n] = '\0';
-        const char *close_paren = strrchr(buf, ')');
-        if (close_paren && close_paren[1] == ' ' && close_paren[2] == 'T') return;
-        struct timespec ts = {0, 1000000};
-        nanosleep(&ts, NULL);
-    }
-    test_failf(__FILE__, __LINE__, "pid %d never stopped", (int)pid);
+    subproc_status st;
+    ASSERT_OK(subproc_proc_wait_ex(p, -1, SUBPROC_WAIT_STOPPED, &st));
+    ASSERT_EQ(st.stopped, 1);
 }
 
 static subproc_proc *start_stopped(unsigned flags)
@@ -34,7 +19,7 @@ static subproc_proc *start_stopped(unsigned flags)
     o.flags = flags;
     subproc_proc *p;
     ASSERT_OK(subproc_spawn(&p, &o, NULL));
-    wait_stopped(subproc_proc_pid(p));
+    wait_stopped(p);
     return p;
 }
 
@@ -77,7 +62,7 @@ TEST_T(stopped_stages_end_by_pipeline_terminate_and_deadline, 20)
         }
         subproc_pipeline *pl;
         ASSERT_OK(subproc_pipeline_spawn(&pl, st, 2, 0, NULL, NULL));
-        for (size_t i = 0; i < 2; i++) wait_stopped(subproc_proc_pid(subproc_pipeline_proc(pl, i)));
+        for (size_t i = 0; i < 2; i++) wait_stopped(subproc_pipeline_proc(pl, i));
         if (deadline) {
             subproc_comm_opts co = SUBPROC_COMM_OPTS_INIT;
             co.timeout_ms = 50;

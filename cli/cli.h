@@ -47,6 +47,9 @@ int cli_parse_assignment(const char *s, size_t *name_len);
 /* A variable name for --unset: non-empty, no '='. */
 int cli_valid_env_name(const char *s);
 
+/* --leftovers: "leave", "kill" or "wait" to SUBPROC_LEFTOVERS_*; -1 otherwise. */
+int cli_parse_leftovers(const char *s);
+
 /* A byte count: decimal, with an optional k/K, M or G suffix (powers of 1024). */
 int cli_parse_size(const char *s, size_t *out);
 
@@ -100,6 +103,8 @@ typedef struct cli_run_opts {
     int capture;       /* --capture (or --max-output) */
     size_t max_output; /* 0: unlimited */
     int no_pipefail;   /* pipe */
+    int no_contain;    /* --no-contain */
+    int leftovers;     /* --leftovers: SUBPROC_LEFTOVERS_* */
     int help;
     char **argv; /* the command: points into the caller's argv, NULL-terminated */
     int argc;
@@ -203,17 +208,34 @@ int cli_tee_output(void *ud, int stream, const char *data, size_t len);
 /* 127 not found, 126 found but not runnable, 125 for a failed setup step. */
 int cli_spawn_exit_status(const subproc_error *e);
 
-/* Relaying INT, TERM, HUP and QUIT to a child's process group while the main thread is busy in
- * a library call: the signals are blocked in every thread and a relay thread takes them with
- * sigtimedwait(). */
+/* Relaying INT, TERM, HUP and QUIT to what subproc runs while the main thread is busy in a
+ * library call: the signals are blocked in every thread and a relay thread takes them with
+ * sigtimedwait(), then calls send(arg, sig, from_terminal) - which signals through the
+ * library's handles (a contained tree, or a process group through a live member), never by a
+ * bare id. from_terminal: the terminal sent it (si_code SI_KERNEL), so whatever is in subproc's
+ * own process group has it already. */
 typedef struct cli_relay cli_relay;
+typedef void (*cli_relay_fn)(void *arg, int sig, int from_terminal);
 /* Block the relayed signals; *oldmask gets the mask from before (for the children). */
 void cli_relay_block(sigset_t *oldmask);
-/* Start relaying to process group pgid, or when it is <= 0 to process pid (only what did not
- * come from the terminal, which reached it already). NULL when it cannot. */
-cli_relay *cli_relay_start(pid_t pgid, pid_t pid);
-/* Stop the thread (before the group's last member is reaped, ideally: see relay.c). */
+/* Start relaying. NULL when it cannot. */
+cli_relay *cli_relay_start(cli_relay_fn send, void *arg);
+/* Take the signals that are pending now, in the calling thread, and relay them. */
+void cli_relay_pending(cli_relay_fn send, void *arg);
+/* Stop the thread. */
 void cli_relay_stop(cli_relay *r);
+/* A cli_relay_fn for one child: its contained tree, else its process group, else the child. */
+void cli_relay_to_proc(void *proc, int sig, int from_terminal);
+
+/* Hand the terminal (the first of fds 0-2 that is one) to process group pgid, as a shell does for
+ * a foreground job, when subproc itself is in the terminal's foreground. Returns the terminal's
+ * fd (*fg: the group to give it back to with tcsetpgrp), or -1. */
+int cli_take_terminal(pid_t pgid, pid_t *fg);
+
+/* The containment subproc asks for (subproc_opts.contain): every mechanism, unless --no-contain;
+ * the environment variable SUBPROC_CONTAIN (cgroup, pidns, pgroup or none) forces one, for
+ * tests and for hosts where the automatic choice is not wanted. */
+unsigned cli_contain_mask(int no_contain);
 
 extern const char *cli_progname; /* "subproc", for messages */
 

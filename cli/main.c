@@ -3,6 +3,7 @@
  */
 #include "cli.h"
 
+#include <signal.h>
 #include <string.h>
 
 const char *cli_progname = "subproc";
@@ -44,6 +45,10 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    /* With SIGCHLD ignored (inherited from whoever started us) the kernel would reap our
+     * children itself; timeout(1) resets it to the default as well. Our own disposition only:
+     * children get what their spawn asks for. */
+    signal(SIGCHLD, SIG_DFL);
     if (argc < 2) {
         usage(stderr);
         return CLI_EXIT_FAILURE;

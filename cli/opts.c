@@ -26,6 +26,8 @@ enum {
     OPT_HALT,
     OPT_PROGRESS,
     OPT_KILL_AFTER,
+    OPT_NO_CONTAIN,
+    OPT_LEFTOVERS,
 };
 
 static const struct option run_longopts[] = {
@@ -48,6 +50,8 @@ static const struct option run_longopts[] = {
     {"capture", no_argument, NULL, OPT_CAPTURE},
     {"max-output", required_argument, NULL, OPT_MAX_OUTPUT},
     {"no-pipefail", no_argument, NULL, OPT_NO_PIPEFAIL},
+    {"no-contain", no_argument, NULL, OPT_NO_CONTAIN},
+    {"leftovers", required_argument, NULL, OPT_LEFTOVERS},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -264,6 +268,14 @@ static int cmd_parse(cli_run_opts *o, int is_pipe, int argc, char **argv, char *
         case OPT_NO_PIPEFAIL:
             if (!is_pipe) return fail(err, errlen, "--no-pipefail is an option of pipe only");
             o->no_pipefail = 1;
+            break;
+        case OPT_NO_CONTAIN:
+            o->no_contain = 1;
+            break;
+        case OPT_LEFTOVERS:
+            if ((o->leftovers = cli_parse_leftovers(a)) < 0)
+                return fail(err, errlen,
+                            "invalid value '%s' for --leftovers (expected leave, kill or wait)", a);
             break;
         case OPT_HELP:
             o->help = 1;

@@ -290,3 +290,11 @@ char **cli_par_expand(char *const *tmpl, int n, const char *input)
     v[argc] = NULL;
     return v;
 }
+
+int cli_parse_leftovers(const char *s)
+{
+    if (!strcmp(s, "leave")) return SUBPROC_LEFTOVERS_LEAVE;
+    if (!strcmp(s, "kill")) return SUBPROC_LEFTOVERS_KILL;
+    if (!strcmp(s, "wait")) return SUBPROC_LEFTOVERS_WAIT;
+    return -1;
+}

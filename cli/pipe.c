@@ -114,6 +114,7 @@ static void write_json(FILE *f, const cli_run_opts *o, subproc_pipeline *pl, int
     cli_json_bool(&j, "pipefail", !o->no_pipefail);
     cli_json_bool(&j, "timed_out", res && res->timed_out);
     cli_json_int(&j, "wall_ms", wall_ms);
+    cli_json_str(&j, "containment", subproc_containment_name(pl ? subproc_pipeline_containment(pl) : 0));
     if (o->capture) cli_json_capture(&j, res);
     if (error) cli_json_str(&j, "error", error);
     cli_json_end(&j);
@@ -132,29 +133,12 @@ static int open_file(const cli_run_opts *o, int i)
     return fd;
 }
 
-/*
- * A shell hands the terminal to a pipeline it runs; so does subproc, or a stage that reads
- * from the terminal (or writes to it, with stty tostop) would be stopped by SIGTTIN/SIGTTOU
- * in its background process group. Only when subproc itself is in the terminal's foreground.
- * SIGTTOU is blocked so that subproc may take the terminal back from the background
- * (tcsetpgrp(3)). Returns the terminal's fd (*fg: the group to give it back to), or -1.
- */
-static int take_terminal(pid_t pgid, pid_t *fg)
+/* A cli_relay_fn: every stage's tree (its cgroup), or the stages' process group through a live
+ * stage. */
+static void relay_to_pipeline(void *pl, int sig, int from_terminal)
 {
-    if (pgid <= 0) return -1;
-    for (int fd = 0; fd <= 2; fd++) {
-        if (!isatty(fd)) continue;
-        if ((*fg = tcgetpgrp(fd)) != getpgrp()) return -1;
-        sigset_t s;
-        sigemptyset(&s);
-        sigaddset(&s, SIGTTOU);
-        pthread_sigmask(SIG_BLOCK, &s, NULL);
-        if (tcsetpgrp(fd, pgid) < 0) return -1;
-        /* A stage that touched the terminal before the handover is stopped: wake it. */
-        kill(-pgid, SIGCONT);
-        return fd;
-    }
-    return -1;
+    (void)from_terminal; /* the stages are never in our process group */
+    subproc_pipeline_signal(pl, sig);
 }
 
 /* The stage whose code is the pipeline's: the rightmost failing one, or the last. */
@@ -234,6 +218,8 @@ int cli_pipe_main(int argc, char **argv)
         so->nrlimits = o.nrlimits;
         so->flags |= SUBPROC_SET_SIGMASK;
         so->sigmask = oldmask;
+        so->contain = cli_contain_mask(o.no_contain);
+        so->leftovers = o.leftovers;
         subproc_io *err = &so->stdio[2];
         switch (o.stream[2]) {
         case CLI_STREAM_INHERIT:
@@ -307,8 +293,8 @@ int cli_pipe_main(int argc, char **argv)
                            ? (int)(o.kill_after_ms > 0x7fffffff ? 0x7fffffff : o.kill_after_ms)
                            : 0x7fffffff;
     pid_t fg = -1;
-    int tty = take_terminal(subproc_pipeline_pgid(pl), &fg);
-    cli_relay *relay = cli_relay_start(subproc_pipeline_pgid(pl), -1);
+    int tty = cli_take_terminal(subproc_pipeline_pgid(pl), &fg);
+    cli_relay *relay = cli_relay_start(relay_to_pipeline, pl);
     r = subproc_pipeline_communicate(pl, &co, &res);
     cli_relay_stop(relay);
     if (tty >= 0) tcsetpgrp(tty, fg);

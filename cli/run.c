@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define WAIT_SLICE_MS 50 /* how late a relayed signal may be */
 
@@ -22,13 +23,6 @@ static long long now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long long ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
-    }
 }
 
 void cli_run_usage(FILE *f)
@@ -46,10 +40,16 @@ void cli_run_usage(FILE *f)
         "      --stdout=FILE|null     write standard output to FILE or /dev/null\n"
         "      --stderr=FILE|null|stdout  standard error to FILE, /dev/null or standard output\n"
         "      --append               append to --stdout/--stderr files instead of truncating\n"
-        "  -t, --timeout=DURATION     send the signal to the program's process group after\n"
-        "                             DURATION (NUMBER[s|m|h|d], fractions allowed; 0: none)\n"
+        "  -t, --timeout=DURATION     send the signal to the program and everything it started\n"
+        "                             after DURATION (NUMBER[s|m|h|d], fractions allowed; 0: none)\n"
         "  -s, --signal=SIG           signal sent at the deadline (name or number; TERM)\n"
-        "  -k, --kill-after=DURATION  then KILL the group after DURATION (2s; 0: never)\n"
+        "  -k, --kill-after=DURATION  then KILL them all after DURATION (2s; 0: never)\n"
+        "      --no-contain           do not hold the program's process tree in a cgroup (or PID\n"
+        "                             namespace, or process group): descendants that leave its\n"
+        "                             process group escape the deadline\n"
+        "      --leftovers=leave|kill|wait  descendants still running when the program exits:\n"
+        "                             leave them (default, as timeout(1)), kill them, or wait\n"
+        "                             for them (within -t)\n"
         "      --umask=MODE           set the umask (octal)\n"
         "      --rlimit=NAME=SOFT[:HARD]  set a resource limit, as prlimit(1) names it\n"
         "                             (as core cpu data fsize locks memlock msgqueue nice nofile\n"
@@ -134,74 +134,92 @@ int cli_spawn_exit_status(const subproc_error *e)
     return CLI_EXIT_FAILURE;
 }
 
-/* Relay INT/TERM/HUP/QUIT that arrived for subproc. A child in subproc's own process group
- * already got the ones the terminal generated (si_code SI_KERNEL); those are not sent twice. */
-static void relay_signals(subproc_proc *p, const sigset_t *relay)
-{
-    static const struct timespec zero = {0, 0};
-    siginfo_t si;
-    int sig;
-    while ((sig = sigtimedwait(relay, &si, &zero)) > 0) {
-        if (subproc_proc_pgid(p) > 0)
-            subproc_proc_signal_group(p, sig);
-        else if (si.si_code != SI_KERNEL)
-            subproc_proc_signal(p, sig);
-    }
-}
-
 typedef struct run_result {
     subproc_status st;
     int timed_out;
     int waited;                /* st is valid */
     const subproc_result *cap; /* --capture: the captured output */
+    unsigned containment;      /* SUBPROC_CONTAIN_* the tree got */
 } run_result;
 
-/* Wait for the child, enforcing the deadline. Returns 0, or a negative errno from the wait. */
-static int supervise(subproc_proc *p, const cli_run_opts *o, const sigset_t *relay, run_result *res)
+/* sig to everything the deadline must end: the contained tree, else the process group (through
+ * the child's handle, only while it is unreaped), else the child. */
+static void signal_all(subproc_proc *p, int sig)
+{
+    if (subproc_proc_containment(p) != 0)
+        subproc_proc_signal_tree(p, sig);
+    else if (subproc_proc_pgid(p) > 0)
+        subproc_proc_signal_group(p, sig);
+    else
+        subproc_proc_signal(p, sig);
+}
+
+/* Whether anything of the tree is still there once the child has exited (it is a zombie: the
+ * group id is still ours). */
+static int rest_alive(subproc_proc *p)
+{
+    if (subproc_proc_containment(p) != 0) return subproc_proc_wait_tree(p, 0) == -ETIMEDOUT;
+    return subproc_proc_pgid(p) > 0 && subproc_proc_signal_group(p, 0) == 0;
+}
+
+/* Wait for the child, enforcing the deadline. Returns 0, or a negative errno from the wait.
+ * The child is waited for without being reaped first (SUBPROC_WAIT_NOREAP), so that whatever
+ * it leaves behind can still be reached through its handle: members of its group that outlive
+ * it get the rest of the grace period, then KILL, as timeout(1) would give them, and the
+ * --leftovers policy applies to a contained tree. */
+static int supervise(subproc_proc *p, const cli_run_opts *o, run_result *res)
 {
     enum { RUNNING, GRACE, KILLED } phase = RUNNING;
     long long deadline = o->timeout_ms ? now_ms() + o->timeout_ms : -1;
-    int r;
+    int r, child_gone = 0;
     for (;;) {
         long long slice = WAIT_SLICE_MS;
         if (deadline >= 0) {
             long long left = deadline - now_ms();
             if (left < slice) slice = left < 0 ? 0 : left;
         }
-        r = subproc_proc_wait_timeout(p, (int)slice, &res->st);
-        if (r != -ETIMEDOUT) break;
-        relay_signals(p, relay);
+        if (!child_gone) {
+            r = subproc_proc_wait_ex(p, (int)slice, SUBPROC_WAIT_NOREAP, NULL);
+            if (r < 0 && r != -ETIMEDOUT) return r;
+            if (r == 0) {
+                child_gone = 1;
+                /* Ended by itself: the leftovers policy; after a deadline: the grace rules. */
+                if (phase == RUNNING && o->leftovers == SUBPROC_LEFTOVERS_KILL &&
+                    subproc_proc_containment(p))
+                    subproc_proc_kill_tree(p);
+                int wait_rest = phase == GRACE ||
+                                (phase == RUNNING && o->leftovers == SUBPROC_LEFTOVERS_WAIT &&
+                                 subproc_proc_containment(p));
+                if (!wait_rest || !rest_alive(p)) break;
+                if (phase == GRACE && deadline < 0) break; /* -k 0: never KILL, wait for none */
+            }
+        } else {
+            /* The child is gone; what it left runs on until it ends or the deadline. */
+            if (!rest_alive(p)) break;
+            struct timespec ts = {0, (long)(slice < 10 ? slice : 10) * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        cli_relay_pending(cli_relay_to_proc, p);
         if (deadline < 0 || now_ms() < deadline) continue;
         if (phase == RUNNING) {
             res->timed_out = 1;
-            subproc_proc_signal_group(p, o->signal);
+            signal_all(p, o->signal);
             /* A stopped process acts on no signal but KILL until it is continued (as
              * timeout(1) does, follow with CONT). */
-            if (o->signal != SIGKILL && o->signal != SIGCONT) subproc_proc_signal_group(p, SIGCONT);
+            if (o->signal != SIGKILL && o->signal != SIGCONT) signal_all(p, SIGCONT);
             phase = GRACE;
             deadline = o->kill_after_ms ? now_ms() + o->kill_after_ms : -1;
+            if (child_gone && deadline < 0) break;
         } else if (phase == GRACE) {
-            subproc_proc_signal_group(p, SIGKILL);
+            signal_all(p, SIGKILL);
             phase = KILLED;
             deadline = -1;
+            if (child_gone) break;
         }
     }
+    r = subproc_proc_wait(p, &res->st);
     if (r < 0) return r;
     res->waited = 1;
-    /* The leader is gone but members of its group may still run (a TERM-ignoring grandchild
-     * holding our stdout, say). They get the rest of the grace period, then KILL. The group id
-     * cannot be reused while a member exists, and kill(-pgid, 0) fails once none does.
-     * With -k 0 nothing is ever KILLed, so there is nothing to wait for. */
-    if (phase == GRACE && deadline >= 0) {
-        while (subproc_proc_signal_group(p, 0) == 0) {
-            if (now_ms() >= deadline) {
-                subproc_proc_signal_group(p, SIGKILL);
-                break;
-            }
-            relay_signals(p, relay);
-            sleep_ms(10);
-        }
-    }
     return 0;
 }
 
@@ -231,7 +249,7 @@ static int communicate(subproc_proc *p, const cli_run_opts *o, subproc_result *c
     co.kill_grace_ms = o->kill_after_ms
                            ? (int)(o->kill_after_ms > 0x7fffffff ? 0x7fffffff : o->kill_after_ms)
                            : 0x7fffffff;
-    cli_relay *relay = cli_relay_start(subproc_proc_pgid(p), subproc_proc_pid(p));
+    cli_relay *relay = cli_relay_start(cli_relay_to_proc, p);
     int r = subproc_proc_communicate(p, &co, cap);
     cli_relay_stop(relay);
     res->cap = cap;
@@ -268,6 +286,7 @@ static void write_json(FILE *f, const cli_run_opts *o, pid_t pid, const run_resu
     cli_json_int(&j, "user_ms", res->waited ? st->user_usec / 1000 : 0);
     cli_json_int(&j, "sys_ms", res->waited ? st->sys_usec / 1000 : 0);
     cli_json_int(&j, "max_rss_kb", res->waited ? st->max_rss_kb : 0);
+    cli_json_str(&j, "containment", subproc_containment_name(res->containment));
     if (o->capture) cli_json_capture(&j, res->cap);
     if (error) cli_json_str(&j, "error", error);
     cli_json_end(&j);
@@ -294,13 +313,8 @@ int cli_run_main(int argc, char **argv)
     subproc_proc *p = NULL;
     FILE *json = NULL;
     subproc_rlimit rl[CLI_MAX_RLIMITS];
-    sigset_t relay, oldmask;
-    sigemptyset(&relay);
-    sigaddset(&relay, SIGINT);
-    sigaddset(&relay, SIGTERM);
-    sigaddset(&relay, SIGHUP);
-    sigaddset(&relay, SIGQUIT);
-    sigprocmask(SIG_BLOCK, &relay, &oldmask);
+    sigset_t oldmask;
+    cli_relay_block(&oldmask);
 
     /* Everything that can be checked before the start is, so a bad --json path or limit never
      * runs the program. */
@@ -344,9 +358,14 @@ int cli_run_main(int argc, char **argv)
     if (o.stream[1] == CLI_STREAM_FILE && o.stream[2] == CLI_STREAM_FILE &&
         !strcmp(o.path[1], o.path[2]))
         so.stdio[2] = (subproc_io){.kind = SUBPROC_IO_STDOUT};
+    /* The whole tree is contained when the host allows it: a deadline or a relayed signal then
+     * reaches every descendant, and the child stays in our process group (Ctrl-C reaches it as
+     * any foreground program). Without containment a deadline needs a group of its own. */
+    so.contain = cli_contain_mask(o.no_contain);
+    so.leftovers = o.leftovers;
     if (o.new_session)
         so.flags |= SUBPROC_NEW_SESSION;
-    else if (o.timeout_ms)
+    else if (o.timeout_ms && !so.contain)
         so.flags |= SUBPROC_NEW_PGROUP;
     if (o.set_umask) so.flags |= SUBPROC_SET_UMASK, so.umask = (mode_t)o.umask;
     if (o.set_nice) so.flags |= SUBPROC_SET_NICE, so.nice = o.nice;
@@ -374,7 +393,13 @@ int cli_run_main(int argc, char **argv)
     }
     subproc_result cap;
     memset(&cap, 0, sizeof cap);
-    r = o.capture ? communicate(p, &o, &cap, &res) : supervise(p, &o, &relay, &res);
+    res.containment = subproc_proc_containment(p);
+    /* A child in a process group of its own gets the terminal, as a shell's foreground job
+     * would (a password prompt under -t works); a contained child is in ours already. */
+    pid_t fg = -1;
+    int tty = o.new_session ? -1 : cli_take_terminal(subproc_proc_pgid(p), &fg);
+    r = o.capture ? communicate(p, &o, &cap, &res) : supervise(p, &o, &res);
+    if (tty >= 0) tcsetpgrp(tty, fg);
     long long wall = now_ms() - t0;
     if (r < 0) {
         fprintf(stderr, "%s run: waiting for %s (pid %d): %s\n", cli_progname, o.argv[0],

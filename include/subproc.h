@@ -64,6 +64,9 @@ typedef enum subproc_step {
     SUBPROC_STEP_NO_NEW_PRIVS, /* prctl(PR_SET_NO_NEW_PRIVS) */
     SUBPROC_STEP_SIGMASK,     /* sigprocmask() */
     SUBPROC_STEP_EXEC,        /* execve() */
+    /* Later additions (numbered after the ones above so that existing values never change): */
+    SUBPROC_STEP_CGROUP,      /* parent: making the child's cgroup, or applying a limit to it;
+                                 child: joining it (where clone3 cannot start it inside) */
     SUBPROC_STEP__COUNT
 } subproc_step;
 
@@ -176,7 +179,56 @@ typedef struct subproc_rlimit {
 #define SUBPROC_NO_PATH_SEARCH (1u << 11) /* never search PATH, even for a bare name */
 #define SUBPROC_FORCE_FORK (1u << 12)    /* use the portable fork/exec backend for this spawn */
 
-#define SUBPROC_OPTS_VERSION 1
+/*
+ * Tree containment (subproc_opts.contain, version 2): keep the child's whole process tree under a
+ * handle, so that a deadline, subproc_proc_kill_tree() or freeing the handle reaches every
+ * descendant, also those that called setsid()/setpgid(), double-forked or closed their fds.
+ * Give the mechanisms you accept; the first that this host allows, in this order, is used and
+ * subproc_proc_containment() says which:
+ *  - SUBPROC_CONTAIN_CGROUP: a cgroup v2 of its own, made for the child, which is started inside
+ *    it (clone3 CLONE_INTO_CGROUP, Linux 5.7). Nothing can leave it without write access to the
+ *    cgroup tree. Needs a writable cgroup2 hierarchy (see subproc(3), "Containment").
+ *  - SUBPROC_CONTAIN_PIDNS: a new PID namespace with the child as its init; when the child ends
+ *    the kernel kills every process left in it. Needs CAP_SYS_ADMIN, or unprivileged user
+ *    namespaces (then a user namespace is made too). Caveat: as init, the child ignores signals
+ *    it has no handler for, except SIGKILL (pid_namespaces(7)).
+ *  - SUBPROC_CONTAIN_PGROUP: the child leads a new process group. The last resort: a descendant
+ *    that calls setsid() or setpgid() escapes it.
+ * With SUBPROC_CONTAIN_CGROUP or _PIDNS the child stays in the caller's process group (Ctrl-C
+ * from a terminal reaches it, as it reaches any child).
+ */
+#define SUBPROC_CONTAIN_CGROUP (1u << 0)
+#define SUBPROC_CONTAIN_PIDNS (1u << 1)
+#define SUBPROC_CONTAIN_PGROUP (1u << 2)
+#define SUBPROC_CONTAIN_ANY (SUBPROC_CONTAIN_CGROUP | SUBPROC_CONTAIN_PIDNS | SUBPROC_CONTAIN_PGROUP)
+
+/* What happens to descendants still alive in a contained tree once the child itself has ended
+ * (subproc_opts.leftovers, version 2), in subproc_proc_communicate()/subproc_run(), pipelines,
+ * the pool, and when the handle is freed:
+ *  - LEAVE (0, the default, as timeout(1)): they go on. A cgroup is not left behind: when the
+ *    handle is freed they are moved back to the cgroup the calling process is in, and the
+ *    child's cgroup is removed. Under a PID namespace nothing can be left: the kernel ends them
+ *    with the child. In a process group they simply go on.
+ *  - KILL: the whole tree is killed as soon as the child has ended (and on free); communicate
+ *    then reads the pipes to their end, since no one is left to hold them.
+ *  - WAIT: communicate/run wait (within the deadline) until the tree is empty; on free, as KILL. */
+#define SUBPROC_LEFTOVERS_LEAVE 0
+#define SUBPROC_LEFTOVERS_KILL 1
+#define SUBPROC_LEFTOVERS_WAIT 2
+
+/* Limits for a contained child's cgroup (subproc_opts.cgroup_limits, version 2). 0 = no limit.
+ * Each needs its controller enabled in the parent cgroup's cgroup.subtree_control; where it is
+ * not, the spawn fails with -EOPNOTSUPP, step SUBPROC_STEP_CGROUP and the file in error.path. */
+typedef struct subproc_cgroup_limits {
+    long long memory_max;    /* bytes: memory.max */
+    long long pids_max;      /* processes: pids.max */
+    long long cpu_max_us;    /* cpu.max: this many microseconds of CPU ... */
+    long long cpu_period_us; /* ... per period (0: 100000) */
+} subproc_cgroup_limits;
+
+/* 2 added contain, cgroup_parent, cgroup_limits and leftovers; a caller built with version 1
+ * (without them) is still accepted, and so are arrays of version-1 structs (pipelines). */
+#define SUBPROC_OPTS_VERSION 2
 
 /*
  * How to start a child. Exactly one of argv (exec mode) and fn (fork mode) is set.
@@ -222,6 +274,13 @@ typedef struct subproc_opts {
     gid_t gid;                 /* SUBPROC_SET_GID */
     const gid_t *groups;       /* SUBPROC_SET_GROUPS */
     size_t ngroups;
+
+    /* Version 2 and later: */
+    unsigned contain;          /* SUBPROC_CONTAIN_* mechanisms accepted; 0: no containment */
+    const char *cgroup_parent; /* cgroup2 directory (absolute path) to make the child's cgroup
+                                  in, e.g. one delegated by systemd; NULL: the caller's own */
+    const subproc_cgroup_limits *cgroup_limits; /* NULL: none */
+    int leftovers;             /* SUBPROC_LEFTOVERS_* */
 } subproc_opts;
 
 #ifdef __cplusplus
@@ -275,7 +334,8 @@ const char *subproc_signal_name(int sig);
 int subproc_signal_from_name(const char *name);
 
 pid_t subproc_proc_pid(const subproc_proc *p);
-/* The pidfd (Linux backend), or -1. Owned by the handle; do not close it. */
+/* The pidfd (Linux 5.3 and later, either backend), or -1. Owned by the handle; do not close
+ * it. Signals and statuses go through it: it refers to this child whatever happens to its PID. */
 int subproc_proc_pidfd(const subproc_proc *p);
 /* The child's process group when it leads or joined one, else -1. */
 pid_t subproc_proc_pgid(const subproc_proc *p);
@@ -288,14 +348,23 @@ int subproc_proc_take_fd(subproc_proc *p, int stream);
 void subproc_proc_close_fd(subproc_proc *p, int stream);
 
 #define SUBPROC_WAIT_STOPPED (1u << 0) /* also return when the child stops */
+/* Return once the child has exited but leave it unreaped (waitid WNOWAIT): while it is a zombie
+ * its PID and a process group it belongs to cannot be recycled, so group signals stay safe.
+ * *out is not filled; a later wait reaps it and gives the status. */
+#define SUBPROC_WAIT_NOREAP (1u << 1)
 
 /*
  * Wait for the child to end. timeout_ms < 0 waits forever; 0 only checks. On the Linux backend
  * the wait sleeps in poll() on the pidfd; on the portable one it re-checks with waitpid(WNOHANG)
  * at growing intervals (1 ms to 20 ms) - no SIGCHLD handler is ever installed.
  * Once the child is reaped its status is kept and returned again by later calls.
- * Errors: -ETIMEDOUT (still running), -ECHILD (someone else reaped it, e.g. SIGCHLD ignored:
- * the kernel then reaps children itself, so every wait returns -ECHILD at once, no status).
+ * Errors: -ETIMEDOUT (still running), -ECHILD (someone else reaped it and the kernel could not
+ * say how it ended). A child reaped by someone else - the kernel itself when SIGCHLD is ignored,
+ * another thread's waitpid(-1), a foreign SIGCHLD handler - still gets its real exit status from
+ * its pidfd (PIDFD_GET_INFO with PIDFD_INFO_EXIT, Linux 6.15; both backends hold a pidfd on
+ * Linux 5.3 and later); only its resource usage (user_usec, sys_usec, max_rss_kb) is lost then
+ * (0). Before Linux 6.15 such a wait returns -ECHILD, and so does every API built on it: never
+ * 0 with a status that was not read.
  * A stopped child has not ended: without SUBPROC_WAIT_STOPPED the wait goes on (or times out).
  * When the caller is also the child's ptrace tracer, ptrace stops are left for the caller's own
  * waitpid() (never consumed) unless SUBPROC_WAIT_STOPPED asks for stops.
@@ -314,10 +383,16 @@ int subproc_proc_done(const subproc_proc *p);
  */
 int subproc_proc_signal(subproc_proc *p, int sig);
 /* Send sig to the child's process group (needs SUBPROC_NEW_PGROUP, _NEW_SESSION or
- * _JOIN_PGROUP; -EINVAL otherwise). */
+ * _JOIN_PGROUP; -EINVAL otherwise), only through a live handle: with
+ * pidfd_send_signal(PIDFD_SIGNAL_PROCESS_GROUP) (Linux 6.9: the group the child is in now),
+ * else kill(-pgid) after checking (waitid WNOWAIT) that the child is unreaped. Once the child
+ * has been reaped (by anyone) the group id may belong to strangers: -ESRCH, nothing is sent.
+ * To reach members that outlive the child, wait with SUBPROC_WAIT_NOREAP first, or contain the
+ * tree (subproc_opts.contain). */
 int subproc_proc_signal_group(subproc_proc *p, int sig);
 
 #define SUBPROC_TERM_GROUP (1u << 0) /* signal the whole process group */
+#define SUBPROC_TERM_TREE (1u << 1)  /* signal the whole contained tree (see Containment) */
 /*
  * Stop the child: sig (SIGTERM when 0), wait up to grace_ms, then SIGKILL, then reap.
  * With SUBPROC_TERM_GROUP both signals go to the process group. Fills *out when given.
@@ -334,6 +409,54 @@ int subproc_proc_terminate(subproc_proc *p, int sig, int grace_ms, unsigned flag
  * To let a child finish, wait for it before freeing. NULL is allowed.
  */
 void subproc_proc_free(subproc_proc *p);
+
+/* ---- Containment (contain.c, cgroup.c): the child's whole process tree --------------------- */
+
+/* Which mechanism holds the child's tree: SUBPROC_CONTAIN_CGROUP, _PIDNS or _PGROUP, or 0 when
+ * the child was not contained. */
+unsigned subproc_proc_containment(const subproc_proc *p);
+/* "cgroup", "pidns", "pgroup" or "none" for such a value. Never NULL. */
+const char *subproc_containment_name(unsigned mechanism);
+/*
+ * Send sig (0 only checks) to every process of the tree. cgroup: each process listed in
+ * cgroup.procs, pinned by a pidfd and checked to be still in the cgroup before it is signalled;
+ * pidns: the child (the namespace's init: see the caveat above); pgroup: the process group,
+ * through the child's pidfd (only while the child is unreaped). Returns 0, -EINVAL (bad signal,
+ * not contained), -ESRCH (pidns/pgroup: the child has been reaped).
+ */
+int subproc_proc_signal_tree(subproc_proc *p, int sig);
+/* SIGKILL to the whole tree: cgroup.kill (atomic against forks); pidns: SIGKILL to its init;
+ * pgroup: SIGKILL to the group while the child is unreaped. Errors as subproc_proc_signal_tree. */
+int subproc_proc_kill_tree(subproc_proc *p);
+/*
+ * Wait until no process of the tree is left (the child included; it is not reaped by this).
+ * timeout_ms < 0 waits forever, 0 only checks. cgroup: "populated 0" in cgroup.events; pidns:
+ * the child's exit (the kernel has emptied the namespace by then); pgroup: the group is gone,
+ * as far as can be told while the child is unreaped. Returns 0, -ETIMEDOUT, -EINVAL.
+ */
+int subproc_proc_wait_tree(subproc_proc *p, int timeout_ms);
+/* An fd for the caller's poll/epoll: cgroup.events (wait for POLLPRI, then call
+ * subproc_proc_wait_tree(p, 0)); for pidns/pgroup the pidfd (POLLIN). -1 when not contained.
+ * Owned by the handle. */
+int subproc_proc_tree_fd(const subproc_proc *p);
+/* Freeze (frozen = 1) or thaw (0) the whole tree (cgroup.freeze; returns once "frozen 1" is
+ * reported, at most 5 s: -ETIMEDOUT). -EOPNOTSUPP unless the tree is a cgroup. */
+int subproc_proc_freeze(subproc_proc *p, int frozen);
+
+/* Usage of the whole tree, from the cgroup's files; -1 where the kernel does not report it
+ * (memory.peak and pids.peak need their controllers enabled; cpu.stat is always there). */
+typedef struct subproc_tree_stats {
+    long long usage_usec;  /* CPU time, user + system, in microseconds (cpu.stat) */
+    long long user_usec;
+    long long system_usec;
+    long long memory_peak; /* bytes (memory.peak) */
+    long long pids_peak;   /* processes (pids.peak) */
+} subproc_tree_stats;
+/* Fill *out. -EOPNOTSUPP unless the tree is a cgroup. */
+int subproc_proc_tree_stats(const subproc_proc *p, subproc_tree_stats *out);
+/* The path of the child's cgroup directory (under the cgroup2 mount), or NULL when the tree is
+ * not a cgroup. Valid until the handle is freed. */
+const char *subproc_proc_cgroup_path(const subproc_proc *p);
 
 /* ---- I/O (io.c) -------------------------------------------------------------------------- */
 
@@ -581,6 +704,16 @@ int subproc_pipeline_code(const subproc_pipeline *pl);
 /* sig (SIGTERM when 0) and SIGCONT to the whole group, up to grace_ms for it to end, then
  * SIGKILL to the group, and every stage reaped. */
 int subproc_pipeline_terminate(subproc_pipeline *pl, int sig, int grace_ms);
+/* Send sig (0 only checks) to every stage: to the pipeline's cgroup when it is contained in one
+ * (every process of every stage's tree), else to the stages' process group through the handle of
+ * a stage that is still unreaped (never by a bare group id: see subproc_proc_signal_group).
+ * Returns 0, -EINVAL (bad signal), -ESRCH (nothing left to signal). */
+int subproc_pipeline_signal(subproc_pipeline *pl, int sig);
+/* The containment of the pipeline's stages (see Containment): SUBPROC_CONTAIN_CGROUP (one
+ * cgroup for all stages), _PIDNS (one namespace per stage), _PGROUP, or 0. The first stage's
+ * subproc_opts.contain, cgroup_parent, cgroup_limits and leftovers apply to the whole pipeline
+ * (the other stages must give the same, or -EINVAL). */
+unsigned subproc_pipeline_containment(const subproc_pipeline *pl);
 /* Kill (SIGKILL to the group) and reap whatever still runs, close every fd, free. NULL ok. */
 void subproc_pipeline_free(subproc_pipeline *pl);
 
@@ -651,7 +784,8 @@ typedef struct subproc_job {
     /* results, filled by subproc_pool_run() */
     int started;           /* 0: never started (halted, or spawn failed) */
     int spawn_rc;          /* 0, or the negative errno of a failed spawn (see error) */
-    subproc_error error;   /* when spawn_rc < 0 */
+    subproc_error error;   /* when spawn_rc < 0; or, for a started job, err = ECHILD when its
+                              status was lost (reaped by someone else before Linux 6.15) */
     subproc_status status; /* when started */
     int timed_out;         /* the job's deadline passed and it was killed */
     char *out;             /* captured stdout (SUBPROC_POOL_CAPTURE), malloc'd, NUL-terminated;

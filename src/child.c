@@ -14,6 +14,7 @@
  *  - The file is built without sanitizer instrumentation: a sanitizer runtime is not safe here.
  *
  * Setup order (documented in subproc(3)):
+ *  0 into the contained tree's cgroup (when clone3 could not start the child there)
  *  1 signal handlers to SIG_DFL   2 setsid/setpgid   3 rlimits, nice, umask
  *  4 fd plan (dup2)               5 close every other fd   6 chdir
  *  7 setgroups, setgid, setuid    8 parent-death signal    9 no_new_privs
@@ -159,6 +160,23 @@ static void apply_fd_plan(struct subproc__plan *pl)
 _Noreturn void subproc__child(struct subproc__plan *pl)
 {
     unsigned f = pl->flags;
+
+    /* Fork backend: wait until the parent holds our pidfd (a byte on gofd), so that our status
+     * can be read from it even if the kernel reaps us (SIGCHLD ignored). */
+    if (pl->gofd >= 0) {
+        char c;
+        while (read(pl->gofd, &c, 1) < 0 && errno == EINTR) {
+        }
+    }
+    /* Step 0: into the cgroup that holds the tree, before anything can fork. Unless clone3
+     * already started us inside it. */
+    if (pl->cgroup_procs_fd >= 0 && !pl->in_cgroup) {
+        ssize_t n;
+        do
+            n = write(pl->cgroup_procs_fd, "0", 1);
+        while (n < 0 && errno == EINTR);
+        if (n < 0) fail(pl, SUBPROC_STEP_CGROUP, errno, -1, -1);
+    }
 
     reset_signals(pl);
 

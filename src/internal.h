@@ -58,6 +58,15 @@ struct subproc__plan {
 
     int errfd; /* error pipe write end (fork backends), or -1: report into the fields below */
 
+    /* containment (contain.c) */
+    int cgroup_fd;       /* cgroup directory to start the child in (clone3), or -1 */
+    int cgroup_procs_fd; /* its cgroup.procs, for a child that must join it itself, or -1 */
+    int in_cgroup;       /* set by the backend once clone3 started the child inside */
+    int newpid;          /* start the child as init of a new PID namespace */
+    int newuser;         /* ... with a user namespace of its own (unprivileged callers) */
+    int gofd;            /* fork backend: read end the child waits on until the parent holds its
+                            pidfd, or -1 */
+
     /* child writes: the failure, when there is one */
     volatile int fail_step;
     volatile int fail_errno;
@@ -73,10 +82,23 @@ struct subproc__report {
     int cand;
 };
 
+/* A cgroup made for one child (cgroup.c). */
+struct subproc__cgroup {
+    int parentfd;  /* the directory it was made in */
+    int dirfd;     /* the cgroup itself */
+    int eventsfd;  /* its cgroup.events */
+    uint64_t id;   /* its cgroup id (the directory's inode number) */
+    char name[64]; /* its name in parentfd */
+};
+
 struct subproc_proc {
     pid_t pid;
     int pidfd;
     pid_t pgid;
+    unsigned contain;  /* SUBPROC_CONTAIN_* mechanism that holds the tree, or 0 */
+    int leftovers;     /* SUBPROC_LEFTOVERS_* */
+    struct subproc__cgroup cg; /* contain == SUBPROC_CONTAIN_CGROUP */
+    char *cg_path;     /* malloc'd path of cg, for subproc_proc_cgroup_path() */
     int fds[3];
     pthread_mutex_t lock; /* guards reaped/status against concurrent wait and signal */
     int reaped;
@@ -119,7 +141,7 @@ SUBPROC__HIDDEN int subproc__pidfd_open(pid_t pid);
 /* wait.c */
 /* subproc_proc_wait_ex flag: return once the child has exited, leaving it unreaped (a zombie
  * keeps its PID and process group id from being recycled). */
-#define SUBPROC__WAIT_NOREAP (1u << 30)
+#define SUBPROC__WAIT_NOREAP SUBPROC_WAIT_NOREAP
 SUBPROC__HIDDEN void subproc__status_from_wait(subproc_status *st, int wstatus,
                                                const struct rusage *ru);
 SUBPROC__HIDDEN int subproc__sig_valid(int sig);
@@ -131,6 +153,65 @@ static inline int subproc__needs_cont(int sig)
 }
 /* reap pid (blocking), retrying EINTR: for failed spawns */
 SUBPROC__HIDDEN void subproc__reap(pid_t pid);
+
+/* pidfd.c: acting through pidfds. Each returns 0 or -errno; -EOPNOTSUPP/-ENOSYS when the kernel
+ * lacks the feature (then the caller falls back, see wait.c). */
+SUBPROC__HIDDEN int subproc__pidfd_signal(int pidfd, int sig);
+SUBPROC__HIDDEN int subproc__pidfd_signal_group(int pidfd, int sig);
+/* The exit status of a reaped process (PIDFD_INFO_EXIT); -ECHILD when the kernel cannot say. */
+SUBPROC__HIDDEN int subproc__pidfd_exit_status(int pidfd, subproc_status *st);
+SUBPROC__HIDDEN int subproc__pidfd_cgroupid(int pidfd, uint64_t *id);
+/* Test hooks: pretend PIDFD_SIGNAL_PROCESS_GROUP / PIDFD_GET_INFO are missing. */
+extern int subproc__test_no_pgsig;
+extern int subproc__test_no_pidfd_info;
+
+/* wait.c: signal p (group != 0: its process group) if it may still be signalled: the one place
+ * every path goes through (see wait.c). */
+SUBPROC__HIDDEN int subproc__proc_send(subproc_proc *p, int sig, int group);
+
+/* cgroup.c */
+SUBPROC__HIDDEN const char *subproc__cgroup_mount(void);
+SUBPROC__HIDDEN int subproc__cgroup_create(struct subproc__cgroup *cg, const char *parent,
+                                           const subproc_cgroup_limits *lim, subproc_error *err);
+SUBPROC__HIDDEN int subproc__cgroup_procs_fd(const struct subproc__cgroup *cg);
+SUBPROC__HIDDEN int subproc__cgroup_populated(const struct subproc__cgroup *cg);
+SUBPROC__HIDDEN int subproc__cgroup_kill(const struct subproc__cgroup *cg);
+SUBPROC__HIDDEN int subproc__cgroup_signal(const struct subproc__cgroup *cg, int sig);
+SUBPROC__HIDDEN int subproc__cgroup_freeze(const struct subproc__cgroup *cg, int on);
+SUBPROC__HIDDEN int subproc__cgroup_stats(const struct subproc__cgroup *cg, subproc_tree_stats *st);
+/* Kill (kill_rest) or move out what is left, then remove the cgroup and close its fds. */
+SUBPROC__HIDDEN void subproc__cgroup_release(struct subproc__cgroup *cg, int kill_rest);
+SUBPROC__HIDDEN void subproc__cgroup_destroy(struct subproc__cgroup *cg);
+
+/* contain.c: the spawn side and the deadline side of containment. */
+struct subproc__contain {
+    unsigned mech;
+    struct subproc__cgroup cg;
+};
+/* Choose the mechanism for o->contain and prepare the plan for it; 0 or -errno (err filled). */
+SUBPROC__HIDDEN int subproc__contain_prepare(struct subproc__contain *ct, const subproc_opts *o,
+                                             struct subproc__plan *pl,
+                                             const struct subproc__cgroup *join,
+                                             subproc_error *err);
+/* subproc_spawn(), but started inside join (a cgroup owned by the caller, e.g. a pipeline's)
+ * when it is not NULL; the handle does not own that cgroup. */
+SUBPROC__HIDDEN int subproc__spawn_into(subproc_proc **out, const subproc_opts *o,
+                                        subproc_error *err, const struct subproc__cgroup *join);
+/* After the spawn: hand the tree to p (ok) or undo everything (!ok). Closes plan fds. */
+SUBPROC__HIDDEN void subproc__contain_finish(struct subproc__contain *ct,
+                                             struct subproc__plan *pl, subproc_proc *p, int ok);
+/* The child has ended: apply p->leftovers (kill, or nothing). */
+SUBPROC__HIDDEN void subproc__contain_child_ended(subproc_proc *p);
+/* subproc_proc_terminate(..., SUBPROC_TERM_TREE). */
+SUBPROC__HIDDEN int subproc__tree_terminate(subproc_proc *p, int sig, int grace_ms,
+                                            subproc_status *out);
+/* The handle is being freed: kill or move out what is left, remove the cgroup. */
+SUBPROC__HIDDEN void subproc__contain_release(subproc_proc *p);
+
+/* spawn.c: options of either version. subproc__opts_size() is the caller's struct size (the
+ * stride of a caller's array of them); subproc__opts_copy() makes a current-version copy. */
+SUBPROC__HIDDEN size_t subproc__opts_size(const subproc_opts *o);
+SUBPROC__HIDDEN void subproc__opts_copy(subproc_opts *dst, const subproc_opts *src);
 
 /* error.c */
 SUBPROC__HIDDEN int subproc__fail(subproc_error *err, subproc_step step, int e, int fd,

@@ -441,22 +441,32 @@ void subproc__pump_finish(struct subproc__pump *pm)
 
 /* ---- communicate and run ---- */
 
-static int proc_reaped(void *arg)
-{
-    subproc_proc *p = arg;
-    int r = subproc_proc_try_wait(p, NULL);
-    return r != -EAGAIN;
-}
-
+/* sig to what the deadline must end: the contained tree, or the process group and the child
+ * (it may have left its group), through the child's handle while it is unreaped. */
 static void signal_child(subproc_proc *p, int sig)
 {
-    if (subproc_proc_pgid(p) > 0) subproc_proc_signal_group(p, sig);
-    /* The child itself too: it may have left its group (setpgid/setsid). */
+    if (subproc_proc_containment(p)) {
+        subproc_proc_signal_tree(p, sig);
+        if (subproc_proc_containment(p) != SUBPROC_CONTAIN_PGROUP) return;
+    } else if (subproc_proc_pgid(p) > 0) {
+        subproc_proc_signal_group(p, sig);
+    }
     subproc_proc_signal(p, sig);
 }
 
-/* The deadline/cancel path: kill_signal, keep reading through the grace period, SIGKILL, reap,
- * then drain what is left for a bounded time. */
+/* pump "done": the child has exited, and (for a cgroup) its whole tree is gone. Not reaped:
+ * the group id stays ours for the SIGKILL that follows. */
+static int tree_exited(void *arg)
+{
+    subproc_proc *p = arg;
+    if (subproc_proc_wait_ex(p, 0, SUBPROC__WAIT_NOREAP, NULL) == -ETIMEDOUT) return 0;
+    return subproc_proc_containment(p) != SUBPROC_CONTAIN_CGROUP ||
+           subproc_proc_wait_tree(p, 0) == 0;
+}
+
+/* The deadline/cancel path: kill_signal, keep reading through the grace period, SIGKILL to
+ * everything that is left (while the child is still unreaped), reap, then drain what is left
+ * for a bounded time. */
 static int stop_child(subproc_proc *p, struct subproc__pump *pm, const subproc_comm_opts *co)
 {
     int sig = co->kill_signal ? co->kill_signal : SIGTERM;
@@ -464,19 +474,27 @@ static int stop_child(subproc_proc *p, struct subproc__pump *pm, const subproc_c
     signal_child(p, sig);
     if (subproc__needs_cont(sig)) signal_child(p, SIGCONT);
     int64_t until = subproc__now_ms() + grace;
-    int r = subproc__pump_run(pm, until, subproc_proc_pidfd(p), proc_reaped, p);
-    if (r != 1) {
-        signal_child(p, SIGKILL);
-    }
-    r = subproc_proc_wait(p, NULL);
+    subproc__pump_run(pm, until, -1, tree_exited, p);
+    signal_child(p, SIGKILL);
+    int r = subproc_proc_wait(p, NULL);
+    /* A cgroup still holds whatever the child left; the kill above reached it all. */
+    if (subproc_proc_containment(p) == SUBPROC_CONTAIN_CGROUP) subproc_proc_wait_tree(p, 5000);
     int drain = co->drain_ms == 0 ? SUBPROC__DEFAULT_DRAIN_MS : co->drain_ms;
     if (drain > 0 && subproc__pump_open(pm)) {
         int dr = subproc__pump_run(pm, subproc__now_ms() + drain, -1, NULL, NULL);
         (void)dr; /* a read error here only cuts the output short */
     }
-    /* Whoever still holds our pipes after the drain is a straggler of the killed group. */
-    if (subproc__pump_open(pm) && subproc_proc_pgid(p) > 0) subproc_proc_signal_group(p, SIGKILL);
     return r;
+}
+
+/* pump "done" for a contained child with SUBPROC_LEFTOVERS_KILL: once the child has exited, kill
+ * the rest of its tree, so that the pipes they hold reach end-of-file (1: done that). */
+static int kill_leftovers(void *arg)
+{
+    subproc_proc *p = arg;
+    if (subproc_proc_wait_ex(p, 0, SUBPROC__WAIT_NOREAP, NULL) == -ETIMEDOUT) return 0;
+    subproc__contain_child_ended(p);
+    return 1;
 }
 
 int subproc__comm_opts_check(const subproc_comm_opts *co)
@@ -527,12 +545,22 @@ int subproc_proc_communicate(subproc_proc *p, const subproc_comm_opts *co, subpr
     }
     struct subproc__pump pm;
     subproc__pump_init(&pm, in_fd, co->input, co->input_len, outs, nout, co);
-    r = subproc__pump_run(&pm, deadline, -1, NULL, NULL);
+    int kill_rest = p->contain && p->leftovers == SUBPROC_LEFTOVERS_KILL;
+    r = subproc__pump_run(&pm, deadline, -1, kill_rest ? kill_leftovers : NULL, p);
+    if (r == 1) r = subproc__pump_run(&pm, deadline, -1, NULL, NULL); /* now read to the end */
     if (r == 0) {
         /* Every pipe is at EOF; the deadline still bounds the wait (0 left: just look). */
         long long left = deadline ? deadline - subproc__now_ms() : -1;
         if (deadline && left < 0) left = 0;
-        int w = subproc_proc_wait_timeout(p, left > 0x7fffffff ? 0x7fffffff : (int)left, NULL);
+        int ms = left > 0x7fffffff ? 0x7fffffff : (int)left;
+        int w = subproc_proc_wait_ex(p, ms, SUBPROC__WAIT_NOREAP, NULL);
+        if (w == 0 && kill_rest) subproc__contain_child_ended(p);
+        if (w == 0 && p->contain && p->leftovers == SUBPROC_LEFTOVERS_WAIT) {
+            left = deadline ? deadline - subproc__now_ms() : -1;
+            if (deadline && left < 0) left = 0;
+            w = subproc_proc_wait_tree(p, left > 0x7fffffff ? 0x7fffffff : (int)left);
+        }
+        if (w == 0) w = subproc_proc_wait_timeout(p, 0, NULL);
         r = w == -ETIMEDOUT ? -ETIMEDOUT : w == -ECHILD ? -ECHILD : 0;
     }
     if (r == -ETIMEDOUT) out->timed_out = 1;
@@ -572,12 +600,16 @@ int subproc_run(subproc_result *out, const subproc_opts *opts, const subproc_com
     int r = subproc__comm_opts_check(co);
     if (r < 0 || !opts) return subproc__fail(&out->error, SUBPROC_STEP_VALIDATE, EINVAL, -1, NULL);
     int64_t t0 = now_us();
-    subproc_opts o = *opts;
+    subproc_opts o;
+    subproc__opts_copy(&o, opts);
     if (co->input && o.stdio[0].kind == SUBPROC_IO_INHERIT) o.stdio[0].kind = SUBPROC_IO_PIPE;
     for (int s = 1; s <= 2; s++)
         if (o.stdio[s].kind == SUBPROC_IO_INHERIT && subproc__comm_wants_output(co, s))
             o.stdio[s].kind = SUBPROC_IO_PIPE;
-    if (co->timeout_ms > 0 &&
+    /* A contained child's tree is reached through its handle: it stays in the caller's process
+     * group, so that Ctrl-C from a terminal reaches it. Otherwise the deadline needs a group of
+     * its own to reach the child's descendants (and never the caller's group). */
+    if (co->timeout_ms > 0 && !o.contain &&
         !(o.flags & (SUBPROC_NEW_PGROUP | SUBPROC_JOIN_PGROUP | SUBPROC_NEW_SESSION)))
         o.flags |= SUBPROC_NEW_PGROUP;
     subproc_proc *p;

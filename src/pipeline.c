@@ -14,6 +14,9 @@ struct subproc_pipeline {
     size_t n;
     unsigned flags;
     pid_t pgid;
+    unsigned contain;          /* the mechanism that holds every stage's tree, or 0 */
+    int leftovers;             /* SUBPROC_LEFTOVERS_* */
+    struct subproc__cgroup cg; /* contain == SUBPROC_CONTAIN_CGROUP: one for all stages */
     int fds[3];
     subproc_proc **procs;   /* NULL for a stage that did not start */
     subproc_error *errors;  /* step NONE for a stage that started */
@@ -65,9 +68,48 @@ static void unstarted_status(subproc_status *st, const subproc_error *e)
                    : 126;
 }
 
+/*
+ * sig to every stage: to the pipeline's cgroup when it has one, else to the process group of
+ * the stages through the handle of a stage that is still unreaped (wait.c), once per group. A
+ * group id is never used after the last stage in it has been reaped.
+ */
+static int group_signal(subproc_pipeline *pl, int sig)
+{
+    if (pl->contain == SUBPROC_CONTAIN_CGROUP) {
+        if (sig == SIGKILL) return subproc__cgroup_kill(&pl->cg);
+        if (sig == 0) return subproc__cgroup_populated(&pl->cg) == 1 ? 0 : -ESRCH;
+        return subproc__cgroup_signal(&pl->cg, sig);
+    }
+    int r = -ESRCH;
+    pid_t done[8];
+    size_t ndone = 0;
+    for (size_t i = 0; i < pl->n; i++) {
+        subproc_proc *p = pl->procs[i];
+        if (!p || p->pgid <= 0) continue;
+        int seen = 0;
+        for (size_t j = 0; j < ndone && !seen; j++) seen = done[j] == p->pgid;
+        if (seen) continue;
+        if (subproc__proc_send(p, sig, 1) != 0) continue; /* reaped: try another stage */
+        r = 0;
+        if (ndone < sizeof done / sizeof done[0]) done[ndone++] = p->pgid;
+    }
+    return r;
+}
+
+int subproc_pipeline_signal(subproc_pipeline *pl, int sig)
+{
+    if (!pl || (sig != 0 && !subproc__sig_valid(sig))) return -EINVAL;
+    return group_signal(pl, sig);
+}
+
+unsigned subproc_pipeline_containment(const subproc_pipeline *pl)
+{
+    return pl ? pl->contain : 0;
+}
+
 static void kill_and_reap(subproc_pipeline *pl)
 {
-    if (pl->pgid > 0) kill(-pl->pgid, SIGKILL);
+    group_signal(pl, SIGKILL);
     for (size_t i = 0; i < pl->n; i++) {
         if (!pl->procs[i]) continue;
         subproc_proc_signal(pl->procs[i], SIGKILL);
@@ -84,23 +126,78 @@ void subproc_pipeline_free(subproc_pipeline *pl)
         if (pl->procs[i] && !pl->procs[i]->reaped) running = 1;
     if (running) kill_and_reap(pl);
     for (size_t i = 0; i < pl->n; i++) subproc_proc_free(pl->procs[i]);
+    if (pl->contain == SUBPROC_CONTAIN_CGROUP)
+        subproc__cgroup_release(&pl->cg, pl->leftovers != SUBPROC_LEFTOVERS_LEAVE);
     free(pl->procs);
     free(pl->errors);
     free(pl->status);
     free(pl);
 }
 
-static int check_stages(const subproc_opts *st, size_t n, unsigned flags)
+/* Stage i of the caller's array, whose elements may be version-1 structs (a shorter stride):
+ * copied into *o at the current version. */
+static void stage_at(subproc_opts *o, const subproc_opts *stages, size_t i)
+{
+    size_t stride = subproc__opts_size(stages);
+    subproc__opts_copy(o, (const subproc_opts *)(const void *)((const char *)stages + i * stride));
+}
+
+static int check_stages(const subproc_opts *stages, size_t n, unsigned flags)
 {
     const unsigned groupish = SUBPROC_NEW_PGROUP | SUBPROC_JOIN_PGROUP | SUBPROC_NEW_SESSION;
-    if (!st || n == 0 || (flags & ~(SUBPROC_PIPELINE_NO_PIPEFAIL | SUBPROC_PIPELINE_ALL_OR_NOTHING)))
+    if (!stages || n == 0 ||
+        (flags & ~(SUBPROC_PIPELINE_NO_PIPEFAIL | SUBPROC_PIPELINE_ALL_OR_NOTHING)))
         return -EINVAL;
+    subproc_opts first;
+    stage_at(&first, stages, 0);
     for (size_t i = 0; i < n; i++) {
-        if (st[i].flags & groupish) return -EINVAL;
+        subproc_opts st;
+        stage_at(&st, stages, i);
+        if (st.flags & groupish) return -EINVAL;
         /* The inner ends are ours: the caller may only leave them at "inherit". */
-        if (i > 0 && st[i].stdio[0].kind != SUBPROC_IO_INHERIT) return -EINVAL;
-        if (i + 1 < n && st[i].stdio[1].kind != SUBPROC_IO_INHERIT) return -EINVAL;
+        if (i > 0 && st.stdio[0].kind != SUBPROC_IO_INHERIT) return -EINVAL;
+        if (i + 1 < n && st.stdio[1].kind != SUBPROC_IO_INHERIT) return -EINVAL;
+        /* One tree for the whole pipeline: its containment is the first stage's. */
+        if (i > 0 && (st.contain != first.contain || st.cgroup_parent != first.cgroup_parent ||
+                      st.cgroup_limits != first.cgroup_limits || st.leftovers != first.leftovers))
+            return -EINVAL;
     }
+    return 0;
+}
+
+/* Whether the process group id pl->pgid is still held by one of our stages: a group exists
+ * while any member, a zombie included, is unreaped. Asked through the stages' pidfds. */
+static int group_alive(subproc_pipeline *pl, size_t upto)
+{
+    for (size_t j = 0; j < upto; j++)
+        if (pl->procs[j] && pl->procs[j]->pgid == pl->pgid &&
+            subproc__proc_send(pl->procs[j], 0, 0) == 0)
+            return 1;
+    return 0;
+}
+
+/* The pipeline's containment: a cgroup for all stages; a PID namespace per stage; or only the
+ * pipeline's process group. */
+static int contain_pipeline(subproc_pipeline *pl, subproc_opts *first, subproc_error *err)
+{
+    pl->leftovers = first->leftovers;
+    if (!first->contain) return 0;
+    if (first->contain & SUBPROC_CONTAIN_CGROUP) {
+        subproc_error e;
+        int r = subproc__cgroup_create(&pl->cg, first->cgroup_parent, first->cgroup_limits, &e);
+        if (r == 0) {
+            pl->contain = SUBPROC_CONTAIN_CGROUP;
+            return 0;
+        }
+        if (first->cgroup_parent || first->cgroup_limits ||
+            !(first->contain & (SUBPROC_CONTAIN_PIDNS | SUBPROC_CONTAIN_PGROUP))) {
+            if (err) *err = e;
+            return r;
+        }
+    }
+    /* Each stage gets its own PID namespace from its spawn, or nothing but the group. */
+    pl->contain = (first->contain & SUBPROC_CONTAIN_PIDNS) ? SUBPROC_CONTAIN_PIDNS
+                                                           : SUBPROC_CONTAIN_PGROUP;
     return 0;
 }
 
@@ -131,7 +228,15 @@ int subproc_pipeline_spawn(subproc_pipeline **out, const subproc_opts *stages, s
     pl->n = n;
     pl->flags = flags;
     pl->pgid = -1;
+    pl->cg.parentfd = pl->cg.dirfd = pl->cg.eventsfd = -1;
     for (int i = 0; i < 3; i++) pl->fds[i] = -1;
+    subproc_opts first;
+    stage_at(&first, stages, 0);
+    if ((r = contain_pipeline(pl, &first, err)) < 0) {
+        if (failed_stage) *failed_stage = 0;
+        subproc_pipeline_free(pl);
+        return r;
+    }
 
     int prev_read = -1; /* read end of the pipe from stage i-1 */
     for (size_t i = 0; i < n; i++) {
@@ -144,16 +249,33 @@ int subproc_pipeline_spawn(subproc_pipeline **out, const subproc_opts *stages, s
             subproc_pipeline_free(pl);
             return r;
         }
-        subproc_opts o = stages[i];
+        subproc_opts o;
+        stage_at(&o, stages, i);
         if (i > 0) o.stdio[0] = (subproc_io){.kind = SUBPROC_IO_FD, .fd = prev_read};
         if (i + 1 < n) o.stdio[1] = (subproc_io){.kind = SUBPROC_IO_FD, .fd = p[1]};
-        if (pl->pgid > 0) {
-            o.flags |= SUBPROC_JOIN_PGROUP;
-            o.pgid = pl->pgid;
-        } else {
-            o.flags |= SUBPROC_NEW_PGROUP;
+        /* The cgroup is the pipeline's; a PID namespace is each stage's own. */
+        o.contain = pl->contain == SUBPROC_CONTAIN_PIDNS ? SUBPROC_CONTAIN_PIDNS : 0;
+        o.cgroup_parent = NULL;
+        o.cgroup_limits = NULL;
+        const struct subproc__cgroup *into =
+            pl->contain == SUBPROC_CONTAIN_CGROUP ? &pl->cg : NULL;
+        /* Join the group while a stage still holds it; when every earlier stage has already
+         * ended and been reaped (SIGCHLD ignored, or a foreign reaper), the group is gone and its
+         * id may belong to someone else by now: this stage starts the group anew instead. */
+        int join = pl->pgid > 0 && group_alive(pl, i);
+        for (;;) {
+            o.flags &= ~(SUBPROC_JOIN_PGROUP | SUBPROC_NEW_PGROUP);
+            o.flags |= join ? SUBPROC_JOIN_PGROUP : SUBPROC_NEW_PGROUP;
+            o.pgid = join ? pl->pgid : 0;
+            r = subproc__spawn_into(&pl->procs[i], &o, &pl->errors[i], into);
+            /* The last member left between our look and the child's setpgid(). */
+            if (r == -EPERM && join && pl->errors[i].step == SUBPROC_STEP_SETPGID) {
+                join = 0;
+                continue;
+            }
+            break;
         }
-        r = subproc_spawn(&pl->procs[i], &o, &pl->errors[i]);
+        if (r == 0 && !join) pl->pgid = subproc_proc_pid(pl->procs[i]);
         /* The child has its copies now (or never will); ours would keep neighbours from
          * seeing end-of-file. */
         subproc__close(prev_read);
@@ -172,7 +294,6 @@ int subproc_pipeline_spawn(subproc_pipeline **out, const subproc_opts *stages, s
             }
             continue;
         }
-        if (pl->pgid < 0) pl->pgid = subproc_proc_pid(pl->procs[i]);
         if (i == 0) pl->fds[0] = subproc_proc_take_fd(pl->procs[i], 0);
         if (i + 1 == n) {
             pl->fds[1] = subproc_proc_take_fd(pl->procs[i], 1);
@@ -191,6 +312,7 @@ static int wait_stages(subproc_pipeline *pl, int timeout_ms, unsigned flags)
 {
     int64_t deadline = timeout_ms > 0 ? subproc__now_ms() + timeout_ms : 0;
     size_t leader = pl->n;
+    int lost = 0;
     for (size_t k = 0; k <= pl->n; k++) {
         size_t i = k < pl->n ? k : leader;
         if (i >= pl->n || !pl->procs[i]) continue;
@@ -205,9 +327,13 @@ static int wait_stages(subproc_pipeline *pl, int timeout_ms, unsigned flags)
         }
         int r = subproc_proc_wait_ex(pl->procs[i], left, flags, &pl->status[i]);
         if (r == -ETIMEDOUT) return r;
-        if (r < 0) memset(&pl->status[i], 0, sizeof pl->status[i]); /* reaped behind our back */
+        if (r < 0) {
+            /* Reaped behind our back and the kernel cannot say how it ended: said, not faked. */
+            memset(&pl->status[i], 0, sizeof pl->status[i]);
+            lost = 1;
+        }
     }
-    return 0;
+    return lost ? -ECHILD : 0;
 }
 
 int subproc_pipeline_wait(subproc_pipeline *pl, int timeout_ms)
@@ -244,10 +370,10 @@ int subproc_pipeline_code(const subproc_pipeline *pl)
 
 /* The first signal of "signal, grace, KILL" to the group, and SIGCONT so that stopped stages act
  * on it. */
-static void signal_stop(pid_t pgid, int sig)
+static void signal_stop(subproc_pipeline *pl, int sig)
 {
-    kill(-pgid, sig);
-    if (subproc__needs_cont(sig)) kill(-pgid, SIGCONT);
+    group_signal(pl, sig);
+    if (subproc__needs_cont(sig)) group_signal(pl, SIGCONT);
 }
 
 int subproc_pipeline_terminate(subproc_pipeline *pl, int sig, int grace_ms)
@@ -256,11 +382,11 @@ int subproc_pipeline_terminate(subproc_pipeline *pl, int sig, int grace_ms)
     if (sig == 0) sig = SIGTERM;
     if (!subproc__sig_valid(sig)) return -EINVAL;
     if (pl->pgid <= 0) return subproc_pipeline_wait(pl, -1);
-    signal_stop(pl->pgid, sig);
+    signal_stop(pl, sig);
     /* Give the group the grace period, then KILL whatever is left in it - stages that ignore
-     * the signal and their descendants alike - while the leader is still unreaped. */
+     * the signal and their descendants alike - while the stages are still unreaped. */
     wait_stages(pl, grace_ms < 0 ? 0 : grace_ms, SUBPROC__WAIT_NOREAP);
-    kill(-pl->pgid, SIGKILL);
+    group_signal(pl, SIGKILL);
     return subproc_pipeline_wait(pl, -1);
 }
 
@@ -323,23 +449,25 @@ int subproc_pipeline_communicate(subproc_pipeline *pl, const subproc_comm_opts *
         if (deadline && left < 0) left = 0;
         r = wait_stages(pl, left > 0x7fffffff ? 0x7fffffff : (int)left, 0);
     }
+    int lost = r == -ECHILD;
     if (r == -ETIMEDOUT) out->timed_out = 1;
     if (r < 0 && pl->pgid > 0) {
         /* Deadline or cancel: the whole group gets the signal, output is read through the
          * grace period, then SIGKILL while the leader is still unreaped, then a bounded drain. */
         int grace = co->kill_grace_ms > 0 ? co->kill_grace_ms : SUBPROC__DEFAULT_GRACE_MS;
-        signal_stop(pl->pgid, co->kill_signal ? co->kill_signal : SIGTERM);
+        signal_stop(pl, co->kill_signal ? co->kill_signal : SIGTERM);
         if (subproc__pump_run(&pm, subproc__now_ms() + grace, -1, all_exited, pl) != 1)
             wait_stages(pl, grace, SUBPROC__WAIT_NOREAP);
-        kill(-pl->pgid, SIGKILL);
-        wait_stages(pl, -1, 0);
+        group_signal(pl, SIGKILL);
+        lost = wait_stages(pl, -1, 0) == -ECHILD;
         int drain = co->drain_ms == 0 ? SUBPROC__DEFAULT_DRAIN_MS : co->drain_ms;
         if (drain > 0 && subproc__pump_open(&pm))
             subproc__pump_run(&pm, subproc__now_ms() + drain, -1, NULL, NULL);
     }
     subproc__pump_finish(&pm);
-    pl->waited = 1;
+    pl->waited = !lost;
     out->status = pl->status[deciding_stage(pl)];
+    if (lost && r >= 0) r = -ECHILD;
     r = subproc__result_captures(out, co, r);
     out->wall_usec = (subproc__now_ms() - t0) * 1000;
     return r;
@@ -357,10 +485,10 @@ int subproc_pipeline_run(subproc_pipeline **keep, subproc_result *out, const sub
         return subproc__fail(&out->error, SUBPROC_STEP_VALIDATE, EINVAL, -1, NULL);
     int64_t t0 = subproc__now_ms();
     /* The pipeline's own ends become pipes where the caller left them to us and we need them. */
-    subproc_opts first = stages[0], last = stages[n - 1];
     subproc_opts *st = subproc__malloc(n * sizeof *st);
     if (!st) return subproc__fail(&out->error, SUBPROC_STEP_ALLOC, ENOMEM, -1, NULL);
-    memcpy(st, stages, n * sizeof *st);
+    for (size_t i = 0; i < n; i++) stage_at(&st[i], stages, i);
+    subproc_opts first = st[0], last = st[n - 1];
     if (co->input && first.stdio[0].kind == SUBPROC_IO_INHERIT) st[0].stdio[0].kind = SUBPROC_IO_PIPE;
     for (int s = 1; s <= 2; s++)
         if (last.stdio[s].kind == SUBPROC_IO_INHERIT && subproc__comm_wants_output(co, s))

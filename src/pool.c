@@ -116,11 +116,14 @@ static void drain(struct pool *pl, struct slot *s, int k)
     }
 }
 
+/* sig to the job's whole tree: its contained tree, else its process group through the child's
+ * handle (only while the child is unreaped: wait.c), else the child alone. */
 static void group_kill(struct slot *s, int sig)
 {
-    pid_t g = subproc_proc_pgid(s->p);
-    if (g > 0)
-        kill(-g, sig);
+    if (subproc_proc_containment(s->p))
+        subproc_proc_signal_tree(s->p, sig);
+    else if (subproc_proc_pgid(s->p) > 0)
+        subproc__proc_send(s->p, sig, 1);
     else
         subproc_proc_signal(s->p, sig);
 }
@@ -130,12 +133,19 @@ static void group_kill(struct slot *s, int sig)
 static void check_exit(struct pool *pl, struct slot *s, int64_t now)
 {
     if (s->exited) return;
-    if (s->job->timed_out) {
+    int r;
+    if (s->job->timed_out || (s->p->contain && s->p->leftovers == SUBPROC_LEFTOVERS_KILL)) {
         if (subproc_proc_wait_ex(s->p, 0, SUBPROC__WAIT_NOREAP, NULL) != 0) return;
         group_kill(s, SIGKILL);
-        subproc_proc_wait(s->p, &s->job->status);
-    } else if (subproc_proc_wait_ex(s->p, 0, 0, &s->job->status) == -ETIMEDOUT) {
+        r = subproc_proc_wait(s->p, &s->job->status);
+    } else if ((r = subproc_proc_wait_ex(s->p, 0, 0, &s->job->status)) == -ETIMEDOUT) {
         return; /* still running: reaping at once saves the look without reaping */
+    }
+    if (r < 0) {
+        /* Reaped behind our back and the kernel cannot say how it ended: the job says so. */
+        memset(&s->job->status, 0, sizeof s->job->status);
+        subproc__fail(&s->job->error, SUBPROC_STEP_NONE, -r, -1,
+                      "wait: the status was lost (reaped by someone else)");
     }
     s->exited = 1;
     s->drain_until = now + DRAIN_MS;
@@ -174,9 +184,13 @@ static void finish(struct pool *pl, struct slot *s, int64_t now, size_t *ndone, 
 
 static int start(struct pool *pl, struct slot *s, subproc_job *j, unsigned idx, int64_t now)
 {
-    subproc_opts o = *j->opts;
+    subproc_opts o;
+    subproc__opts_copy(&o, j->opts);
     const unsigned groupish = SUBPROC_NEW_PGROUP | SUBPROC_JOIN_PGROUP | SUBPROC_NEW_SESSION;
-    if (pl->o->timeout_ms > 0 && !(o.flags & groupish)) o.flags |= SUBPROC_NEW_PGROUP;
+    /* A contained job's tree is its handle; otherwise a deadline needs a group to reach the
+     * job's descendants. */
+    if (pl->o->timeout_ms > 0 && !(o.flags & groupish) && !o.contain)
+        o.flags |= SUBPROC_NEW_PGROUP;
     int capture = pl->o->flags & SUBPROC_POOL_CAPTURE;
     if (capture) o.stdio[1] = o.stdio[2] = (subproc_io){.kind = SUBPROC_IO_PIPE};
     memset(s, 0, sizeof *s);

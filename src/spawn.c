@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -135,7 +136,29 @@ static int check_opts(const subproc_opts *o, subproc_error *err)
                 return subproc__fail(err, SUBPROC_STEP_FDMAP, EBADF, o->fds[i].child_fd, NULL);
     }
     if (o->cwd && !*o->cwd) return subproc__fail(err, SUBPROC_STEP_CHDIR, ENOENT, -1, o->cwd);
+    if (o->contain & ~SUBPROC_CONTAIN_ANY)
+        return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1, "contain");
+    if (o->leftovers < SUBPROC_LEFTOVERS_LEAVE || o->leftovers > SUBPROC_LEFTOVERS_WAIT)
+        return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1, "leftovers");
+    if (!o->contain && (o->cgroup_parent || o->cgroup_limits))
+        return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1,
+                             "cgroup_parent/cgroup_limits without contain");
     return 0;
+}
+
+/* The size of a version-1 subproc_opts: everything before the fields version 2 added. */
+#define OPTS_V1_SIZE offsetof(subproc_opts, contain)
+
+size_t subproc__opts_size(const subproc_opts *o)
+{
+    return o && o->version == 1 ? OPTS_V1_SIZE : sizeof(subproc_opts);
+}
+
+void subproc__opts_copy(subproc_opts *dst, const subproc_opts *src)
+{
+    memset(dst, 0, sizeof *dst);
+    memcpy(dst, src, subproc__opts_size(src));
+    dst->version = src->version == 1 ? SUBPROC_OPTS_VERSION : src->version;
 }
 
 /* The PATH the child will see. */
@@ -297,10 +320,22 @@ static void fill_exec_error(const struct spawn_ctx *c, const subproc_opts *o, su
 
 int subproc_spawn(subproc_proc **out, const subproc_opts *o, subproc_error *err)
 {
+    return subproc__spawn_into(out, o, err, NULL);
+}
+
+int subproc__spawn_into(subproc_proc **out, const subproc_opts *o, subproc_error *err,
+                        const struct subproc__cgroup *join)
+{
     int r;
     if (err) subproc__fail(err, SUBPROC_STEP_NONE, 0, -1, NULL);
     if (!out) return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1, NULL);
     *out = NULL;
+    /* A version-1 caller's struct ends before the version-2 fields: read only what it has. */
+    subproc_opts local;
+    if (o && o->version == 1) {
+        subproc__opts_copy(&local, o);
+        o = &local;
+    }
     if ((r = check_opts(o, err)) < 0) return r;
     pthread_once(&backend_once, backend_init);
 
@@ -314,6 +349,8 @@ int subproc_spawn(subproc_proc **out, const subproc_opts *o, subproc_error *err)
 
     struct subproc__plan *pl = &c.pl;
     pl->errfd = -1;
+    pl->gofd = -1;
+    pl->cgroup_fd = pl->cgroup_procs_fd = -1;
     pl->fail_cand = -1;
     pl->flags = o->flags;
     pl->cwd = o->cwd;
@@ -343,6 +380,8 @@ int subproc_spawn(subproc_proc **out, const subproc_opts *o, subproc_error *err)
         pl->ncands = c.ncands;
     }
     if ((r = build_fd_plan(&c, o, err)) < 0) goto fail;
+    struct subproc__contain ct;
+    if ((r = subproc__contain_prepare(&ct, o, pl, join, err)) < 0) goto fail;
 
     pid_t pid = -1;
     int pidfd = -1;
@@ -353,16 +392,18 @@ int subproc_spawn(subproc_proc **out, const subproc_opts *o, subproc_error *err)
     if (r < 0) {
         if (pl->fail_step) fill_exec_error(&c, o, err, pl->fail_step, pl->fail_errno,
                                            pl->fail_fd, pl->fail_cand);
+        subproc__contain_finish(&ct, pl, NULL, 0);
         goto fail;
     }
-    if (pidfd < 0 && o->fn && !force_posix) pidfd = subproc__pidfd_open(pid);
     if (pidfd < -1) pidfd = -1;
 
     p->pid = pid;
     p->pidfd = pidfd;
-    p->pgid = (o->flags & (SUBPROC_NEW_PGROUP | SUBPROC_NEW_SESSION)) ? pid
-              : (o->flags & SUBPROC_JOIN_PGROUP)                      ? o->pgid
-                                                                      : -1;
+    p->pgid = (pl->flags & (SUBPROC_NEW_PGROUP | SUBPROC_NEW_SESSION)) ? pid
+              : (pl->flags & SUBPROC_JOIN_PGROUP)                      ? o->pgid
+                                                                       : -1;
+    p->leftovers = o->leftovers;
+    subproc__contain_finish(&ct, pl, p, 1);
     for (int i = 0; i < 3; i++) p->fds[i] = c.parent[i];
     pthread_mutex_init(&p->lock, NULL);
     ctx_release(&c, 1);

@@ -13,6 +13,8 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdint.h>
+#include <string.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -71,6 +73,96 @@ int subproc__have_linux_backend(void)
 static int pidfd_flag_works = 1; /* cleared once the kernel refuses CLONE_PIDFD (before 5.2) */
 
 /*
+ * clone3(2) (Linux 5.3) can start the child inside a cgroup (CLONE_INTO_CGROUP, 5.7), so that
+ * not one instruction of it runs outside. It has no libc wrapper, and a child that shares our
+ * memory must start on its own stack in a function, not return into the caller's frame: so a
+ * few instructions of assembly call the syscall and, in the child, subproc__child_entry(plan).
+ * Where there is no such stub (other architectures) the child joins the cgroup as its first
+ * step instead (child.c), through an fd the parent opened.
+ */
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+#ifndef CLONE_NEWPID
+#define CLONE_NEWPID 0x20000000
+#endif
+#ifndef CLONE_NEWUSER
+#define CLONE_NEWUSER 0x10000000
+#endif
+
+struct clone_args_v2 {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
+        set_tid_size, cgroup;
+};
+
+#if defined(__x86_64__)
+#define HAVE_CLONE3_STUB 1
+/* long subproc__clone3(struct clone_args_v2 *args, size_t size, int (*fn)(void *), void *arg):
+ * returns what the syscall returns (pid, or -errno). The child calls fn(arg) on the stack
+ * clone3 gave it and exits with its return value. */
+long subproc__clone3(struct clone_args_v2 *args, size_t size, int (*fn)(void *), void *arg);
+__asm__(".text\n"
+        ".globl subproc__clone3\n"
+        ".hidden subproc__clone3\n"
+        ".type subproc__clone3,@function\n"
+        "subproc__clone3:\n"
+        "    mov %rcx, %r8\n" /* arg: r8 and r9 survive the syscall in both processes */
+        "    mov %rdx, %r9\n" /* fn */
+        "    mov $435, %eax\n" /* __NR_clone3 */
+        "    syscall\n"
+        "    test %rax, %rax\n"
+        "    jnz 1f\n"
+        "    xor %ebp, %ebp\n" /* child: a fresh stack, no frame to return to */
+        "    mov %r8, %rdi\n"
+        "    and $-16, %rsp\n"
+        "    call *%r9\n"
+        "    mov %eax, %edi\n"
+        "    mov $60, %eax\n" /* __NR_exit */
+        "    syscall\n"
+        "    hlt\n"
+        "1:  ret\n"
+        ".size subproc__clone3,.-subproc__clone3\n");
+#else
+#define HAVE_CLONE3_STUB 0
+#endif
+
+static int clone3_works = HAVE_CLONE3_STUB; /* cleared on ENOSYS */
+
+/* clone3 with CLONE_INTO_CGROUP and/or CLONE_NEWPID; -1 with errno, or -2 when clone3 is not
+ * to be had (the caller then uses clone()). */
+static pid_t clone3_child(struct subproc__plan *pl, char *stack, int *pidfd)
+{
+#if HAVE_CLONE3_STUB
+    if (!__atomic_load_n(&clone3_works, __ATOMIC_RELAXED)) return -2;
+    struct clone_args_v2 a;
+    memset(&a, 0, sizeof a);
+    a.flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD;
+    if (pl->cgroup_fd >= 0) {
+        a.flags |= CLONE_INTO_CGROUP;
+        a.cgroup = (uint64_t)pl->cgroup_fd;
+    }
+    if (pl->newpid) a.flags |= CLONE_NEWPID | (pl->newuser ? CLONE_NEWUSER : 0);
+    a.pidfd = (uint64_t)(uintptr_t)pidfd;
+    a.exit_signal = SIGCHLD;
+    a.stack = (uint64_t)(uintptr_t)stack;
+    a.stack_size = CHILD_STACK;
+    pl->in_cgroup = pl->cgroup_fd >= 0;
+    long r = subproc__clone3(&a, sizeof a, subproc__child_entry, pl);
+    if (r >= 0) return (pid_t)r;
+    pl->in_cgroup = 0;
+    if (r == -ENOSYS || r == -E2BIG) {
+        __atomic_store_n(&clone3_works, 0, __ATOMIC_RELAXED);
+        return -2;
+    }
+    errno = (int)-r;
+    return -1;
+#else
+    (void)pl, (void)stack, (void)pidfd;
+    return -2;
+#endif
+}
+
+/*
  * Child stacks are reused: a fresh mmap/munmap per spawn costs two system calls and the page
  * faults of a new stack every time. A spawn takes a stack out of a small process-wide cache and
  * puts it back when the clone returns: CLONE_VFORK suspends the spawning thread until the child
@@ -126,6 +218,12 @@ int subproc__spawn_linux(struct subproc__plan *pl, pid_t *out_pid, int *out_pidf
     int pidfd = -1;
     int flags = CLONE_VM | CLONE_VFORK | SIGCHLD;
     pid_t pid = -1;
+    if (pl->cgroup_fd >= 0 || pl->newpid) {
+        pid = clone3_child(pl, stack, &pidfd);
+        if (pid != -2) goto cloned;
+        pid = -1;
+        if (pl->newpid) flags |= CLONE_NEWPID | (pl->newuser ? CLONE_NEWUSER : 0);
+    }
     if (__atomic_load_n(&pidfd_flag_works, __ATOMIC_RELAXED)) {
         pid = clone(subproc__child_entry, stack + CHILD_STACK, flags | CLONE_PIDFD, pl, &pidfd);
         if (pid < 0 && errno == EINVAL) __atomic_store_n(&pidfd_flag_works, 0, __ATOMIC_RELAXED);
@@ -137,6 +235,7 @@ int subproc__spawn_linux(struct subproc__plan *pl, pid_t *out_pid, int *out_pidf
         pidfd = -1;
         pid = clone(subproc__child_entry, stack + CHILD_STACK, flags, pl);
     }
+cloned:;
     int clone_errno = errno;
 
     pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -63,6 +63,18 @@ void subproc__reap(pid_t pid)
 }
 
 /*
+ * Someone else reaped our child: the kernel itself (SIGCHLD ignored), another thread's
+ * waitpid(-1), a foreign SIGCHLD handler. Its pidfd still knows how it ended (Linux 6.15); without
+ * that the status is lost, and every wait says so (-ECHILD) instead of inventing one. The
+ * resource usage went to whoever reaped it: those fields stay 0. Called with p->lock held.
+ */
+static void lost_child(subproc_proc *p)
+{
+    p->reaped = 1;
+    p->lost = subproc__pidfd_exit_status(p->pidfd, &p->status) < 0;
+}
+
+/*
  * Reap without blocking. 1 when the child is (now) reaped or lost, 2 when it stopped and the
  * caller asked for stops, 0 when still running. The state is peeked first (WNOWAIT) and consumed
  * only when it is ours to report: when the caller is also the child's ptrace tracer the kernel
@@ -95,8 +107,7 @@ static int reap_nohang(subproc_proc *p, unsigned flags, subproc_status *stopped,
         while (r < 0 && errno == EINTR);
         int stop = si.si_code == CLD_STOPPED || si.si_code == CLD_TRAPPED;
         if (r < 0 && errno == ECHILD) {
-            p->reaped = 1;
-            p->lost = 1;
+            lost_child(p);
             done = 1;
         } else if (r == 0 && si.si_pid == p->pid && stop && !want_stops) {
             *traced = 1;
@@ -115,8 +126,7 @@ static int reap_nohang(subproc_proc *p, unsigned flags, subproc_status *stopped,
                 p->reaped = 1;
                 done = 1;
             } else if (w < 0 && errno == ECHILD) {
-                p->reaped = 1;
-                p->lost = 1;
+                lost_child(p);
                 done = 1;
             }
         }
@@ -152,7 +162,7 @@ static void sleep_on_child(subproc_proc *p, int ms, unsigned flags, int traced, 
 
 int subproc_proc_wait_ex(subproc_proc *p, int timeout_ms, unsigned flags, subproc_status *out)
 {
-    if (!p || (flags & ~(SUBPROC_WAIT_STOPPED | SUBPROC__WAIT_NOREAP))) return -EINVAL;
+    if (!p || (flags & ~(SUBPROC_WAIT_STOPPED | SUBPROC_WAIT_NOREAP))) return -EINVAL;
     int64_t deadline = timeout_ms > 0 ? subproc__now_ms() + timeout_ms : 0;
     int backoff = 1, traced = 0;
     subproc_status stopped;
@@ -203,58 +213,82 @@ int subproc_proc_done(const subproc_proc *p)
     return p && p->reaped && !p->lost;
 }
 
+/*
+ * Whether p may still be signalled by number: it is unreaped (by anyone) as far as the kernel
+ * says now. Only the fallbacks without pidfds use it; with SIGCHLD ignored the kernel may still
+ * reap it between this look and the kill(), which is why pidfds come first. p->lock held.
+ */
+static int unreaped_locked(subproc_proc *p)
+{
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    int r;
+    do
+        r = waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG | WNOWAIT);
+    while (r < 0 && errno == EINTR);
+    return !(r < 0 && errno == ECHILD);
+}
+
+/*
+ * The one place that sends a signal to the child or to its process group (group != 0), called
+ * with p->lock held: every path of the library (signal, terminate, deadlines, pipelines, the
+ * pool) comes through here. Through the pidfd when there is one; by number only while the child
+ * is known to be unreaped, so that neither its PID nor a group it belongs to can have been
+ * recycled (a process group exists while any member, a zombie included, is unreaped).
+ */
+static int send_locked(subproc_proc *p, int sig, int group)
+{
+    if (p->reaped) return -ESRCH;
+    if (p->pidfd >= 0) {
+        int r = group ? subproc__pidfd_signal_group(p->pidfd, sig)
+                      : subproc__pidfd_signal(p->pidfd, sig);
+        if (r != -EOPNOTSUPP && r != -ENOSYS) return r;
+    }
+    if (!unreaped_locked(p)) return -ESRCH;
+    if (kill(group ? -p->pgid : p->pid, sig) < 0) return -errno;
+    return 0;
+}
+
+int subproc__proc_send(subproc_proc *p, int sig, int group)
+{
+    pthread_mutex_lock(&p->lock);
+    int r = send_locked(p, sig, group);
+    pthread_mutex_unlock(&p->lock);
+    return r;
+}
+
 int subproc_proc_signal(subproc_proc *p, int sig)
 {
     if (!p || (sig != 0 && !subproc__sig_valid(sig))) return -EINVAL;
-    int r = 0;
-    pthread_mutex_lock(&p->lock);
-    if (p->reaped) {
-        r = -ESRCH;
-    } else {
-#if defined(__linux__) && defined(SYS_pidfd_send_signal)
-        if (p->pidfd >= 0) {
-            if (syscall(SYS_pidfd_send_signal, p->pidfd, sig, NULL, 0) < 0) r = -errno;
-            goto out;
-        }
-#endif
-        if (kill(p->pid, sig) < 0) r = -errno;
-    }
-#if defined(__linux__) && defined(SYS_pidfd_send_signal)
-out:
-#endif
-    pthread_mutex_unlock(&p->lock);
-    return r;
+    return subproc__proc_send(p, sig, 0);
 }
 
 int subproc_proc_signal_group(subproc_proc *p, int sig)
 {
     if (!p || (sig != 0 && !subproc__sig_valid(sig)) || p->pgid <= 0) return -EINVAL;
-    /* While our child (the leader, or a member) is unreaped the group id cannot be recycled;
-     * after the reap a group that still has members keeps its id too. */
-    if (kill(-p->pgid, sig) < 0) return -errno;
-    return 0;
+    return subproc__proc_send(p, sig, 1);
 }
 
 int subproc_proc_terminate(subproc_proc *p, int sig, int grace_ms, unsigned flags,
                            subproc_status *out)
 {
-    if (!p || (flags & ~SUBPROC_TERM_GROUP)) return -EINVAL;
+    if (!p || (flags & ~(SUBPROC_TERM_GROUP | SUBPROC_TERM_TREE))) return -EINVAL;
     if (sig == 0) sig = SIGTERM;
     if (!subproc__sig_valid(sig)) return -EINVAL;
     if ((flags & SUBPROC_TERM_GROUP) && p->pgid <= 0) return -EINVAL;
-    int group = flags & SUBPROC_TERM_GROUP;
-    int (*send)(subproc_proc *, int) = group ? subproc_proc_signal_group : subproc_proc_signal;
-    send(p, sig);
-    if (subproc__needs_cont(sig)) send(p, SIGCONT);
-    int r = subproc_proc_wait_timeout(p, grace_ms < 0 ? 0 : grace_ms, out);
-    if (r != -ETIMEDOUT && !group) return r;
-    /* With a group, members may outlive the leader: KILL them whether or not it is gone. */
-    if (group) subproc_proc_signal_group(p, SIGKILL);
-    if (r == -ETIMEDOUT) {
-        subproc_proc_signal(p, SIGKILL);
-        r = subproc_proc_wait(p, out);
-    }
-    return r;
+    if ((flags & SUBPROC_TERM_TREE) && subproc_proc_containment(p) == 0)
+        return -EINVAL;
+    if (flags & SUBPROC_TERM_TREE) return subproc__tree_terminate(p, sig, grace_ms, out);
+    int group = (flags & SUBPROC_TERM_GROUP) != 0;
+    subproc__proc_send(p, sig, group);
+    if (subproc__needs_cont(sig)) subproc__proc_send(p, SIGCONT, group);
+    /* The grace period ends when the child has exited, but it is not reaped yet: with a group,
+     * members may outlive the leader, and they get their SIGKILL while the child (a member) is
+     * still a zombie, so the group id is still ours. */
+    int r = subproc_proc_wait_ex(p, grace_ms < 0 ? 0 : grace_ms, SUBPROC__WAIT_NOREAP, NULL);
+    if (group) subproc__proc_send(p, SIGKILL, 1);
+    if (r == -ETIMEDOUT) subproc__proc_send(p, SIGKILL, 0);
+    return subproc_proc_wait(p, out);
 }
 
 pid_t subproc_proc_pid(const subproc_proc *p)
@@ -294,9 +328,13 @@ void subproc_proc_free(subproc_proc *p)
     if (!p) return;
     for (int i = 0; i < 3; i++) subproc_proc_close_fd(p, i);
     if (!p->reaped) {
+        /* A contained child goes with its whole tree (before the reap: a process group is
+         * signalled only while the child is unreaped). */
+        if (p->contain) subproc_proc_kill_tree(p);
         subproc_proc_signal(p, SIGKILL);
         subproc_proc_wait(p, NULL);
     }
+    subproc__contain_release(p);
     subproc__close(p->pidfd);
     pthread_mutex_destroy(&p->lock);
     free(p);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 extern char **environ;
 
@@ -279,6 +280,47 @@ int helper_main(int argc, char **argv)
         for (int i = 0; i < 500 && tcgetpgrp(2) != getpgrp(); i++)
             sleep_ms(10);
         out(tcgetpgrp(2) == getpgrp() ? "fg\n" : "bg\n");
+        return 0;
+    }
+    if (!strcmp(m, "escape")) { /* escape KIND stay|exit: a descendant leaves the process group */
+        /* KIND: setsid, setpgid, doublefork, daemon. The descendant prints "PID\n" on stdout
+         * (daemon: then closes every fd) and sleeps 60 s; this process then sleeps 60 s (stay)
+         * or exits 0 (exit). */
+        const char *kind = argc > 1 ? argv[1] : "setsid";
+        int stay = argc > 2 && !strcmp(argv[2], "stay");
+        int sync[2]; /* the escapee says it has printed: only then do we go on */
+        if (pipe(sync) < 0) return 101;
+        pid_t c = fork();
+        if (c < 0) return 101;
+        if (c == 0) {
+            close(sync[0]);
+            if (!strcmp(kind, "setsid") || !strcmp(kind, "daemon")) setsid();
+            if (!strcmp(kind, "setpgid")) setpgid(0, 0);
+            if (!strcmp(kind, "doublefork") || !strcmp(kind, "daemon")) {
+                pid_t g = fork();
+                if (g != 0) _exit(0);
+            }
+            /* Our pid as the caller sees it (/proc is the caller's view, also when this runs
+             * in a PID namespace of its own). */
+            char self[32] = {0};
+            if (readlink("/proc/self", self, sizeof self - 1) <= 0)
+                snprintf(self, sizeof self, "%d", (int)getpid());
+            snprintf(line, sizeof line, "%s\n", self);
+            out(line);
+            write_all(sync[1], "r", 1);
+            close(sync[1]);
+            if (!strcmp(kind, "daemon"))
+                for (int fd = 0; fd < 1024; fd++) close(fd);
+            sleep_ms(60000);
+            _exit(0);
+        }
+        close(sync[1]);
+        char r;
+        while (read(sync[0], &r, 1) < 0 && errno == EINTR) {
+        }
+        close(sync[0]);
+        if (!strcmp(kind, "doublefork") || !strcmp(kind, "daemon")) waitpid(c, NULL, 0);
+        if (stay) sleep_ms(60000);
         return 0;
     }
     fprintf(stderr, "helper: unknown mode %s\n", m);

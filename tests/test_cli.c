@@ -555,8 +555,15 @@ TEST(cli_process_group_and_session)
     ASSERT_NE(v[2], v[0]);
     ASSERT_EQ(v[2], getpgrp());
     cli_free(&r);
-    /* With one it leads its own group, which the deadline's signals go to. */
+    /* With one, a contained program stays there too (the deadline reaches its tree through
+     * the cgroup), so Ctrl-C from the terminal reaches it as it would without subproc. */
     r = cli("run", "-t", "1h", "@", "helper", "ids", NULL);
+    ids(r.out, v);
+    ASSERT_NE(v[2], v[0]);
+    ASSERT_EQ(v[2], getpgrp());
+    cli_free(&r);
+    /* Uncontained, it leads its own group, which the deadline's signals go to. */
+    r = cli("run", "--no-contain", "-t", "1h", "@", "helper", "ids", NULL);
     ids(r.out, v);
     ASSERT_EQ(v[2], v[0]);
     ASSERT_NE(v[3], v[0]);
@@ -783,9 +790,9 @@ TEST(cli_json_report_parses)
     cli_free(&r);
     char *s = py_json(j, FIELDS);
     ASSERT_STREQ(
-        s, "[[\"argv\", \"core_dumped\", \"exit_code\", \"max_rss_kb\", \"pid\", \"signal\", "
-           "\"sys_ms\", \"timed_out\", \"user_ms\", \"wall_ms\"], 3, null, false, false, true, "
-           "[\"helper\", \"exit\", \"3\"]]");
+        s, "[[\"argv\", \"containment\", \"core_dumped\", \"exit_code\", \"max_rss_kb\", \"pid\", "
+           "\"signal\", \"sys_ms\", \"timed_out\", \"user_ms\", \"wall_ms\"], 3, null, false, false, "
+           "true, [\"helper\", \"exit\", \"3\"]]");
     free(s);
 
     /* Killed by a signal: exit_code null, the signal's name. */

@@ -177,10 +177,11 @@ TEST(rel_emfile_spawn_with_pipes)
     int n = fill_fds(fds, 64);
     ASSERT(n > 0);
     int emfile = 0, ok = 0;
-    /* Free 0..9 fds: a spawn with three pipes needs up to 8 (6 pipe ends, error pipe, and a
-     * /dev/null or parked copy), so every outcome from "no room" to "room" is covered. */
+    /* Free 0..12 fds: a spawn with three pipes needs up to 11 (6 pipe ends; the fork backend's
+     * error and go-ahead pipes; a /dev/null or parked copy; the pidfd), so every outcome from
+     * "no room" to "room" is covered. */
     for (int round = 0; round < 3; round++) {
-        for (int freed = 0; freed <= 9 && freed <= n; freed++) {
+        for (int freed = 0; freed <= 12 && freed <= n; freed++) {
             for (int i = 0; i < freed; i++) close(fds[n - 1 - i]);
             int at = count_fds();
             subproc_opts o = SUBPROC_OPTS_INIT;

@@ -342,10 +342,13 @@ void subproc_proc_free(subproc_proc *p);
  * calling thread (poll() on non-blocking pipe ends), for any sizes, with an optional deadline.
  *
  * SIGPIPE: writing to a child that has exited raises SIGPIPE. The library never changes a signal
- * disposition; around its own writes it blocks SIGPIPE in the calling thread only
- * (pthread_sigmask), and when a write fails with EPIPE it consumes the SIGPIPE that write raised
- * (sigtimedwait with a zero timeout), unless one was already pending before - that one belongs to
- * the caller and stays pending. The write then counts as "the child did not want more input".
+ * disposition; around each of its own write() calls, and nothing else, it blocks SIGPIPE in the
+ * calling thread only (pthread_sigmask), and when such a write fails with EPIPE it consumes the
+ * SIGPIPE that write raised (sigtimedwait with a zero timeout), unless one was already pending
+ * before - that one belongs to the caller and stays pending. The write then counts as "the child
+ * did not want more input". Caller code the library calls (on_output, the pool's on_done) runs
+ * with the caller's own signal mask, so a child it starts, and a SIGPIPE its own writes raise,
+ * are exactly what they would be outside the library.
  */
 
 /*

@@ -6,11 +6,13 @@
  * non-blocking, makes progress on whichever side is ready, for any sizes.
  *
  * SIGPIPE: CPython ignores SIGPIPE for the whole process at start-up, which a library may not do.
- * Instead the pump blocks SIGPIPE in the calling thread only while it runs (pthread_sigmask).
- * A write to a closed pipe then fails with EPIPE and leaves a SIGPIPE pending on this thread
- * (the kernel directs it at the writing thread); the pump takes it back with a zero-timeout
- * sigtimedwait() - unless SIGPIPE was already pending when the pump started, in which case the
- * kernel merged ours into it and it belongs to the caller. Dispositions are never touched.
+ * Instead SIGPIPE is blocked in the calling thread (pthread_sigmask) around each write() of ours
+ * and nothing else: the caller's callbacks (on_output), and any child they start, see the
+ * caller's own mask. A write to a closed pipe then fails with EPIPE and leaves a SIGPIPE pending
+ * on this thread (the kernel directs it at the writing thread); it is taken back at once with a
+ * zero-timeout sigtimedwait() - unless SIGPIPE was already pending before that write, in which
+ * case the kernel merged ours into it and it belongs to the caller. Dispositions are never
+ * touched.
  */
 #include "internal.h"
 
@@ -110,10 +112,22 @@ int subproc__pump_open(const struct subproc__pump *pm)
 }
 
 /* Blocking write of all of buf to a tee fd that may be non-blocking. */
+/* write() with SIGPIPE held for its duration only (see the top of this file). */
+static ssize_t write_nosigpipe(int fd, const void *buf, size_t len)
+{
+    struct subproc__sigpipe g;
+    subproc__sigpipe_hold(&g);
+    ssize_t w = write(fd, buf, len);
+    int e = errno;
+    subproc__sigpipe_release(&g, w < 0 && e == EPIPE);
+    errno = e;
+    return w;
+}
+
 static int tee_write(struct subproc__pump *pm, int fd, const char *buf, size_t len)
 {
     while (len) {
-        ssize_t w = write(fd, buf, len);
+        ssize_t w = write_nosigpipe(fd, buf, len);
         if (w < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -292,7 +306,7 @@ static void pump_write(struct subproc__pump *pm)
     size_t left = pm->in_len - pm->in_off;
     ssize_t w;
     do
-        w = write(pm->in_fd, pm->in + pm->in_off, left < WRITE_MAX ? left : WRITE_MAX);
+        w = write_nosigpipe(pm->in_fd, pm->in + pm->in_off, left < WRITE_MAX ? left : WRITE_MAX);
     while (w < 0 && errno == EINTR);
     if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
     if (w < 0) {
@@ -386,12 +400,8 @@ void subproc__sigpipe_release(struct subproc__sigpipe *g, int epipe)
 int subproc__pump_run(struct subproc__pump *pm, int64_t deadline_ms, int wake_fd,
                       int (*done)(void *), void *arg)
 {
-    struct subproc__sigpipe g;
-    subproc__sigpipe_hold(&g);
     pm->epipe = 0;
-    int r = pump_loop(pm, deadline_ms, wake_fd, done, arg);
-    subproc__sigpipe_release(&g, pm->epipe);
-    return r;
+    return pump_loop(pm, deadline_ms, wake_fd, done, arg);
 }
 
 /* Rotate buf[0..n) left by k, in place (three reversals): no second buffer at the limit. */

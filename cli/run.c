@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -22,6 +23,13 @@ static long long now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* now + ms, saturating: a huge -t or -k means "far in the future", never a wrapped past. */
+static long long deadline_after(long long ms)
+{
+    long long now = now_ms();
+    return ms > LLONG_MAX - now ? LLONG_MAX : now + ms;
 }
 
 static void sleep_ms(long long ms)
@@ -160,7 +168,7 @@ typedef struct run_result {
 static int supervise(subproc_proc *p, const cli_run_opts *o, const sigset_t *relay, run_result *res)
 {
     enum { RUNNING, GRACE, KILLED } phase = RUNNING;
-    long long deadline = o->timeout_ms ? now_ms() + o->timeout_ms : -1;
+    long long deadline = o->timeout_ms ? deadline_after(o->timeout_ms) : -1;
     int r;
     for (;;) {
         long long slice = WAIT_SLICE_MS;
@@ -179,7 +187,7 @@ static int supervise(subproc_proc *p, const cli_run_opts *o, const sigset_t *rel
              * timeout(1) does, follow with CONT). */
             if (o->signal != SIGKILL && o->signal != SIGCONT) subproc_proc_signal_group(p, SIGCONT);
             phase = GRACE;
-            deadline = o->kill_after_ms ? now_ms() + o->kill_after_ms : -1;
+            deadline = o->kill_after_ms ? deadline_after(o->kill_after_ms) : -1;
         } else if (phase == GRACE) {
             subproc_proc_signal_group(p, SIGKILL);
             phase = KILLED;

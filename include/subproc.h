@@ -398,7 +398,8 @@ typedef struct subproc_capture {
  *   call returns -ECANCELED. Called in the calling thread, never concurrently.
  * tee_out_fd/tee_err_fd: with SUBPROC_COMM_TEE_OUT/ERR, output is also written there (blocking
  *   until written; a write error stops that tee and nothing else).
- * timeout_ms: deadline for the whole call; 0 or < 0 means none. When it passes, kill_signal
+ * timeout_ms: deadline for the whole call; 0 or < 0 means none. Any size is taken: a deadline
+ *   beyond the clock's range saturates (LLONG_MAX never passes, in effect). When it passes, kill_signal
  *   (0 = SIGTERM) goes to the child's process group (to the child alone when it has none),
  *   followed by SIGCONT (see subproc_proc_terminate), then SIGKILL after kill_grace_ms (0 = 2000); output keeps being read meanwhile. Once the direct
  *   child is reaped, what is left in the pipes is read for at most drain_ms (0 = 100 ms, < 0 =
@@ -658,7 +659,7 @@ typedef struct subproc_job {
     subproc_status status; /* when started */
     int timed_out;         /* the job's deadline passed and it was killed */
     char *out;             /* captured stdout (SUBPROC_POOL_CAPTURE), malloc'd, NUL-terminated;
-                              NULL when the job wrote nothing */
+                              NULL when the job wrote nothing to it or did not start */
     size_t out_len;
     char *err;             /* captured stderr, likewise */
     size_t err_len;
@@ -674,8 +675,9 @@ typedef struct subproc_pool_opts {
     unsigned version; /* SUBPROC_POOL_OPTS_VERSION */
     unsigned flags;
     unsigned jobs;        /* at most this many at once; 0: the number of online CPUs */
-    long long timeout_ms; /* per job; 0: none. The job's process group gets kill_signal and
-                             SIGCONT, then SIGKILL after kill_grace_ms */
+    long long timeout_ms; /* per job; 0: none; any size (LLONG_MAX: never, in effect). The
+                             job's process group gets kill_signal and SIGCONT, then SIGKILL
+                             after kill_grace_ms */
     int kill_grace_ms;    /* 0: 2000 */
     size_t max_output;    /* per stream with CAPTURE; 0: unlimited. The rest is dropped */
     /* Called in the calling thread as each job ends, in completion order. */

@@ -154,6 +154,20 @@ SUBPROC__HIDDEN void subproc__test_fail_alloc_after(unsigned long n);
 
 /* time */
 SUBPROC__HIDDEN int64_t subproc__now_ms(void);
+/* Every deadline is a point on the subproc__now_ms() clock computed here, and every wait derived
+ * from one goes through subproc__ms_left(): huge durations (LLONG_MAX ms) saturate, far in the
+ * future, instead of wrapping into the past (signed overflow is undefined behaviour besides). */
+static inline int64_t subproc__deadline_after(int64_t now, long long ms)
+{
+    if (ms <= 0) return now;
+    return ms > INT64_MAX - now ? INT64_MAX : now + ms;
+}
+/* Milliseconds from now to deadline for poll()/wait calls: 0 when passed, at most INT_MAX. */
+static inline int subproc__ms_left(int64_t deadline, int64_t now)
+{
+    if (deadline <= now) return 0;
+    return deadline - now > 0x7fffffff ? 0x7fffffff : (int)(deadline - now);
+}
 
 /* ---- io.c: the pump, shared by communicate and pipelines ---- */
 

@@ -473,7 +473,7 @@ static int stop_child(subproc_proc *p, struct subproc__pump *pm, const subproc_c
     int grace = co->kill_grace_ms > 0 ? co->kill_grace_ms : SUBPROC__DEFAULT_GRACE_MS;
     signal_child(p, sig);
     if (subproc__needs_cont(sig)) signal_child(p, SIGCONT);
-    int64_t until = subproc__now_ms() + grace;
+    int64_t until = subproc__deadline_after(subproc__now_ms(), grace);
     int r = subproc__pump_run(pm, until, subproc_proc_pidfd(p), proc_reaped, p);
     if (r != 1) {
         signal_child(p, SIGKILL);
@@ -481,7 +481,8 @@ static int stop_child(subproc_proc *p, struct subproc__pump *pm, const subproc_c
     r = subproc_proc_wait(p, NULL);
     int drain = co->drain_ms == 0 ? SUBPROC__DEFAULT_DRAIN_MS : co->drain_ms;
     if (drain > 0 && subproc__pump_open(pm)) {
-        int dr = subproc__pump_run(pm, subproc__now_ms() + drain, -1, NULL, NULL);
+        int dr = subproc__pump_run(pm, subproc__deadline_after(subproc__now_ms(), drain), -1,
+                                   NULL, NULL);
         (void)dr; /* a read error here only cuts the output short */
     }
     /* Whoever still holds our pipes after the drain is a straggler of the killed group. */
@@ -518,7 +519,8 @@ int subproc_proc_communicate(subproc_proc *p, const subproc_comm_opts *co, subpr
     if (r < 0) return r;
     if (co->input && subproc_proc_fd(p, 0) < 0) return -EINVAL;
     int64_t t0 = now_us();
-    int64_t deadline = co->timeout_ms > 0 ? subproc__now_ms() + co->timeout_ms : 0;
+    int64_t deadline =
+        co->timeout_ms > 0 ? subproc__deadline_after(subproc__now_ms(), co->timeout_ms) : 0;
 
     int in_fd = -1;
     if (co->input)
@@ -540,9 +542,8 @@ int subproc_proc_communicate(subproc_proc *p, const subproc_comm_opts *co, subpr
     r = subproc__pump_run(&pm, deadline, -1, NULL, NULL);
     if (r == 0) {
         /* Every pipe is at EOF; the deadline still bounds the wait (0 left: just look). */
-        long long left = deadline ? deadline - subproc__now_ms() : -1;
-        if (deadline && left < 0) left = 0;
-        int w = subproc_proc_wait_timeout(p, left > 0x7fffffff ? 0x7fffffff : (int)left, NULL);
+        int left = deadline ? subproc__ms_left(deadline, subproc__now_ms()) : -1;
+        int w = subproc_proc_wait_timeout(p, left, NULL);
         r = w == -ETIMEDOUT ? -ETIMEDOUT : w == -ECHILD ? -ECHILD : 0;
     }
     if (r == -ETIMEDOUT) out->timed_out = 1;

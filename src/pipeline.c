@@ -297,7 +297,7 @@ int subproc_pipeline_communicate(subproc_pipeline *pl, const subproc_comm_opts *
     if (r < 0) return r;
     if (co->input && pl->fds[0] < 0) return -EINVAL;
     int64_t t0 = subproc__now_ms();
-    int64_t deadline = co->timeout_ms > 0 ? t0 + co->timeout_ms : 0;
+    int64_t deadline = co->timeout_ms > 0 ? subproc__deadline_after(t0, co->timeout_ms) : 0;
 
     int in_fd = -1;
     if (co->input) {
@@ -319,9 +319,7 @@ int subproc_pipeline_communicate(subproc_pipeline *pl, const subproc_comm_opts *
     subproc__pump_init(&pm, in_fd, co->input, co->input_len, outs, nout, co);
     r = subproc__pump_run(&pm, deadline, -1, NULL, NULL);
     if (r == 0) {
-        int64_t left = deadline ? deadline - subproc__now_ms() : -1;
-        if (deadline && left < 0) left = 0;
-        r = wait_stages(pl, left > 0x7fffffff ? 0x7fffffff : (int)left, 0);
+        r = wait_stages(pl, deadline ? subproc__ms_left(deadline, subproc__now_ms()) : -1, 0);
     }
     if (r == -ETIMEDOUT) out->timed_out = 1;
     if (r < 0 && pl->pgid > 0) {

@@ -138,7 +138,7 @@ static void check_exit(struct pool *pl, struct slot *s, int64_t now)
         return; /* still running: reaping at once saves the look without reaping */
     }
     s->exited = 1;
-    s->drain_until = now + DRAIN_MS;
+    s->drain_until = subproc__deadline_after(now, DRAIN_MS);
     if (s->p->pidfd >= 0)
         unwatch(pl, s->p->pidfd);
     else
@@ -152,7 +152,13 @@ static int job_failed(const subproc_job *j)
 
 static void finish(struct pool *pl, struct slot *s, int64_t now, size_t *ndone, size_t total)
 {
-    for (int k = 0; k < 2; k++) close_pipe(pl, s, k);
+    for (int k = 0; k < 2; k++) {
+        close_pipe(pl, s, k);
+        if (s->len[k] == 0) { /* documented: NULL for a stream the job wrote nothing to */
+            free(s->buf[k]);
+            s->buf[k] = NULL;
+        }
+    }
     subproc_job *j = s->job;
     j->out = s->buf[0];
     j->out_len = s->len[0];
@@ -188,7 +194,7 @@ static int start(struct pool *pl, struct slot *s, subproc_job *j, unsigned idx, 
     j->started = 1;
     s->job = j;
     s->start_ms = now;
-    s->deadline = pl->o->timeout_ms > 0 ? now + pl->o->timeout_ms : 0;
+    s->deadline = pl->o->timeout_ms > 0 ? subproc__deadline_after(now, pl->o->timeout_ms) : 0;
     for (int k = 0; capture && k < 2; k++) {
         s->fd[k] = subproc_proc_take_fd(s->p, k + 1);
         fcntl(s->fd[k], F_SETFL, fcntl(s->fd[k], F_GETFL) | O_NONBLOCK);
@@ -213,7 +219,7 @@ static void tick(struct pool *pl, int64_t now, size_t *ndone, size_t total)
             group_kill(s, pl->o->kill_signal);
             if (subproc__needs_cont(pl->o->kill_signal)) group_kill(s, SIGCONT);
             int grace = pl->o->kill_grace_ms > 0 ? pl->o->kill_grace_ms : SUBPROC__DEFAULT_GRACE_MS;
-            s->kill_at = now + grace;
+            s->kill_at = subproc__deadline_after(now, grace);
         }
         if (!s->exited && s->kill_at && now >= s->kill_at) group_kill(s, SIGKILL);
         if (!s->exited && (s->p->pidfd < 0 || pl->epfd < 0)) check_exit(pl, s, now);
@@ -236,7 +242,7 @@ static int sleep_ms(struct pool *pl, int64_t now, int backoff)
         for (int k = 0; k < 2; k++)
             if (t[k] && (next < 0 || t[k] < next)) next = t[k];
     }
-    int ms = next < 0 ? -1 : next <= now ? 0 : (int)(next - now);
+    int ms = next < 0 ? -1 : subproc__ms_left(next, now);
     if (pl->polled && (ms < 0 || ms > backoff)) ms = backoff;
     return ms;
 }

@@ -150,3 +150,223 @@ TEST(field_library_sigpipe_consumed)
     pthread_sigmask(SIG_SETMASK, NULL, &after);
     ASSERT_EQ(sigismember(&after, SIGPIPE), sigismember(&before, SIGPIPE));
 }
+
+/* ---- the CLI, run through subproc_run ---- */
+
+static const char *cli_bin(void)
+{
+    static char path[PATH_MAX];
+    if (!path[0]) {
+        snprintf(path, sizeof path, "%s", test_self);
+        char *slash = strrchr(path, '/');
+        snprintf(slash ? slash + 1 : path, sizeof path - (size_t)(slash ? slash + 1 - path : 0),
+                 "subproc");
+    }
+    return path;
+}
+
+/* `subproc ARGS...` ("@" is the test binary); stdout/stderr captured in *r; returns the
+ * shell-style exit code. */
+static int cli_run(subproc_result *r, const char *first, ...)
+{
+    const char *v[64];
+    size_t n = 0;
+    v[n++] = cli_bin();
+    va_list ap;
+    va_start(ap, first);
+    for (const char *a = first; a && n < 63; a = va_arg(ap, const char *))
+        v[n++] = strcmp(a, "@") ? a : test_self;
+    va_end(ap);
+    v[n] = NULL;
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    o.argv = v;
+    o.stdio[0].kind = SUBPROC_IO_NULL;
+    ASSERT_OK(subproc_run(r, &o, NULL));
+    return subproc_status_code(&r->status);
+}
+
+/* ---- documented result fields ---- */
+
+TEST(field_pool_capture_null_for_silent_stream)
+{
+    /* subproc.h: out/err are NULL when the job wrote nothing to that stream. */
+    subproc_opts o[2] = {SUBPROC_OPTS_INIT, SUBPROC_OPTS_INIT};
+    const char *a[8], *b[8];
+    memcpy(a, helper_argv("out", "hello", NULL), sizeof a);
+    memcpy(b, helper_argv("exit", "0", NULL), sizeof b);
+    o[0].argv = a;
+    o[1].argv = b;
+    subproc_job jobs[2] = {{.opts = &o[0]}, {.opts = &o[1]}};
+    subproc_pool_opts po = SUBPROC_POOL_OPTS_INIT;
+    po.flags = SUBPROC_POOL_CAPTURE;
+    ASSERT_OK(subproc_pool_run(jobs, 2, &po));
+    ASSERT_STREQ(jobs[0].out, "hello");
+    ASSERT_EQ(jobs[0].out_len, 5);
+    ASSERT(jobs[0].err == NULL);
+    ASSERT_EQ(jobs[0].err_len, 0);
+    ASSERT(jobs[1].out == NULL && jobs[1].err == NULL);
+    ASSERT_EQ(jobs[1].out_truncated + jobs[1].err_truncated, 0);
+    ASSERT(jobs[0].started && jobs[0].spawn_rc == 0 && !jobs[0].timed_out);
+    ASSERT(jobs[0].status.exited && jobs[0].status.code == 0);
+    for (int i = 0; i < 2; i++) subproc_job_clear(&jobs[i]);
+}
+
+TEST(field_pool_unstarted_job_fields)
+{
+    /* A job that failed to start: started 0, spawn_rc and error set, no captures. */
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    const char *a[] = {"/nonexistent/prog", NULL};
+    o.argv = a;
+    subproc_job job = {.opts = &o};
+    subproc_pool_opts po = SUBPROC_POOL_OPTS_INIT;
+    po.flags = SUBPROC_POOL_CAPTURE;
+    ASSERT_OK(subproc_pool_run(&job, 1, &po));
+    ASSERT_EQ(job.started, 0);
+    ASSERT_EQ(job.spawn_rc, -ENOENT);
+    ASSERT_EQ(job.error.err, ENOENT);
+    ASSERT_EQ(job.error.step, SUBPROC_STEP_EXEC);
+    ASSERT(job.out == NULL && job.err == NULL);
+    subproc_job_clear(&job);
+}
+
+TEST(field_result_fields_as_documented)
+{
+    /* subproc_result: captures never NULL with capture on, head_len == len when not truncated,
+     * total counts every byte, error.fd -1 when there is no error, status valid. */
+    subproc_result r;
+    ASSERT_OK(run_mode(&r, NULL, "exit", "0", NULL));
+    ASSERT(r.out.data && r.err.data);
+    ASSERT_EQ(r.out.len, 0);
+    ASSERT_EQ(r.out.head_len, 0);
+    ASSERT_EQ(r.error.fd, -1);
+    ASSERT_EQ(r.error.err, 0);
+    ASSERT(r.status.exited);
+    ASSERT_EQ(r.timed_out, 0);
+    subproc_result_free(&r);
+    subproc_comm_opts co = SUBPROC_COMM_OPTS_INIT;
+    co.max_output = 100;
+    ASSERT_OK(run_mode(&r, &co, "count", "100", NULL));
+    ASSERT_EQ(r.out.truncated, 1);
+    ASSERT_EQ(r.out.len, 100);
+    ASSERT_EQ(r.out.head_len, 50);
+    ASSERT_EQ(r.out.total, 800);
+    ASSERT(!memcmp(r.out.data, "0000000\n0000001\n", 16));
+    ASSERT(!memcmp(r.out.data + 92, "0000099\n", 8));
+    subproc_result_free(&r);
+    co.flags = SUBPROC_COMM_NO_CAPTURE;
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    o.argv = helper_argv("count", "3", NULL);
+    o.stdio[1].kind = SUBPROC_IO_PIPE;
+    subproc_proc *p;
+    ASSERT_OK(subproc_spawn(&p, &o, NULL));
+    ASSERT_OK(subproc_proc_communicate(p, &co, &r));
+    subproc_proc_free(p);
+    ASSERT(r.out.data == NULL && r.err.data == NULL);
+    ASSERT_EQ(r.out.total, 24); /* counted, though not kept */
+    subproc_result_free(&r);
+}
+
+/* ---- deadline arithmetic saturates ---- */
+
+TEST(field_pool_huge_timeout_not_killed)
+{
+    /* timeout_ms = LLONG_MAX is "far away", never a few ms. */
+    static const long long huge[] = {LLONG_MAX, LLONG_MAX - 1, LLONG_MAX / 2};
+    for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++) {
+        subproc_opts o = SUBPROC_OPTS_INIT;
+        o.argv = helper_argv("sleep", "300", NULL);
+        subproc_job job = {.opts = &o};
+        subproc_pool_opts po = SUBPROC_POOL_OPTS_INIT;
+        po.timeout_ms = huge[i];
+        ASSERT_OK(subproc_pool_run(&job, 1, &po));
+        ASSERT_EQ(job.timed_out, 0);
+        ASSERT(job.status.exited && job.status.code == 0);
+        subproc_job_clear(&job);
+    }
+}
+
+TEST(field_pool_tiny_timeout_fires)
+{
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    o.argv = helper_argv("sleep", "20000", NULL);
+    subproc_job job = {.opts = &o};
+    subproc_pool_opts po = SUBPROC_POOL_OPTS_INIT;
+    po.timeout_ms = 1;
+    ASSERT_OK(subproc_pool_run(&job, 1, &po));
+    ASSERT_EQ(job.timed_out, 1);
+    ASSERT(job.status.signaled);
+}
+
+TEST(field_run_huge_timeout_not_killed)
+{
+    static const long long huge[] = {LLONG_MAX, LLONG_MAX - 1};
+    for (size_t i = 0; i < 2; i++) {
+        subproc_comm_opts co = SUBPROC_COMM_OPTS_INIT;
+        co.timeout_ms = huge[i];
+        co.kill_grace_ms = 0x7fffffff;
+        co.drain_ms = 0x7fffffff;
+        subproc_result r;
+        ASSERT_OK(run_mode(&r, &co, "sleep", "300", NULL));
+        ASSERT_EQ(r.timed_out, 0);
+        ASSERT(r.status.exited && r.status.code == 0);
+        subproc_result_free(&r);
+    }
+}
+
+TEST(field_pipeline_huge_timeout_not_killed)
+{
+    subproc_opts st[2] = {SUBPROC_OPTS_INIT, SUBPROC_OPTS_INIT};
+    const char *a[8], *b[8];
+    memcpy(a, helper_argv("sleep", "300", NULL), sizeof a);
+    memcpy(b, helper_argv("cat", NULL), sizeof b);
+    st[0].argv = a;
+    st[1].argv = b;
+    subproc_comm_opts co = SUBPROC_COMM_OPTS_INIT;
+    co.timeout_ms = LLONG_MAX;
+    subproc_result r;
+    ASSERT_OK(subproc_pipeline_run(NULL, &r, st, 2, 0, &co));
+    ASSERT_EQ(r.timed_out, 0);
+    ASSERT(r.status.exited && r.status.code == 0);
+    subproc_result_free(&r);
+}
+
+TEST(field_waits_with_int_max)
+{
+    /* The int-millisecond waits take INT_MAX as "a long time", not as an overflow. */
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    o.argv = helper_argv("exit", "4", NULL);
+    subproc_proc *p;
+    ASSERT_OK(subproc_spawn(&p, &o, NULL));
+    subproc_status st;
+    ASSERT_OK(subproc_proc_wait_timeout(p, INT_MAX, &st));
+    ASSERT_EQ(st.code, 4);
+    subproc_proc_free(p);
+    subproc_group *g;
+    ASSERT_OK(subproc_group_new(&g));
+    ASSERT_OK(subproc_spawn(&p, &o, NULL));
+    ASSERT_OK(subproc_group_add(g, p));
+    ASSERT_OK(subproc_group_wait_all(g, INT_MAX));
+    subproc_group_free(g);
+    subproc_proc_free(p);
+}
+
+TEST(field_cli_huge_durations)
+{
+    /* -t and -k far beyond any clock: the program runs to its end, with and without
+     * --capture. */
+    static const char *const durs[] = {"9223372036854775", "99999999999d", "106751991167d"};
+    for (size_t i = 0; i < sizeof durs / sizeof durs[0]; i++) {
+        subproc_result r;
+        ASSERT_EQ(cli_run(&r, "run", "-t", durs[i], "-k", durs[i], "--", "@", "helper", "exit",
+                          "3", NULL),
+                  3);
+        subproc_result_free(&r);
+        ASSERT_EQ(cli_run(&r, "run", "--capture", "-t", durs[i], "-k", durs[i], "--", "@",
+                          "helper", "exit", "3", NULL),
+                  3);
+        subproc_result_free(&r);
+        ASSERT_EQ(cli_run(&r, "par", "-t", durs[i], "--", "@", "helper", "exit", ":::", "0", NULL),
+                  0);
+        subproc_result_free(&r);
+    }
+}

@@ -221,6 +221,9 @@ void cli_json_capture(cli_json *j, const subproc_result *cap)
     cli_json_strn(j, "stderr", c[1]->data, c[1]->len);
     cli_json_bool(j, "stdout_truncated", c[0]->truncated);
     cli_json_bool(j, "stderr_truncated", c[1]->truncated);
+    /* The program ended but something it started still held a pipe when the wait delay ran out:
+     * output written after that is missing. */
+    cli_json_bool(j, "output_incomplete", cap && cap->output_incomplete);
 }
 
 /* --capture: the library reads the pipes and enforces the deadline (a grandchild holding a pipe

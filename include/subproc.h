@@ -381,7 +381,14 @@ typedef struct subproc_capture {
 /* Lines longer than this reach a SUBPROC_COMM_LINES callback in pieces of this size. */
 #define SUBPROC_COMM_LINE_MAX (1u << 20)
 
-#define SUBPROC_COMM_OPTS_VERSION 1
+/* 2 added wait_delay_ms (and, in subproc_result, output_incomplete); a caller built with
+ * version 1 (without them) is still accepted: the library then neither reads wait_delay_ms nor
+ * writes output_incomplete. */
+#define SUBPROC_COMM_OPTS_VERSION 2
+
+/* The bound on reading leftover output after the direct child ended, when a deadline is set and
+ * wait_delay_ms is 0 (see subproc_comm_opts). */
+#define SUBPROC_COMM_WAIT_DELAY_DEFAULT_MS 1000
 
 /*
  * How to talk to a child. Zero fields mean the default.
@@ -404,6 +411,18 @@ typedef struct subproc_capture {
  *   followed by SIGCONT (see subproc_proc_terminate), then SIGKILL after kill_grace_ms (0 = 2000); output keeps being read meanwhile. Once the direct
  *   child is reaped, what is left in the pipes is read for at most drain_ms (0 = 100 ms, < 0 =
  *   not at all), so a grandchild that holds a pipe open cannot keep the call from returning.
+ * wait_delay_ms (version 2): once the direct child has ended on its own, how long what is left
+ *   in the pipes is still read (the idea of Go's Cmd.WaitDelay). A descendant that inherited a
+ *   pipe - a daemon started with "cmd &" - can hold it open long after the child exited. After
+ *   the delay the call returns the child's real status (not timed out, even when the deadline
+ *   passes meanwhile), the output read so far, and out->output_incomplete = 1 when a pipe was
+ *   still open. > 0: that bound, with or without a deadline. 0: the default, which is
+ *   SUBPROC_COMM_WAIT_DELAY_DEFAULT_MS when a deadline is set, and no bound (read to end-of-file,
+ *   as without a deadline) otherwise. < 0: no bound at all; a descendant holding a pipe then
+ *   keeps the call waiting until the deadline, which ends it as a timeout. The descendant itself
+ *   is left running.
+ *   Noticing that the child ended costs nothing on the Linux backend (its pidfd is polled with
+ *   the pipes); the portable backend re-checks every 10 ms while a bound applies.
  */
 typedef struct subproc_comm_opts {
     unsigned version; /* SUBPROC_COMM_OPTS_VERSION */
@@ -419,6 +438,8 @@ typedef struct subproc_comm_opts {
     int kill_signal;
     int kill_grace_ms;
     int drain_ms;
+    /* Version 2 and later: */
+    long long wait_delay_ms;
 } subproc_comm_opts;
 
 #ifdef __cplusplus
@@ -434,6 +455,10 @@ typedef struct subproc_comm_opts {
  *   status.signaled is set. timed_out: the deadline passed. wall_usec: from the start of the
  *   call (run: from before the spawn) to the reap. error: a spawn failure (run), or for
  *   -SUBPROC_ECHECK err = SUBPROC_ECHECK and path = the status in words ("exited with 3").
+ * output_incomplete: the child ended, but a descendant still held one of its output pipes when
+ *   the wait delay ran out (see wait_delay_ms), so the captures may lack what it wrote later.
+ *   Written only by calls given a subproc_comm_opts of version 2 or later (the field does not
+ *   exist in a version 1 caller's struct); subproc_result_free() leaves it alone.
  */
 typedef struct subproc_result {
     subproc_status status;
@@ -441,6 +466,8 @@ typedef struct subproc_result {
     int timed_out;
     long long wall_usec;
     subproc_error error;
+    /* With a subproc_comm_opts of version 2 and later: */
+    int output_incomplete;
 } subproc_result;
 
 /*

@@ -246,6 +246,26 @@ SUBPROC__HIDDEN void subproc__result_init(subproc_result *out);
 SUBPROC__HIDDEN int subproc__comm_wants_output(const subproc_comm_opts *co, int stream);
 SUBPROC__HIDDEN int subproc__result_captures(subproc_result *out, const subproc_comm_opts *co,
                                              int r);
+/* The bound on reading after the direct child ended (subproc_comm_opts.wait_delay_ms and its
+ * default), or -1 for none. */
+SUBPROC__HIDDEN long long subproc__wait_delay(const subproc_comm_opts *co);
+/*
+ * Run the pump until the deadline passes, or:
+ *  - delay < 0: until every pipe is at end-of-file (the child may still run);
+ *  - delay >= 0: until done(arg) says the child (every stage) ended and then every pipe is at
+ *    end-of-file or delay ms have passed; in the latter case *incomplete is set: a descendant
+ *    holds a pipe. wake_fd (a pidfd, or -1) wakes the poll when the child ends.
+ * Returns 0 in those cases, or -ETIMEDOUT, -ECANCELED or a read error as subproc__pump_run.
+ */
+SUBPROC__HIDDEN int subproc__pump_until_exit(struct subproc__pump *pm, int64_t deadline,
+                                             long long delay, int wake_fd, int (*done)(void *),
+                                             void *arg, int *incomplete);
+/* Whether a call given co (as the caller passed it, maybe NULL) may write the fields of
+ * subproc_result that version 2 added. */
+static inline int subproc__result_v2(const subproc_comm_opts *co)
+{
+    return co && co->version >= 2;
+}
 /* Open fds left in the pump (input included). */
 SUBPROC__HIDDEN int subproc__pump_open(const struct subproc__pump *pm);
 

@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -490,10 +491,37 @@ static int stop_child(subproc_proc *p, struct subproc__pump *pm, const subproc_c
     return r;
 }
 
+/* After the direct child ended on its own: read what descendants left in the pipes, for a
+ * bounded time. Kept apart from stop_child (the deadline path), and the one place where a
+ * contained process tree would have its leftovers killed and the output read to the end. */
+int subproc__pump_until_exit(struct subproc__pump *pm, int64_t deadline, long long delay,
+                             int wake_fd, int (*done)(void *), void *arg, int *incomplete)
+{
+    if (delay < 0) return subproc__pump_run(pm, deadline, -1, NULL, NULL);
+    int r = subproc__pump_run(pm, deadline, wake_fd, done, arg);
+    if (r != 1) return r;
+    if (!subproc__pump_open(pm)) return 0;
+    r = subproc__pump_run(pm, subproc__deadline_after(subproc__now_ms(), delay), -1, NULL, NULL);
+    if (r == -ETIMEDOUT) {
+        *incomplete = 1;
+        r = 0;
+    }
+    return r;
+}
+
+long long subproc__wait_delay(const subproc_comm_opts *co)
+{
+    long long d = co->version >= 2 ? co->wait_delay_ms : 0;
+    if (d > 0) return d;
+    if (d == 0 && co->timeout_ms > 0) return SUBPROC_COMM_WAIT_DELAY_DEFAULT_MS;
+    return -1;
+}
+
 int subproc__comm_opts_check(const subproc_comm_opts *co)
 {
     const unsigned known = (SUBPROC_COMM_CHECK << 1) - 1;
-    if (co->version != SUBPROC_COMM_OPTS_VERSION || (co->flags & ~known)) return -EINVAL;
+    if (co->version < 1 || co->version > SUBPROC_COMM_OPTS_VERSION || (co->flags & ~known))
+        return -EINVAL;
     if (!co->input && co->input_len) return -EINVAL;
     if ((co->flags & SUBPROC_COMM_TEE_OUT) && co->tee_out_fd < 0) return -EINVAL;
     if ((co->flags & SUBPROC_COMM_TEE_ERR) && co->tee_err_fd < 0) return -EINVAL;
@@ -503,9 +531,11 @@ int subproc__comm_opts_check(const subproc_comm_opts *co)
 
 const subproc_comm_opts subproc__default_comm = SUBPROC_COMM_OPTS_INIT;
 
+/* Only the fields every version of the struct has: a version 1 caller's ends before
+ * output_incomplete. */
 void subproc__result_init(subproc_result *out)
 {
-    memset(out, 0, sizeof *out);
+    memset(out, 0, offsetof(subproc_result, output_incomplete));
     out->error.fd = -1;
 }
 
@@ -513,6 +543,8 @@ int subproc_proc_communicate(subproc_proc *p, const subproc_comm_opts *co, subpr
 {
     if (!out) return -EINVAL;
     subproc__result_init(out);
+    int v2 = subproc__result_v2(co);
+    if (v2) out->output_incomplete = 0;
     if (!p) return -EINVAL;
     if (!co) co = &subproc__default_comm;
     int r = subproc__comm_opts_check(co);
@@ -539,9 +571,12 @@ int subproc_proc_communicate(subproc_proc *p, const subproc_comm_opts *co, subpr
     }
     struct subproc__pump pm;
     subproc__pump_init(&pm, in_fd, co->input, co->input_len, outs, nout, co);
-    r = subproc__pump_run(&pm, deadline, -1, NULL, NULL);
+    int incomplete = 0;
+    r = subproc__pump_until_exit(&pm, deadline, subproc__wait_delay(co), subproc_proc_pidfd(p),
+                                 proc_reaped, p, &incomplete);
     if (r == 0) {
-        /* Every pipe is at EOF; the deadline still bounds the wait (0 left: just look). */
+        /* Every pipe is at EOF (or the child ended and the wait delay is over); the deadline
+         * still bounds the wait (0 left: just look). */
         int left = deadline ? subproc__ms_left(deadline, subproc__now_ms()) : -1;
         int w = subproc_proc_wait_timeout(p, left, NULL);
         r = w == -ETIMEDOUT ? -ETIMEDOUT : w == -ECHILD ? -ECHILD : 0;
@@ -551,7 +586,10 @@ int subproc_proc_communicate(subproc_proc *p, const subproc_comm_opts *co, subpr
         int w = stop_child(p, &pm, co);
         if (w == -ECHILD) r = -ECHILD;
     }
+    /* A pipe still open after the deadline path's drain: its holder may have written more. */
+    if (subproc__pump_open(&pm)) incomplete = 1;
     subproc__pump_finish(&pm);
+    if (v2) out->output_incomplete = incomplete;
     if (subproc_proc_wait_timeout(p, 0, &out->status) == -ECHILD && r == 0) r = -ECHILD;
     r = subproc__result_captures(out, co, r);
     out->wall_usec = now_us() - t0;
@@ -579,6 +617,8 @@ int subproc_run(subproc_result *out, const subproc_opts *opts, const subproc_com
 {
     if (!out) return -EINVAL;
     subproc__result_init(out);
+    const subproc_comm_opts *given = co; /* NULL stays NULL for communicate: see result_v2 */
+    if (subproc__result_v2(co)) out->output_incomplete = 0;
     if (!co) co = &subproc__default_comm;
     int r = subproc__comm_opts_check(co);
     if (r < 0 || !opts) return subproc__fail(&out->error, SUBPROC_STEP_VALIDATE, EINVAL, -1, NULL);
@@ -598,7 +638,7 @@ int subproc_run(subproc_result *out, const subproc_opts *opts, const subproc_com
         out->error = err;
         return r;
     }
-    r = subproc_proc_communicate(p, co, out);
+    r = subproc_proc_communicate(p, given, out);
     subproc_proc_free(p);
     out->wall_usec = now_us() - t0;
     if (r == 0 && (co->flags & SUBPROC_COMM_CHECK) &&

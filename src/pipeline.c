@@ -291,6 +291,8 @@ int subproc_pipeline_communicate(subproc_pipeline *pl, const subproc_comm_opts *
 {
     if (!out) return -EINVAL;
     subproc__result_init(out);
+    int v2 = subproc__result_v2(co);
+    if (v2) out->output_incomplete = 0;
     if (!pl) return -EINVAL;
     if (!co) co = &subproc__default_comm;
     int r = subproc__comm_opts_check(co);
@@ -317,7 +319,11 @@ int subproc_pipeline_communicate(subproc_pipeline *pl, const subproc_comm_opts *
     }
     struct subproc__pump pm;
     subproc__pump_init(&pm, in_fd, co->input, co->input_len, outs, nout, co);
-    r = subproc__pump_run(&pm, deadline, -1, NULL, NULL);
+    /* Once every stage has ended, a descendant holding the last stage's pipes holds the call
+     * for the wait delay at most (io.c). */
+    int incomplete = 0;
+    r = subproc__pump_until_exit(&pm, deadline, subproc__wait_delay(co), -1, all_exited, pl,
+                                 &incomplete);
     if (r == 0) {
         r = wait_stages(pl, deadline ? subproc__ms_left(deadline, subproc__now_ms()) : -1, 0);
     }
@@ -335,7 +341,9 @@ int subproc_pipeline_communicate(subproc_pipeline *pl, const subproc_comm_opts *
         if (drain > 0 && subproc__pump_open(&pm))
             subproc__pump_run(&pm, subproc__now_ms() + drain, -1, NULL, NULL);
     }
+    if (subproc__pump_open(&pm)) incomplete = 1;
     subproc__pump_finish(&pm);
+    if (v2) out->output_incomplete = incomplete;
     pl->waited = 1;
     out->status = pl->status[deciding_stage(pl)];
     r = subproc__result_captures(out, co, r);
@@ -349,6 +357,8 @@ int subproc_pipeline_run(subproc_pipeline **keep, subproc_result *out, const sub
     if (keep) *keep = NULL;
     if (!out) return -EINVAL;
     subproc__result_init(out);
+    const subproc_comm_opts *given = co; /* NULL stays NULL for communicate: see result_v2 */
+    if (subproc__result_v2(co)) out->output_incomplete = 0;
     if (!co) co = &subproc__default_comm;
     int r = subproc__comm_opts_check(co);
     if (r < 0 || !stages || n == 0)
@@ -368,7 +378,7 @@ int subproc_pipeline_run(subproc_pipeline **keep, subproc_result *out, const sub
     r = subproc_pipeline_spawn(&pl, st, n, flags, &out->error, &failed);
     free(st);
     if (r < 0) return r;
-    r = subproc_pipeline_communicate(pl, co, out);
+    r = subproc_pipeline_communicate(pl, given, out);
     for (size_t i = 0; i < n; i++)
         if (!pl->procs[i]) {
             out->error = pl->errors[i]; /* the first stage that did not start, for the record */

@@ -108,6 +108,19 @@ int helper_main(int argc, char **argv)
         sleep_ms(atol(argv[1]));
         return 0;
     }
+    if (!strcmp(m, "daemonize")) { /* daemonize MS [LATE]: "started PID\n" from us, then exit 0;
+                                        the forked PID keeps stdout for MS ms, writes LATE, ends */
+        pid_t pid = fork();
+        if (pid < 0) return 108;
+        if (pid == 0) {
+            sleep_ms(atol(argv[1]));
+            if (argc > 2) out(argv[2]);
+            _exit(0);
+        }
+        snprintf(line, sizeof line, "started %d\n", (int)pid);
+        out(line);
+        return 0;
+    }
     if (!strcmp(m, "pwd")) {
         if (!getcwd(line, sizeof line)) return 104;
         out(line);

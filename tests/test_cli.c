@@ -949,21 +949,23 @@ static double mono_s(void)
 
 TEST_T(cli_capture_grandchild_does_not_hold_the_deadline, 30)
 {
-    /* sh exits at once, but its background sleep keeps the output pipe open: the deadline
-     * (1 s) ends the wait, kills the group, and what was written before is kept. Issue 5 asks
-     * for "promptly": the bound is generous (5 s) against a 100 s hang. */
+    /* sh exits at once, but its background sleep keeps the output pipe open: after the wait
+     * delay subproc exits with sh's status (not 124: sh did not run at the deadline), keeps what
+     * was written, and the JSON says the output may be incomplete. The bound is generous (5 s)
+     * against a 100 s hang. */
     scratch_new();
     const char *j = scratch_file("r.json");
     double t0 = mono_s();
     cli_out r = cli("run", "--capture", "--timeout=1", "--json", j, "--", "sh", "-c",
-                    "sleep 100 & echo hi", NULL);
+                    "sleep 100 & echo hi; echo $! >&2", NULL);
     double took = mono_s() - t0;
-    ASSERT_EQ(r.code, 124);
+    if (atoi(r.err) > 1) kill(atoi(r.err), SIGKILL);
+    ASSERT_EQ(r.code, 0);
     ASSERT_STREQ(r.out, "hi\n");
     ASSERT(took < 5.0);
     cli_free(&r);
-    char *s = py_json(j, "[d['stdout'],d['timed_out']]");
-    ASSERT_STREQ(s, "[\"hi\\n\", true]");
+    char *s = py_json(j, "[d['stdout'],d['timed_out'],d['output_incomplete']]");
+    ASSERT_STREQ(s, "[\"hi\\n\", false, true]");
     free(s);
     scratch_done();
 }

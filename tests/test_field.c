@@ -370,3 +370,148 @@ TEST(field_cli_huge_durations)
         subproc_result_free(&r);
     }
 }
+
+/* ---- a daemonizing child under capture ---- */
+
+/* The PID in "started PID" (helper daemonize), killed: it is no child of ours. */
+static void kill_started(const char *out)
+{
+    const char *s = out ? strstr(out, "started ") : NULL;
+    int pid = s ? atoi(s + 8) : 0;
+    if (pid > 1) kill(pid, SIGKILL);
+}
+
+TEST(field_daemonizing_child_deadline_real_status)
+{
+    /* The child exits 0 at once; the process it forked holds stdout for 20 s. With a 3 s
+     * deadline the call returns the child's real status, not timed out, with the flag. */
+    subproc_comm_opts co = SUBPROC_COMM_OPTS_INIT;
+    co.timeout_ms = 3000;
+    subproc_result r;
+    ASSERT_OK(run_mode(&r, &co, "daemonize", "20000", NULL));
+    kill_started(r.out.data);
+    ASSERT_EQ(r.timed_out, 0);
+    ASSERT(r.status.exited && r.status.code == 0);
+    ASSERT_EQ(r.output_incomplete, 1);
+    ASSERT(!strncmp(r.out.data, "started ", 8));
+    subproc_result_free(&r);
+}
+
+TEST(field_wait_delay_without_deadline)
+{
+    /* A caller-set bound works without a deadline too (Go's Cmd.WaitDelay). */
+    subproc_comm_opts co = SUBPROC_COMM_OPTS_INIT;
+    co.wait_delay_ms = 200;
+    subproc_result r;
+    ASSERT_OK(run_mode(&r, &co, "daemonize", "20000", NULL));
+    kill_started(r.out.data);
+    ASSERT_EQ(r.timed_out, 0);
+    ASSERT(r.status.exited && r.status.code == 0);
+    ASSERT_EQ(r.output_incomplete, 1);
+    subproc_result_free(&r);
+}
+
+TEST(field_wait_delay_reads_late_output)
+{
+    /* A descendant that ends within the delay: everything it wrote is kept, nothing missing. */
+    subproc_comm_opts co = SUBPROC_COMM_OPTS_INIT;
+    co.wait_delay_ms = 20000;
+    co.timeout_ms = 20000;
+    subproc_result r;
+    ASSERT_OK(run_mode(&r, &co, "daemonize", "100", "late\n", NULL));
+    ASSERT(r.status.exited && r.status.code == 0);
+    ASSERT_EQ(r.output_incomplete, 0);
+    ASSERT_EQ(r.timed_out, 0);
+    ASSERT(strstr(r.out.data, "late\n"));
+    subproc_result_free(&r);
+}
+
+TEST(field_wait_delay_negative_keeps_deadline)
+{
+    /* wait_delay_ms < 0: no bound; the holder keeps the call until the deadline. */
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    o.argv = helper_argv("daemonize", "20000", NULL);
+    o.flags = SUBPROC_NEW_PGROUP;
+    subproc_comm_opts co = SUBPROC_COMM_OPTS_INIT;
+    co.wait_delay_ms = -1;
+    co.timeout_ms = 300;
+    subproc_result r;
+    ASSERT_EQ(subproc_run(&r, &o, &co), -ETIMEDOUT);
+    kill_started(r.out.data);
+    ASSERT_EQ(r.timed_out, 1);
+    ASSERT(r.status.exited && r.status.code == 0);
+    subproc_result_free(&r);
+}
+
+TEST(field_comm_opts_version1_result_untouched)
+{
+    /* A caller built with version 1 has a shorter subproc_result: the library must not write
+     * past it. The word after its end stays as the caller left it. */
+    struct {
+        subproc_result r;
+        int canary;
+    } box;
+    memset(&box, 0, sizeof box);
+    size_t end = offsetof(subproc_result, output_incomplete);
+    unsigned char *raw = (unsigned char *)&box.r;
+    memset(raw + end, 0x5a, sizeof box.r - end);
+    subproc_comm_opts co = SUBPROC_COMM_OPTS_INIT;
+    co.version = 1;
+    co.timeout_ms = 3000;
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    o.argv = helper_argv("daemonize", "20000", NULL);
+    ASSERT_OK(subproc_run(&box.r, &o, &co));
+    kill_started(box.r.out.data);
+    ASSERT_EQ(box.r.timed_out, 0);
+    for (size_t i = end; i < sizeof box.r; i++) ASSERT_EQ(raw[i], 0x5a);
+    subproc_result_free(&box.r);
+    for (size_t i = end; i < sizeof box.r; i++) ASSERT_EQ(raw[i], 0x5a);
+    ASSERT_OK(subproc_run(&box.r, &o, NULL)); /* NULL co: maybe an old caller too */
+    kill_started(box.r.out.data);
+    for (size_t i = end; i < sizeof box.r; i++) ASSERT_EQ(raw[i], 0x5a);
+    subproc_result_free(&box.r);
+}
+
+TEST(field_pipeline_daemonizing_last_stage)
+{
+    subproc_opts st[2] = {SUBPROC_OPTS_INIT, SUBPROC_OPTS_INIT};
+    const char *a[8], *b[8];
+    memcpy(a, helper_argv("exit", "0", NULL), sizeof a);
+    memcpy(b, helper_argv("daemonize", "20000", NULL), sizeof b);
+    st[0].argv = a;
+    st[1].argv = b;
+    subproc_comm_opts co = SUBPROC_COMM_OPTS_INIT;
+    co.timeout_ms = 3000;
+    subproc_result r;
+    ASSERT_OK(subproc_pipeline_run(NULL, &r, st, 2, 0, &co));
+    kill_started(r.out.data);
+    ASSERT_EQ(r.timed_out, 0);
+    ASSERT(r.status.exited && r.status.code == 0);
+    ASSERT_EQ(r.output_incomplete, 1);
+    subproc_result_free(&r);
+}
+
+TEST(field_cli_daemonizing_child_exit_status)
+{
+    /* run --capture -t: the child's status, not 124; the JSON says the output may be
+     * incomplete. pipe likewise. */
+    subproc_result r;
+    ASSERT_EQ(cli_run(&r, "run", "--capture", "-t", "3", "--json=-", "--", "@", "helper",
+                      "daemonize", "20000", NULL),
+              0);
+    kill_started(r.out.data);
+    ASSERT(strstr(r.out.data, "\"output_incomplete\":true"));
+    ASSERT(strstr(r.out.data, "\"timed_out\":false"));
+    subproc_result_free(&r);
+    ASSERT_EQ(cli_run(&r, "pipe", "--capture", "-t", "3", "--json=-", "--", "@", "helper",
+                      "exit", "0", "|", "@", "helper", "daemonize", "20000", NULL),
+              0);
+    kill_started(r.out.data);
+    ASSERT(strstr(r.out.data, "\"output_incomplete\":true"));
+    subproc_result_free(&r);
+    ASSERT_EQ(cli_run(&r, "run", "--capture", "-t", "3", "--json=-", "--", "@", "helper", "exit",
+                      "5", NULL),
+              5);
+    ASSERT(strstr(r.out.data, "\"output_incomplete\":false"));
+    subproc_result_free(&r);
+}

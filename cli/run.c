@@ -217,10 +217,11 @@ void cli_json_capture(cli_json *j, const subproc_result *cap)
 {
     static const subproc_capture none;
     const subproc_capture *c[2] = {cap ? &cap->out : &none, cap ? &cap->err : &none};
-    cli_json_strn(j, "stdout", c[0]->data, c[0]->len);
-    cli_json_strn(j, "stderr", c[1]->data, c[1]->len);
-    cli_json_bool(j, "stdout_truncated", c[0]->truncated);
-    cli_json_bool(j, "stderr_truncated", c[1]->truncated);
+    /* Head and tail of a cut stream stay apart, with the size of the gap between them. */
+    cli_json_output(j, "stdout", c[0]->data, c[0]->len, c[0]->head_len, c[0]->truncated,
+                    c[0]->total);
+    cli_json_output(j, "stderr", c[1]->data, c[1]->len, c[1]->head_len, c[1]->truncated,
+                    c[1]->total);
     /* The program ended but something it started still held a pipe when the wait delay ran out:
      * output written after that is missing. */
     cli_json_bool(j, "output_incomplete", cap && cap->output_incomplete);

@@ -693,6 +693,14 @@ typedef struct subproc_job {
     int out_truncated;     /* bytes were dropped: past max_output, or no memory to keep them */
     int err_truncated;
     long long wall_usec;
+    /* Filled only when subproc_pool_opts.version is 3 or later (the fields do not exist in an
+     * older caller's array, whose elements the pool then steps through at their old size): */
+    size_t out_head_len;   /* out[0, out_head_len) is the head of the output and the rest of
+                              out_len its most recent bytes (the tail), as subproc_capture;
+                              out_head_len == out_len when nothing was dropped */
+    size_t err_head_len;
+    unsigned long long out_total; /* bytes the job wrote to stdout, kept or not */
+    unsigned long long err_total;
 } subproc_job;
 
 #define SUBPROC_POOL_CAPTURE (1u << 0)       /* capture stdout and stderr of each job */
@@ -706,7 +714,9 @@ typedef struct subproc_pool_opts {
                              job's process group gets kill_signal and SIGCONT, then SIGKILL
                              after kill_grace_ms */
     int kill_grace_ms;    /* 0: 2000 */
-    size_t max_output;    /* per stream with CAPTURE; 0: unlimited. The rest is dropped */
+    size_t max_output;    /* per stream with CAPTURE; 0: unlimited. Over it the first half is
+                             kept as the head and the most recent bytes as the tail, as
+                             subproc_comm_opts.max_output does */
     /* Called in the calling thread as each job ends, in completion order. */
     void (*on_done)(void *ud, subproc_job *job, size_t ndone, size_t total);
     void *ud;
@@ -714,8 +724,10 @@ typedef struct subproc_pool_opts {
     int kill_signal; /* sent at a job's deadline; 0: SIGTERM */
 } subproc_pool_opts;
 
-/* 2 added kill_signal; a caller built with version 1 (without it) is still accepted. */
-#define SUBPROC_POOL_OPTS_VERSION 2
+/* 2 added kill_signal; a caller built with version 1 (without it) is still accepted.
+ * 3 added the head/total fields at the end of subproc_job; with version 1 or 2 the pool treats
+ * jobs as an array of the shorter struct and never writes those fields. */
+#define SUBPROC_POOL_OPTS_VERSION 3
 #ifdef __cplusplus
 #define SUBPROC_POOL_OPTS_INIT {SUBPROC_POOL_OPTS_VERSION}
 #else

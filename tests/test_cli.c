@@ -919,8 +919,9 @@ TEST(cli_max_output_bounds_what_is_kept)
     ASSERT_EQ(r.code, 0);
     ASSERT_EQ(strlen(r.out), 10000);
     cli_free(&r);
-    char *s = py_json(j, "[len(d['stdout']),d['stdout_truncated'],d['stderr_truncated']]");
-    ASSERT_STREQ(s, "[100, true, false]");
+    char *s = py_json(j, "[len(d['stdout']),len(d['stdout_tail']),d['stdout_omitted_bytes'],"
+                         "d['stdout_truncated'],d['stderr_truncated']]");
+    ASSERT_STREQ(s, "[50, 50, 9900, true, false]");
     free(s);
     r = cli("run", "--capture", "--max-output=1K", "--json", j, "@", "helper", "spew", "1024",
             NULL);
@@ -1250,8 +1251,8 @@ TEST(cli_pipe_capture_json)
     ASSERT_EQ(r.code, 0);
     ASSERT_EQ(strlen(r.out), 100);
     cli_free(&r);
-    s = py_json(j, "[d['stdout'],d['stdout_truncated']]");
-    ASSERT_STREQ(s, "[\"xxxx\", true]");
+    s = py_json(j, "[d['stdout'],d['stdout_tail'],d['stdout_omitted_bytes'],d['stdout_truncated']]");
+    ASSERT_STREQ(s, "[\"xx\", \"xx\", 96, true]");
     free(s);
     scratch_done();
 }

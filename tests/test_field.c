@@ -515,3 +515,110 @@ TEST(field_cli_daemonizing_child_exit_status)
     ASSERT(strstr(r.out.data, "\"output_incomplete\":false"));
     subproc_result_free(&r);
 }
+
+/* ---- truncated captures stay distinguishable ---- */
+
+TEST(field_cli_truncated_json_head_and_tail)
+{
+    /* seq 1 1000 with --max-output=10: head "1\n2\n3", tail "1000\n", and the gap's size,
+     * in separate fields; for run, pipe and par alike. */
+    static const char *want =
+        "\"stdout\":\"1\\n2\\n3\",\"stdout_tail\":\"1000\\n\",\"stdout_omitted_bytes\":3883,"
+        "\"stdout_truncated\":true";
+    subproc_result r;
+    ASSERT_EQ(cli_run(&r, "run", "--max-output=10", "--capture", "--json=-", "--", "seq", "1",
+                      "1000", NULL),
+              0);
+    ASSERT(strstr(r.out.data, want));
+    subproc_result_free(&r);
+    ASSERT_EQ(cli_run(&r, "pipe", "--max-output=10", "--capture", "--json=-", "--", "seq", "1",
+                      "1000", "|", "cat", NULL),
+              0);
+    ASSERT(strstr(r.out.data, want));
+    subproc_result_free(&r);
+    ASSERT_EQ(cli_run(&r, "par", "--max-output=10", "--json=-", "--", "seq", "1", ":::", "1000",
+                      NULL),
+              0);
+    ASSERT(strstr(r.out.data, want));
+    subproc_result_free(&r);
+    /* Not truncated: everything in "stdout", an empty tail, nothing omitted. */
+    ASSERT_EQ(cli_run(&r, "par", "--max-output=10", "--json=-", "--", "seq", "1", ":::", "3",
+                      NULL),
+              0);
+    ASSERT(strstr(r.out.data, "\"stdout\":\"1\\n2\\n3\\n\",\"stdout_tail\":\"\","
+                              "\"stdout_omitted_bytes\":0,\"stdout_truncated\":false"));
+    subproc_result_free(&r);
+}
+
+TEST(field_pool_max_output_head_and_tail)
+{
+    /* The pool keeps head and tail like communicate: 100 lines of 8 bytes, limit 100. */
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    o.argv = helper_argv("count", "100", NULL);
+    subproc_job job = {.opts = &o};
+    subproc_pool_opts po = SUBPROC_POOL_OPTS_INIT;
+    po.flags = SUBPROC_POOL_CAPTURE;
+    po.max_output = 100;
+    ASSERT_OK(subproc_pool_run(&job, 1, &po));
+    ASSERT_EQ(job.out_truncated, 1);
+    ASSERT_EQ(job.out_len, 100);
+    ASSERT_EQ(job.out_head_len, 50);
+    ASSERT_EQ(job.out_total, 800);
+    ASSERT(!memcmp(job.out, "0000000\n0000001\n", 16));
+    ASSERT(!memcmp(job.out + 92, "0000099\n", 8));
+    subproc_job_clear(&job);
+    /* Exactly at the limit: nothing dropped, head_len == len. */
+    o.argv = helper_argv("count", "10", NULL);
+    po.max_output = 80;
+    ASSERT_OK(subproc_pool_run(&job, 1, &po));
+    ASSERT_EQ(job.out_truncated, 0);
+    ASSERT_EQ(job.out_len, 80);
+    ASSERT_EQ(job.out_head_len, 80);
+    subproc_job_clear(&job);
+}
+
+/* A version 2 caller's subproc_job, as its header had it. */
+struct job_v2 {
+    const subproc_opts *opts;
+    void *user;
+    int started, spawn_rc;
+    subproc_error error;
+    subproc_status status;
+    int timed_out;
+    char *out;
+    size_t out_len;
+    char *err;
+    size_t err_len;
+    int out_truncated, err_truncated;
+    long long wall_usec;
+};
+
+TEST(field_pool_version2_job_array)
+{
+    /* Older callers' arrays have shorter elements: the pool must step through them at that size
+     * and write nothing past each one. */
+    ASSERT_EQ(sizeof(struct job_v2), offsetof(subproc_job, out_head_len));
+    subproc_opts o[3] = {SUBPROC_OPTS_INIT, SUBPROC_OPTS_INIT, SUBPROC_OPTS_INIT};
+    const char *a[3][8];
+    static const char *const codes[] = {"1", "2", "3"};
+    for (int i = 0; i < 3; i++) {
+        memcpy(a[i], helper_argv("exit", codes[i], NULL), sizeof a[i]);
+        o[i].argv = a[i];
+    }
+    struct {
+        struct job_v2 jobs[3];
+        char canary[64];
+    } box;
+    memset(&box, 0, sizeof box);
+    memset(box.canary, 0x5a, sizeof box.canary);
+    for (int i = 0; i < 3; i++) box.jobs[i].opts = &o[i];
+    subproc_pool_opts po = SUBPROC_POOL_OPTS_INIT;
+    po.version = 2;
+    po.flags = SUBPROC_POOL_CAPTURE;
+    ASSERT_OK(subproc_pool_run((subproc_job *)box.jobs, 3, &po));
+    for (int i = 0; i < 3; i++) {
+        ASSERT_EQ(box.jobs[i].started, 1);
+        ASSERT_EQ(box.jobs[i].status.code, i + 1);
+    }
+    for (size_t i = 0; i < sizeof box.canary; i++) ASSERT_EQ(box.canary[i], 0x5a);
+}

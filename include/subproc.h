@@ -188,9 +188,13 @@ typedef struct subproc_rlimit {
  * matches implicitly. No shell is ever involved.
  *
  * Fork mode: the child is a fork() of the caller; after the same setup it runs fn(fn_arg) and
- * exits with its return value (& 0xff). In a multi-threaded parent the child has only the
- * calling thread: locks held by other threads stay held, so fn should restrict itself to
- * async-signal-safe functions there (see subproc(3)).
+ * exits with its return value (& 0xff) through _exit() (the parent's atexit handlers never run
+ * in it). What fn wrote to stdout and stderr through stdio is flushed when it returns; what the
+ * parent had buffered in them at the fork is dropped in the child (the parent writes it
+ * itself). Other streams fn opens it must fclose() itself. In a multi-threaded parent the child
+ * has only the calling thread: locks held by other threads stay held (glibc resets stdio's own
+ * locks at fork, other libcs may not), so fn should restrict itself to async-signal-safe
+ * functions there, write(2) rather than stdio (see subproc(3)).
  */
 typedef struct subproc_opts {
     unsigned version; /* SUBPROC_OPTS_VERSION */

@@ -25,7 +25,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <unistd.h>
+#if defined(__has_include)
+#if __has_include(<stdio_ext.h>)
+#include <stdio_ext.h>
+#endif
+#endif
 #include <sys/resource.h>
 #include <sys/stat.h>
 #ifdef __linux__
@@ -156,6 +162,28 @@ static void apply_fd_plan(struct subproc__plan *pl)
 #define do_setuid(u) setuid(u)
 #endif
 
+/*
+ * Fork mode only (a real fork(), never the shared-memory clone): the caller's function is the
+ * documented escape hatch from the rules above, and so is the stdio it uses. What fn writes to
+ * stdout and stderr through stdio must reach them when it returns, though the process ends with
+ * _exit() (exit() would run the parent's atexit handlers and flush its streams twice). Bytes the
+ * parent had buffered when it forked are the parent's, which writes them itself: they are
+ * dropped here first (__fpurge, in glibc and musl), or they would come out twice.
+ */
+_Noreturn static void fork_mode_run(struct subproc__plan *pl)
+{
+#if defined(__has_include)
+#if __has_include(<stdio_ext.h>)
+    __fpurge(stdout);
+    __fpurge(stderr);
+#endif
+#endif
+    int code = pl->fn(pl->fn_arg) & 0xff;
+    fflush(stdout);
+    fflush(stderr);
+    _exit(code);
+}
+
 _Noreturn void subproc__child(struct subproc__plan *pl)
 {
     unsigned f = pl->flags;
@@ -228,7 +256,7 @@ _Noreturn void subproc__child(struct subproc__plan *pl)
          * environment becomes the function's: a plain store into our own copy of environ. */
         if (pl->envp) environ = (char **)pl->envp;
         close(pl->errfd);
-        _exit(pl->fn(pl->fn_arg) & 0xff);
+        fork_mode_run(pl);
     }
 
     /* Like execvp: a candidate that is missing lets the search go on, EACCES is remembered and

@@ -622,3 +622,64 @@ TEST(field_pool_version2_job_array)
     }
     for (size_t i = 0; i < sizeof box.canary; i++) ASSERT_EQ(box.canary[i], 0x5a);
 }
+
+/* ---- fork mode stdio ---- */
+
+static int printf_and_return(void *arg)
+{
+    (void)arg;
+    printf("from fn %d", 42); /* stdout is a pipe: fully buffered, never flushed by fn */
+    fputs("to stderr", stderr);
+    return 3;
+}
+
+TEST(field_fork_mode_stdio_reaches_pipe)
+{
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    o.fn = printf_and_return;
+    subproc_comm_opts co = SUBPROC_COMM_OPTS_INIT;
+    subproc_result r;
+    ASSERT_OK(subproc_run(&r, &o, &co));
+    ASSERT(r.status.exited);
+    ASSERT_EQ(r.status.code, 3);
+    ASSERT_STREQ(r.out.data, "from fn 42");
+    ASSERT_STREQ(r.err.data, "to stderr");
+    subproc_result_free(&r);
+}
+
+static int print_child(void *arg)
+{
+    (void)arg;
+    printf("child;");
+    return 0;
+}
+
+TEST(field_fork_mode_parent_buffer_not_duplicated)
+{
+    /* The parent has "pending;" buffered in stdout at the fork: it must come out once (from the
+     * parent), and the child's own text once. */
+    int p[2];
+    ASSERT_OK(pipe(p));
+    fflush(stdout);
+    int saved = dup(1);
+    dup2(p[1], 1);
+    close(p[1]);
+    char vbuf[256];
+    setvbuf(stdout, vbuf, _IOFBF, sizeof vbuf);
+    printf("pending;");
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    o.fn = print_child;
+    subproc_proc *pr;
+    ASSERT_OK(subproc_spawn(&pr, &o, NULL));
+    subproc_status st;
+    ASSERT_OK(subproc_proc_wait(pr, &st));
+    subproc_proc_free(pr);
+    fflush(stdout);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    dup2(saved, 1);
+    close(saved);
+    char *got = read_all(p[0], NULL);
+    close(p[0]);
+    ASSERT_STREQ(got, "child;pending;");
+    free(got);
+}

@@ -72,7 +72,10 @@ typedef struct subproc_error {
     subproc_step step; /* where it failed */
     int err;           /* positive errno value, the same as -(return value) */
     int fd;            /* the fd concerned (a child fd number), or -1 */
-    char path[512];    /* the path concerned (program, cwd, file), possibly cut, or "" */
+    char path[512];    /* the path concerned (program, cwd, file), possibly cut, or "";
+                          for SUBPROC_STEP_VALIDATE, which field is wrong and why, in words
+                          ("version is 0: start from SUBPROC_OPTS_INIT ..."); for
+                          SUBPROC_ECHECK, how the child ended ("exited with 3") */
 } subproc_error;
 
 /* Text for a negative (or positive) errno value returned by this library. Never NULL. */
@@ -80,8 +83,11 @@ const char *subproc_strerror(int err);
 /* Short name of a step: "exec", "chdir", "fd map", ... Never NULL. */
 const char *subproc_step_name(subproc_step step);
 /*
- * Puts an error in words: "exec /no/such: No such file or directory", "chdir /x: Permission
- * denied", "fd map (fd 7): Bad file descriptor". Returns buf. Always NUL-terminates when len > 0.
+ * Puts an error in words, naming the step or the field: "exec /no/such: No such file or
+ * directory", "chdir /x: Permission denied", "fd map (fd 7): Bad file descriptor", "resolve
+ * prog: not found in PATH (No such file or directory)", "options: version is 0: start from
+ * SUBPROC_OPTS_INIT or subproc_opts_init()", "check failed: the child exited with 1, not 0".
+ * Returns buf. Always NUL-terminates when len > 0.
  */
 char *subproc_error_str(const subproc_error *e, char *buf, size_t len);
 

@@ -242,6 +242,8 @@ SUBPROC__HIDDEN void subproc__sigpipe_release(struct subproc__sigpipe *g, int ep
 /* Shared by communicate/run and the pipeline's versions of them. */
 SUBPROC__HIDDEN extern const subproc_comm_opts subproc__default_comm;
 SUBPROC__HIDDEN int subproc__comm_opts_check(const subproc_comm_opts *co);
+/* What is wrong with co, in words for subproc_error.path, or NULL. */
+SUBPROC__HIDDEN const char *subproc__comm_opts_problem(const subproc_comm_opts *co);
 SUBPROC__HIDDEN void subproc__result_init(subproc_result *out);
 SUBPROC__HIDDEN int subproc__comm_wants_output(const subproc_comm_opts *co, int stream);
 SUBPROC__HIDDEN int subproc__result_captures(subproc_result *out, const subproc_comm_opts *co,

@@ -517,16 +517,26 @@ long long subproc__wait_delay(const subproc_comm_opts *co)
     return -1;
 }
 
-int subproc__comm_opts_check(const subproc_comm_opts *co)
+const char *subproc__comm_opts_problem(const subproc_comm_opts *co)
 {
     const unsigned known = (SUBPROC_COMM_CHECK << 1) - 1;
-    if (co->version < 1 || co->version > SUBPROC_COMM_OPTS_VERSION || (co->flags & ~known))
-        return -EINVAL;
-    if (!co->input && co->input_len) return -EINVAL;
-    if ((co->flags & SUBPROC_COMM_TEE_OUT) && co->tee_out_fd < 0) return -EINVAL;
-    if ((co->flags & SUBPROC_COMM_TEE_ERR) && co->tee_err_fd < 0) return -EINVAL;
-    if (co->kill_signal && !subproc__sig_valid(co->kill_signal)) return -EINVAL;
-    return 0;
+    if (co->version == 0) return "co.version is 0: start from SUBPROC_COMM_OPTS_INIT";
+    if (co->version > SUBPROC_COMM_OPTS_VERSION)
+        return "co.version is newer than this library: start from SUBPROC_COMM_OPTS_INIT";
+    if (co->flags & ~known) return "co.flags has unknown bits";
+    if (!co->input && co->input_len) return "co.input_len is set but co.input is NULL";
+    if ((co->flags & SUBPROC_COMM_TEE_OUT) && co->tee_out_fd < 0)
+        return "SUBPROC_COMM_TEE_OUT needs co.tee_out_fd >= 0";
+    if ((co->flags & SUBPROC_COMM_TEE_ERR) && co->tee_err_fd < 0)
+        return "SUBPROC_COMM_TEE_ERR needs co.tee_err_fd >= 0";
+    if (co->kill_signal && !subproc__sig_valid(co->kill_signal))
+        return "co.kill_signal is not a signal number";
+    return NULL;
+}
+
+int subproc__comm_opts_check(const subproc_comm_opts *co)
+{
+    return subproc__comm_opts_problem(co) ? -EINVAL : 0;
 }
 
 const subproc_comm_opts subproc__default_comm = SUBPROC_COMM_OPTS_INIT;
@@ -620,8 +630,10 @@ int subproc_run(subproc_result *out, const subproc_opts *opts, const subproc_com
     const subproc_comm_opts *given = co; /* NULL stays NULL for communicate: see result_v2 */
     if (subproc__result_v2(co)) out->output_incomplete = 0;
     if (!co) co = &subproc__default_comm;
-    int r = subproc__comm_opts_check(co);
-    if (r < 0 || !opts) return subproc__fail(&out->error, SUBPROC_STEP_VALIDATE, EINVAL, -1, NULL);
+    const char *bad = subproc__comm_opts_problem(co);
+    if (!bad && !opts) bad = "opts is NULL";
+    if (bad) return subproc__fail(&out->error, SUBPROC_STEP_VALIDATE, EINVAL, -1, bad);
+    int r;
     int64_t t0 = now_us();
     subproc_opts o = *opts;
     if (co->input && o.stdio[0].kind == SUBPROC_IO_INHERIT) o.stdio[0].kind = SUBPROC_IO_PIPE;

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -90,28 +91,43 @@ void subproc_pipeline_free(subproc_pipeline *pl)
     free(pl);
 }
 
-static int check_stages(const subproc_opts *st, size_t n, unsigned flags)
+/* What is wrong with the stages, in words (for subproc_error.path), or NULL. */
+static const char *stages_problem(const subproc_opts *st, size_t n, unsigned flags, char *buf,
+                                  size_t len)
 {
     const unsigned groupish = SUBPROC_NEW_PGROUP | SUBPROC_JOIN_PGROUP | SUBPROC_NEW_SESSION;
-    if (!st || n == 0 || (flags & ~(SUBPROC_PIPELINE_NO_PIPEFAIL | SUBPROC_PIPELINE_ALL_OR_NOTHING)))
-        return -EINVAL;
+    if (!st || n == 0) return "no stages: stages is NULL or n is 0";
+    if (flags & ~(SUBPROC_PIPELINE_NO_PIPEFAIL | SUBPROC_PIPELINE_ALL_OR_NOTHING))
+        return "flags has unknown bits";
     for (size_t i = 0; i < n; i++) {
-        if (st[i].flags & groupish) return -EINVAL;
+        if (st[i].flags & groupish) {
+            snprintf(buf, len, "stages[%zu].flags ask for a process group or session of its "
+                               "own: the pipeline makes one group for all stages", i);
+            return buf;
+        }
         /* The inner ends are ours: the caller may only leave them at "inherit". */
-        if (i > 0 && st[i].stdio[0].kind != SUBPROC_IO_INHERIT) return -EINVAL;
-        if (i + 1 < n && st[i].stdio[1].kind != SUBPROC_IO_INHERIT) return -EINVAL;
+        if ((i > 0 && st[i].stdio[0].kind != SUBPROC_IO_INHERIT) ||
+            (i + 1 < n && st[i].stdio[1].kind != SUBPROC_IO_INHERIT)) {
+            int k = i > 0 && st[i].stdio[0].kind != SUBPROC_IO_INHERIT ? 0 : 1;
+            snprintf(buf, len, "stages[%zu].stdio[%d] is set, but it is the pipe %s stage %zu: "
+                               "leave it at SUBPROC_IO_INHERIT", i, k, k ? "to" : "from",
+                     k ? i + 1 : i - 1);
+            return buf;
+        }
     }
-    return 0;
+    return NULL;
 }
+
 
 int subproc_pipeline_spawn(subproc_pipeline **out, const subproc_opts *stages, size_t n,
                            unsigned flags, subproc_error *err, size_t *failed_stage)
 {
     int r;
-    if (!out) return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1, NULL);
+    char why[sizeof err->path];
+    const char *bad = !out ? "out is NULL: pass where the pipeline goes"
+                           : stages_problem(stages, n, flags, why, sizeof why);
+    if (bad) return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1, bad);
     *out = NULL;
-    if ((r = check_stages(stages, n, flags)) < 0)
-        return subproc__fail(err, SUBPROC_STEP_VALIDATE, -r, -1, NULL);
 
     subproc_pipeline *pl = subproc__calloc(1, sizeof *pl);
     if (pl) {
@@ -360,9 +376,10 @@ int subproc_pipeline_run(subproc_pipeline **keep, subproc_result *out, const sub
     const subproc_comm_opts *given = co; /* NULL stays NULL for communicate: see result_v2 */
     if (subproc__result_v2(co)) out->output_incomplete = 0;
     if (!co) co = &subproc__default_comm;
-    int r = subproc__comm_opts_check(co);
-    if (r < 0 || !stages || n == 0)
-        return subproc__fail(&out->error, SUBPROC_STEP_VALIDATE, EINVAL, -1, NULL);
+    const char *bad = subproc__comm_opts_problem(co);
+    if (!bad && (!stages || n == 0)) bad = "no stages: stages is NULL or n is 0";
+    if (bad) return subproc__fail(&out->error, SUBPROC_STEP_VALIDATE, EINVAL, -1, bad);
+    int r;
     int64_t t0 = subproc__now_ms();
     /* The pipeline's own ends become pipes where the caller left them to us and we need them. */
     subproc_opts first = stages[0], last = stages[n - 1];

@@ -683,3 +683,228 @@ TEST(field_fork_mode_parent_buffer_not_duplicated)
     ASSERT_STREQ(got, "child;pending;");
     free(got);
 }
+
+/* ---- error texts ---- */
+
+/* subproc_spawn(o) must fail with -e, and subproc_error_str() must read want. */
+static void spawn_says(const subproc_opts *o, int e, const char *want, int line)
+{
+    subproc_proc *p = NULL;
+    subproc_error er;
+    char buf[700];
+    int r = subproc_spawn(&p, o, &er);
+    if (r != -e || p)
+        test_failf(__FILE__, line, "spawn gave %d, want %d (%s)", r, -e,
+                   subproc_error_str(&er, buf, sizeof buf));
+    subproc_error_str(&er, buf, sizeof buf);
+    if (strcmp(buf, want) != 0) test_failf(__FILE__, line, "\"%s\" != \"%s\"", buf, want);
+}
+#define SPAWN_SAYS(o, e, want) spawn_says(o, e, want, __LINE__)
+
+TEST(field_error_text_validation)
+{
+    char want[600];
+    subproc_opts z;
+    memset(&z, 0, sizeof z);
+    SPAWN_SAYS(&z, EINVAL, "options: version is 0: start from SUBPROC_OPTS_INIT or subproc_opts_init()");
+    z.version = 99;
+    snprintf(want, sizeof want,
+             "options: version is 99, this library takes %d: start from SUBPROC_OPTS_INIT",
+             SUBPROC_OPTS_VERSION);
+    SPAWN_SAYS(&z, EINVAL, want);
+    SPAWN_SAYS(NULL, EINVAL, "options: opts is NULL");
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    SPAWN_SAYS(&o, EINVAL, "options: argv is NULL: give the program and its arguments as a "
+                           "NULL-terminated array (or fn for fork mode)");
+    const char *empty[] = {NULL};
+    o.argv = empty;
+    SPAWN_SAYS(&o, EINVAL, "options: argv is empty: argv[0] is NULL");
+    const char *av[] = {"/bin/true", "a\0b", NULL};
+    size_t lens[] = {9, 3};
+    o.argv = av;
+    o.argv_lens = lens;
+    SPAWN_SAYS(&o, EINVAL, "options: argv[1] holds a NUL byte at offset 1 of its 3 bytes (argv_lens)");
+    o.argv_lens = NULL;
+    o.fn = (int (*)(void *))1;
+    SPAWN_SAYS(&o, EINVAL, "options: argv and fn are both set: give argv (exec mode) or fn (fork "
+                           "mode), not both");
+    o.fn = NULL;
+    o.flags = 1u << 30;
+    SPAWN_SAYS(&o, EINVAL, "options: flags has unknown bits 0x40000000");
+    o.flags = SUBPROC_NEW_PGROUP | SUBPROC_NEW_SESSION;
+    SPAWN_SAYS(&o, EINVAL, "options: flags: SUBPROC_NEW_PGROUP, SUBPROC_JOIN_PGROUP and "
+                           "SUBPROC_NEW_SESSION exclude each other");
+    o.flags = SUBPROC_JOIN_PGROUP;
+    SPAWN_SAYS(&o, EINVAL, "options: SUBPROC_JOIN_PGROUP needs pgid > 0, not 0");
+    o.flags = SUBPROC_SET_GROUPS;
+    o.ngroups = 2;
+    SPAWN_SAYS(&o, EINVAL, "options: SUBPROC_SET_GROUPS: ngroups is 2 but groups is NULL");
+    o.flags = 0;
+    o.ngroups = 0;
+    o.pdeathsig = 1000;
+    SPAWN_SAYS(&o, EINVAL, "options: pdeathsig 1000 is not a signal number");
+    o.pdeathsig = 0;
+    o.nrlimits = 1;
+    SPAWN_SAYS(&o, EINVAL, "options: nrlimits is 1 but rlimits is NULL");
+    subproc_rlimit rl = {-1, 1, 1};
+    o.rlimits = &rl;
+    SPAWN_SAYS(&o, EINVAL, "options: rlimits[0].resource -1 is not an RLIMIT_ value");
+    rl = (subproc_rlimit){RLIMIT_NOFILE, 10, 5};
+    SPAWN_SAYS(&o, EINVAL, "options: rlimits[0]: soft limit 10 is above the hard limit 5");
+    o.nrlimits = 0;
+    o.rlimits = NULL;
+    o.stdio[1].kind = (subproc_io_kind)77;
+    SPAWN_SAYS(&o, EINVAL, "options: stdio[1].kind 77 is not a subproc_io_kind (stdout)");
+    o.stdio[1].kind = SUBPROC_IO_STDOUT;
+    SPAWN_SAYS(&o, EINVAL, "options: stdio[1] is SUBPROC_IO_STDOUT, which only stderr (stdio[2]) takes");
+    o.stdio[1].kind = SUBPROC_IO_FILE;
+    SPAWN_SAYS(&o, EINVAL, "options: stdio[1] is SUBPROC_IO_FILE but its path is NULL (stdout)");
+    o.stdio[1] = (subproc_io){.kind = SUBPROC_IO_FD, .fd = -1};
+    SPAWN_SAYS(&o, EBADF, "options: stdio[1].fd -1 is not an open fd (stdout)");
+    o.stdio[1].kind = SUBPROC_IO_INHERIT;
+    o.nfds = 1;
+    SPAWN_SAYS(&o, EINVAL, "options: nfds is 1 but fds is NULL");
+    subproc_fdmap m[2] = {{0, 2}, {0, 5}};
+    o.fds = m;
+    SPAWN_SAYS(&o, EINVAL, "options: fds[0].child_fd is 2: extra fds start at 3 (0-2 are set with stdio)");
+    m[0] = (subproc_fdmap){-1, 5};
+    SPAWN_SAYS(&o, EBADF, "options: fds[0].parent_fd -1 is not an open fd");
+    m[0] = (subproc_fdmap){0, 5};
+    o.nfds = 2;
+    SPAWN_SAYS(&o, EINVAL, "options: fds[1].child_fd 5 is also fds[0].child_fd: each child fd "
+                           "takes one source");
+    subproc_error er;
+    ASSERT_EQ(subproc_spawn(NULL, &o, &er), -EINVAL);
+    char buf[600];
+    ASSERT_STREQ(subproc_error_str(&er, buf, sizeof buf), "options: out is NULL: pass where the handle goes");
+}
+
+TEST(field_error_text_comm_and_pipeline)
+{
+    /* subproc_run: a zeroed subproc_comm_opts, and a missing argv, each named. */
+    subproc_comm_opts zc;
+    memset(&zc, 0, sizeof zc);
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    o.argv = helper_argv("exit", "0", NULL);
+    subproc_result r;
+    char buf[600];
+    ASSERT_EQ(subproc_run(&r, &o, &zc), -EINVAL);
+    ASSERT_STREQ(subproc_result_str(&r, buf, sizeof buf),
+                 "options: co.version is 0: start from SUBPROC_COMM_OPTS_INIT");
+    subproc_result_free(&r);
+    subproc_comm_opts co = SUBPROC_COMM_OPTS_INIT;
+    co.flags = SUBPROC_COMM_TEE_OUT;
+    co.tee_out_fd = -1;
+    ASSERT_EQ(subproc_run(&r, &o, &co), -EINVAL);
+    ASSERT_STREQ(subproc_result_str(&r, buf, sizeof buf),
+                 "options: SUBPROC_COMM_TEE_OUT needs co.tee_out_fd >= 0");
+    subproc_result_free(&r);
+    co.flags = 0;
+    co.kill_signal = 999;
+    ASSERT_EQ(subproc_run(&r, &o, &co), -EINVAL);
+    ASSERT_STREQ(subproc_result_str(&r, buf, sizeof buf),
+                 "options: co.kill_signal is not a signal number");
+    subproc_result_free(&r);
+    co.kill_signal = 0;
+    co.input_len = 3;
+    ASSERT_EQ(subproc_run(&r, &o, &co), -EINVAL);
+    ASSERT_STREQ(subproc_result_str(&r, buf, sizeof buf),
+                 "options: co.input_len is set but co.input is NULL");
+    subproc_result_free(&r);
+    subproc_opts none = SUBPROC_OPTS_INIT;
+    ASSERT_EQ(subproc_run(&r, &none, NULL), -EINVAL);
+    ASSERT_STREQ(subproc_result_str(&r, buf, sizeof buf),
+                 "options: argv is NULL: give the program and its arguments as a "
+                 "NULL-terminated array (or fn for fork mode)");
+    subproc_result_free(&r);
+    /* SUBPROC_COMM_CHECK: the status in words, as a sentence. */
+    co = (subproc_comm_opts)SUBPROC_COMM_OPTS_INIT;
+    co.flags = SUBPROC_COMM_CHECK;
+    o.argv = helper_argv("exit", "1", NULL);
+    ASSERT_EQ(subproc_run(&r, &o, &co), -SUBPROC_ECHECK);
+    ASSERT_STREQ(subproc_error_str(&r.error, buf, sizeof buf),
+                 "check failed: the child exited with 1, not 0");
+    subproc_result_free(&r);
+    o.argv = helper_argv("kill", "15", NULL);
+    ASSERT_EQ(subproc_run(&r, &o, &co), -SUBPROC_ECHECK);
+    ASSERT_STREQ(subproc_error_str(&r.error, buf, sizeof buf),
+                 "check failed: the child was killed by SIGTERM");
+    subproc_result_free(&r);
+    /* Pipelines. */
+    subproc_opts st[2] = {SUBPROC_OPTS_INIT, SUBPROC_OPTS_INIT};
+    st[0].argv = st[1].argv = helper_argv("exit", "0", NULL);
+    st[1].flags = SUBPROC_NEW_SESSION;
+    subproc_pipeline *pl;
+    subproc_error er;
+    ASSERT_EQ(subproc_pipeline_spawn(&pl, st, 2, 0, &er, NULL), -EINVAL);
+    ASSERT_STREQ(subproc_error_str(&er, buf, sizeof buf),
+                 "options: stages[1].flags ask for a process group or session of its own: the "
+                 "pipeline makes one group for all stages");
+    st[1].flags = 0;
+    st[1].stdio[0].kind = SUBPROC_IO_NULL;
+    ASSERT_EQ(subproc_pipeline_spawn(&pl, st, 2, 0, &er, NULL), -EINVAL);
+    ASSERT_STREQ(subproc_error_str(&er, buf, sizeof buf),
+                 "options: stages[1].stdio[0] is set, but it is the pipe from stage 0: leave it "
+                 "at SUBPROC_IO_INHERIT");
+    ASSERT_EQ(subproc_pipeline_spawn(&pl, st, 0, 0, &er, NULL), -EINVAL);
+    ASSERT_STREQ(subproc_error_str(&er, buf, sizeof buf),
+                 "options: no stages: stages is NULL or n is 0");
+    FILE *f;
+    ASSERT_EQ(subproc_popen(&f, NULL, "x", NULL, &er), -EINVAL);
+    ASSERT_STREQ(subproc_error_str(&er, buf, sizeof buf),
+                 "options: mode must be \"r\", \"w\", \"re\" or \"we\"");
+}
+
+TEST(field_error_text_every_step)
+{
+    /* Every step reads as "STEP [PATH] [(fd N)]: what the errno says". */
+    static const struct {
+        subproc_step step;
+        int err, fd;
+        const char *path, *want;
+    } cases[] = {
+        {SUBPROC_STEP_NONE, EIO, -1, "", "Input/output error"},
+        {SUBPROC_STEP_ALLOC, ENOMEM, -1, "", "alloc: Cannot allocate memory"},
+        {SUBPROC_STEP_RESOLVE, ENOENT, -1, "nosuch", "resolve nosuch: not found in PATH (No such file or directory)"},
+        {SUBPROC_STEP_RESOLVE, EACCES, -1, "prog", "resolve prog: Permission denied"},
+        {SUBPROC_STEP_RESOLVE, ENOENT, -1, "", "resolve: the program name is empty"},
+        {SUBPROC_STEP_PIPE, EMFILE, 1, "", "pipe (fd 1): Too many open files"},
+        {SUBPROC_STEP_OPEN, ENOENT, 0, "/in", "open /in (fd 0): No such file or directory"},
+        {SUBPROC_STEP_CLONE, EAGAIN, -1, "", "clone: Resource temporarily unavailable"},
+        {SUBPROC_STEP_SIGNALS, EINVAL, -1, "", "signals: Invalid argument"},
+        {SUBPROC_STEP_SETSID, EPERM, -1, "", "setsid: Operation not permitted"},
+        {SUBPROC_STEP_SETPGID, EPERM, -1, "", "setpgid: Operation not permitted"},
+        {SUBPROC_STEP_RLIMIT, EPERM, -1, "", "rlimit: Operation not permitted"},
+        {SUBPROC_STEP_NICE, EACCES, -1, "", "nice: Permission denied"},
+        {SUBPROC_STEP_FDMAP, EBADF, 7, "", "fd map (fd 7): Bad file descriptor"},
+        {SUBPROC_STEP_CLOSEFDS, EIO, -1, "", "close fds: Input/output error"},
+        {SUBPROC_STEP_CHDIR, ENOENT, -1, "/x", "chdir /x: No such file or directory"},
+        {SUBPROC_STEP_SETGROUPS, EPERM, -1, "", "setgroups: Operation not permitted"},
+        {SUBPROC_STEP_SETGID, EPERM, -1, "", "setgid: Operation not permitted"},
+        {SUBPROC_STEP_SETUID, EPERM, -1, "", "setuid: Operation not permitted"},
+        {SUBPROC_STEP_PDEATHSIG, ESRCH, -1, "", "pdeathsig: No such process"},
+        {SUBPROC_STEP_NO_NEW_PRIVS, EINVAL, -1, "", "no_new_privs: Invalid argument"},
+        {SUBPROC_STEP_SIGMASK, EINVAL, -1, "", "sigmask: Invalid argument"},
+        {SUBPROC_STEP_EXEC, ENOEXEC, -1, "/p", "exec /p: Exec format error"},
+        {SUBPROC_STEP_VALIDATE, EINVAL, -1, "", "options: Invalid argument"},
+        {SUBPROC_STEP_NONE, SUBPROC_ECHECK, -1, "exited with 2", "check failed: the child exited with 2, not 0"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        subproc_error e = {cases[i].step, cases[i].err, cases[i].fd, ""};
+        snprintf(e.path, sizeof e.path, "%s", cases[i].path);
+        char buf[700];
+        ASSERT_STREQ(subproc_error_str(&e, buf, sizeof buf), cases[i].want);
+    }
+    /* And from real failures. */
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    const char *missing[] = {"no-such-program-for-subproc", NULL};
+    o.argv = missing;
+    SPAWN_SAYS(&o, ENOENT, "resolve no-such-program-for-subproc: not found in PATH (No such file "
+                           "or directory)");
+    o.argv = helper_argv("exit", "0", NULL);
+    o.cwd = "/nonexistent/dir";
+    SPAWN_SAYS(&o, ENOENT, "chdir /nonexistent/dir: No such file or directory");
+    o.cwd = NULL;
+    o.stdio[0] = (subproc_io){.kind = SUBPROC_IO_FILE, .path = "/nonexistent/in"};
+    SPAWN_SAYS(&o, ENOENT, "open /nonexistent/in (fd 0): No such file or directory");
+}

@@ -434,7 +434,7 @@ TEST(io_check_mode)
     ASSERT_EQ(res.status.code, 3);
     ASSERT_EQ(res.error.err, SUBPROC_ECHECK);
     ASSERT_STREQ(res.error.path, "exited with 3");
-    ASSERT_STREQ(subproc_strerror(-SUBPROC_ECHECK), "Child process failed");
+    ASSERT_STREQ(subproc_strerror(-SUBPROC_ECHECK), "Child process did not exit with 0");
     char buf[80];
     ASSERT_STREQ(subproc_result_str(&res, buf, sizeof buf), "exited with 3");
     subproc_result_free(&res);

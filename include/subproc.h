@@ -250,6 +250,10 @@ void subproc_opts_init(subproc_opts *opts);
  * Errors: -EINVAL (bad options: no argv, NUL in an argument or environment entry, bad flags,
  * bad stdio kind, duplicate or negative child fd, bad signal), -EBADF (a given fd is not open),
  * -ENOENT/-EACCES/-ENOEXEC/... from the step named in *err, -EAGAIN/-ENOMEM (clone), -EMFILE.
+ * -ETXTBSY only when the program stayed open for writing through 8 retries of execve() with
+ * growing sleeps (1 ms to 128 ms, 255 ms in all): a copy of a just-closed write fd in another
+ * thread's starting child goes away by itself. The child closes every fd the fd plan does not
+ * read before any other step, to keep such copies short-lived for others too.
  */
 int subproc_spawn(subproc_proc **out, const subproc_opts *opts, subproc_error *err);
 

@@ -10,11 +10,15 @@
 
 #define SUBPROC__HIDDEN __attribute__((visibility("hidden")))
 
-/* One fd move of the child's fd plan: src (a parent fd) becomes dst in the child. */
+/* One step of the child's fd plan: dup2(src, dst), or, when src == dst, clear FD_CLOEXEC.
+ * As the caller's request (spawn.c), a move of parent fd src to child fd dst; as the solved
+ * plan (subproc__plan_fds), one step of an order in which no dup2 overwrites an fd still to be
+ * read. dst may then be a temporary number that breaks a cycle; report is the child fd an error
+ * of the step names. */
 struct subproc__move {
     int src;
     int dst;
-    int via_tmp; /* src is also the dst of another move: park it above plan->hi first */
+    int report;
 };
 
 /*
@@ -33,9 +37,11 @@ struct subproc__plan {
     int (*fn)(void *);
     void *fn_arg;
 
-    struct subproc__move *moves;
+    struct subproc__move *moves; /* the solved plan, executed in this order */
     size_t nmoves;
-    int *tmp;          /* nmoves slots for parked sources (child writes) */
+    const int *early;  /* sorted, unique parent fds >= 3 the plan reads: every other fd >= 3
+                          is closed first thing in the child */
+    size_t nearly;
     const int *keep;   /* sorted, unique child fds >= 3 that survive */
     size_t nkeep;
     int hi;            /* an fd number above every fd the plan mentions */
@@ -112,8 +118,11 @@ SUBPROC__HIDDEN int subproc__pipe(int fds[2]); /* CLOEXEC pipe, both ends >= 3 *
 SUBPROC__HIDDEN int subproc__socketpair(int fds[2]); /* the same with an AF_UNIX stream pair */
 SUBPROC__HIDDEN void subproc__close(int fd);   /* close, keeping errno */
 SUBPROC__HIDDEN int subproc__max_open_fd(void);
-SUBPROC__HIDDEN int subproc__plan_fds(struct subproc__plan *pl, struct subproc__move *moves,
-                                      size_t nmoves, int *keep, int extra_fd);
+/* Solve the n requested moves in req (unique dsts) into pl: ops needs room for 2n steps,
+ * keep and early for n fds each. */
+SUBPROC__HIDDEN int subproc__plan_fds(struct subproc__plan *pl, struct subproc__move *req,
+                                      size_t n, struct subproc__move *ops, int *keep, int *early,
+                                      int extra_fd);
 SUBPROC__HIDDEN int subproc__pidfd_open(pid_t pid);
 
 /* wait.c */

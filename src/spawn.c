@@ -49,10 +49,10 @@ const char *subproc_backend(void)
 /* Everything a spawn allocates or opens, so one cleanup path releases it all. */
 struct spawn_ctx {
     struct subproc__plan pl;
-    struct subproc__move *mv; /* all moves: stdio then extra fds */
+    struct subproc__move *mv; /* all moves: stdio then extra fds; then room for the plan */
     int *keep;
-    int *tmp;
-    struct subproc__move mv_small[SMALL_PLAN];
+    int *tmp;                 /* the plan's early list (sources to keep until the plan) */
+    struct subproc__move mv_small[3 * SMALL_PLAN];
     int keep_small[SMALL_PLAN], tmp_small[SMALL_PLAN];
     char **cands;  /* cand_one, or one allocation: the pointers, then the strings */
     char *cand_one[1]; /* a program with a '/' is its only candidate, used as given */
@@ -300,7 +300,7 @@ static int build_fd_plan(struct spawn_ctx *c, const subproc_opts *o, subproc_err
         c->keep = c->keep_small;
         c->tmp = c->tmp_small;
     } else {
-        c->mv = subproc__calloc(cap, sizeof *c->mv);
+        c->mv = subproc__calloc(3 * cap, sizeof *c->mv);
         c->keep = subproc__calloc(cap, sizeof *c->keep);
         c->tmp = subproc__calloc(cap, sizeof *c->tmp);
         if (!c->mv || !c->keep || !c->tmp)
@@ -322,8 +322,9 @@ static int build_fd_plan(struct spawn_ctx *c, const subproc_opts *o, subproc_err
     }
     for (size_t i = 0; i < o->nfds; i++)
         c->mv[n++] = (struct subproc__move){o->fds[i].parent_fd, o->fds[i].child_fd, 0};
-    subproc__plan_fds(&c->pl, c->mv, n, c->keep, c->pl.errfd);
-    c->pl.tmp = c->tmp;
+    /* The requested moves, then the solved plan (at most one extra step per cycle). */
+    if (subproc__plan_fds(&c->pl, c->mv, n, c->mv + cap, c->keep, c->tmp, c->pl.errfd) < 0)
+        return subproc__fail(err, SUBPROC_STEP_ALLOC, ENOMEM, -1, NULL);
     if (!have_close_range) {
         int m = subproc__max_open_fd();
         c->pl.maxfd = m > c->pl.hi + (int)n + 8 ? m : c->pl.hi + (int)n + 8;

@@ -54,6 +54,12 @@ int helper_main(int argc, char **argv)
     if (!strcmp(m, "fds") || !strcmp(m, "fds-to")) { /* "FD DEV:INO" for every open fd */
         int to = !strcmp(m, "fds-to") ? atoi(argv[1]) : 1; /* fds-to FD: written to FD */
         DIR *d = opendir("/proc/self/fd");
+        struct rlimit nofile;
+        if (!d && errno == EMFILE && getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
+            /* Every number under a tight soft limit is in use: look with the hard one. */
+            nofile.rlim_cur = nofile.rlim_max;
+            if (setrlimit(RLIMIT_NOFILE, &nofile) == 0) d = opendir("/proc/self/fd");
+        }
         if (!d) return 101;
         int self = dirfd(d);
         struct dirent *de;

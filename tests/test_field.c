@@ -908,3 +908,198 @@ TEST(field_error_text_every_step)
     o.stdio[0] = (subproc_io){.kind = SUBPROC_IO_FILE, .path = "/nonexistent/in"};
     SPAWN_SAYS(&o, ENOENT, "open /nonexistent/in (fd 0): No such file or directory");
 }
+
+/* ---- ETXTBSY from a concurrent spawn ---- */
+
+static volatile int txt_stop;
+
+static void *spawn_true_loop(void *arg)
+{
+    (void)arg;
+    const char *argv[] = {"/bin/true", NULL};
+    while (!txt_stop) {
+        subproc_opts o = SUBPROC_OPTS_INIT;
+        o.argv = argv;
+        subproc_proc *p;
+        if (subproc_spawn(&p, &o, NULL) == 0) {
+            subproc_proc_wait(p, NULL);
+            subproc_proc_free(p);
+        }
+    }
+    return NULL;
+}
+
+TEST_T(field_etxtbsy_concurrent_spawn, 120)
+{
+    /* Two threads spawn /bin/true in a loop while this one writes a script through an
+     * O_CLOEXEC fd, closes it and runs it: another thread's child may hold a copy of the write
+     * fd until it closes its fds or execs. 2000 rounds, no failure. */
+    char dir[] = "/tmp/subproc-txtbsy-XXXXXX";
+    ASSERT(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof path, "%s/script", dir);
+    pthread_t th[2];
+    txt_stop = 0;
+    for (int i = 0; i < 2; i++) ASSERT_OK(pthread_create(&th[i], NULL, spawn_true_loop, NULL));
+    int failures = 0, first_err = 0;
+    for (int round = 0; round < 2000; round++) {
+        unlink(path);
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+        ASSERT(fd >= 0);
+        write_all(fd, "#!/bin/true\n", 12);
+        close(fd);
+        const char *argv[] = {path, NULL};
+        subproc_opts o = SUBPROC_OPTS_INIT;
+        o.argv = argv;
+        subproc_proc *p;
+        subproc_error e;
+        int r = subproc_spawn(&p, &o, &e);
+        if (r < 0) {
+            failures++;
+            if (!first_err) first_err = r;
+            continue;
+        }
+        subproc_status st;
+        ASSERT_OK(subproc_proc_wait(p, &st));
+        subproc_proc_free(p);
+        ASSERT(st.exited && st.code == 0);
+    }
+    txt_stop = 1;
+    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    unlink(path);
+    rmdir(dir);
+    if (failures)
+        test_failf(__FILE__, __LINE__, "%d of 2000 spawns failed, first: %s", failures,
+                   subproc_strerror(first_err));
+}
+
+/* ---- fd plans under a tight child fd limit ---- */
+
+#include "rel.h"
+#include <sys/mman.h>
+
+static char plan_ids[REL_MAXFD][48];
+
+/* Fork mode's "fds": no new fd is needed to look (fstat by number), so it works under any
+ * limit, where even the dynamic loader of an exec'd program could not open its libraries. */
+static int list_fds_fn(void *arg)
+{
+    (void)arg;
+    char line[96];
+    for (int fd = 0; fd < 256; fd++) {
+        struct stat st;
+        if (fstat(fd, &st) < 0) continue;
+        int k = snprintf(line, sizeof line, "%d %llu:%llu\n", fd, (unsigned long long)st.st_dev,
+                         (unsigned long long)st.st_ino);
+        if (write(1, line, (size_t)k) < 0) return 1;
+    }
+    return 0;
+}
+
+/* Spawn the helper "fds" (fork mode's list_fds_fn when fork_mode) with map[0, n) and the
+ * child's RLIMIT_NOFILE at limit; check that each target holds its source's file and nothing
+ * else is open above 2. */
+static void check_plan_mode(const subproc_fdmap *map, size_t n, rlim_t limit, int fork_mode,
+                            int line)
+{
+    char want[8][48];
+    for (size_t i = 0; i < n; i++) rel_ident(map[i].parent_fd, want[i], sizeof want[i]);
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    if (fork_mode)
+        o.fn = list_fds_fn;
+    else
+        o.argv = helper_argv("fds", NULL);
+    o.fds = map;
+    o.nfds = n;
+    struct rlimit cur;
+    getrlimit(RLIMIT_NOFILE, &cur);
+    subproc_rlimit rl = {RLIMIT_NOFILE, limit, cur.rlim_max}; /* the helper may raise it */
+    o.rlimits = &rl;
+    o.nrlimits = 1;
+    subproc_result r;
+    char buf[700];
+    int rc = subproc_run(&r, &o, NULL);
+    if (rc != 0)
+        test_failf(__FILE__, line, "limit %llu: %s", (unsigned long long)limit,
+                   subproc_result_str(&r, buf, sizeof buf));
+    if (!r.status.exited || r.status.code != 0)
+        test_failf(__FILE__, line, "limit %llu: helper %s", (unsigned long long)limit,
+                   subproc_result_str(&r, buf, sizeof buf));
+    rel_parse_fds(r.out.data, plan_ids);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(plan_ids[map[i].child_fd], want[i]) != 0)
+            test_failf(__FILE__, line, "limit %llu: child fd %d is \"%s\", want \"%s\"",
+                       (unsigned long long)limit, map[i].child_fd, plan_ids[map[i].child_fd],
+                       want[i]);
+    for (int fd = 3; fd < REL_MAXFD; fd++) {
+        int wanted = 0;
+        for (size_t i = 0; i < n; i++) wanted |= map[i].child_fd == fd;
+        if (!wanted && plan_ids[fd][0])
+            test_failf(__FILE__, line, "limit %llu: fd %d open in the child",
+                       (unsigned long long)limit, fd);
+    }
+    subproc_result_free(&r);
+}
+#define check_plan(map, n, limit, line) check_plan_mode(map, n, limit, 0, line)
+
+TEST(field_fd_cycle_under_tight_limit)
+{
+    /* Parent fds 3, 4, 5 as the cycle 3->4, 4->5, 5->3 with the child's limit at 7 (the field
+     * report), and at every limit down to the smallest the targets fit under. */
+    int saved[3];
+    for (int i = 0; i < 3; i++) saved[i] = fcntl(3 + i, F_DUPFD_CLOEXEC, 200);
+    for (int i = 0; i < 3; i++) {
+        int m = memfd_create("plan", MFD_CLOEXEC);
+        ASSERT(m >= 0);
+        if (m != 3 + i) {
+            ASSERT_EQ(dup3(m, 3 + i, O_CLOEXEC), 3 + i);
+            close(m);
+        }
+    }
+    subproc_fdmap cycle[3] = {{3, 4}, {4, 5}, {5, 3}};
+    /* An exec'd program needs one number to spare (its loader opens its libraries). */
+    for (rlim_t lim = 7; lim <= 12; lim++) check_plan(cycle, 3, lim, __LINE__);
+    /* Fork mode needs none: the limit is exactly the targets' 0-5. */
+    check_plan_mode(cycle, 3, 6, 1, __LINE__);
+    subproc_fdmap ident[3] = {{3, 3}, {4, 4}, {5, 5}};
+    check_plan(ident, 3, 7, __LINE__);
+    check_plan_mode(ident, 3, 6, 1, __LINE__);
+    subproc_fdmap swap[3] = {{3, 4}, {4, 3}, {5, 5}};
+    check_plan(swap, 3, 7, __LINE__);
+    check_plan_mode(swap, 3, 6, 1, __LINE__);
+    subproc_fdmap chain[3] = {{3, 4}, {4, 5}, {5, 6}};
+    check_plan(chain, 3, 8, __LINE__);
+    check_plan_mode(chain, 3, 7, 1, __LINE__);
+    for (int i = 0; i < 3; i++) {
+        close(3 + i);
+        if (saved[i] >= 0) {
+            dup3(saved[i], 3 + i, 0);
+            close(saved[i]);
+        }
+    }
+}
+
+TEST(field_fd_two_cycles_under_tight_limit)
+{
+    /* Two cycles (3<->4, 5->6->7->5): a temporary for each; targets below 8, limits 8 and 9. */
+    int saved[5];
+    for (int i = 0; i < 5; i++) saved[i] = fcntl(3 + i, F_DUPFD_CLOEXEC, 200);
+    for (int i = 0; i < 5; i++) {
+        int m = memfd_create("plan", MFD_CLOEXEC);
+        ASSERT(m >= 0);
+        if (m != 3 + i) {
+            ASSERT_EQ(dup3(m, 3 + i, O_CLOEXEC), 3 + i);
+            close(m);
+        }
+    }
+    subproc_fdmap map[5] = {{3, 4}, {4, 3}, {5, 6}, {6, 7}, {7, 5}};
+    check_plan(map, 5, 9, __LINE__);
+    check_plan_mode(map, 5, 8, 1, __LINE__);
+    for (int i = 0; i < 5; i++) {
+        close(3 + i);
+        if (saved[i] >= 0) {
+            dup3(saved[i], 3 + i, 0);
+            close(saved[i]);
+        }
+    }
+}

@@ -181,6 +181,20 @@ typedef struct subproc_rlimit {
 #define SUBPROC_NO_NEW_PRIVS (1u << 10)  /* Linux PR_SET_NO_NEW_PRIVS */
 #define SUBPROC_NO_PATH_SEARCH (1u << 11) /* never search PATH, even for a bare name */
 #define SUBPROC_FORCE_FORK (1u << 12)    /* use the portable fork/exec backend for this spawn */
+/*
+ * Start the child detached: it is never this process's child, so it can outlive the handle and
+ * the calling process and is never this process's zombie. The library forks an intermediate
+ * process that forks the program and exits at once; the intermediate is reaped inside
+ * subproc_spawn(), and the program is re-parented by the kernel to init (or to the nearest
+ * ancestor that set PR_SET_CHILD_SUBREAPER - when that is the caller itself, the program is its
+ * child again and the caller must reap it). Every setup step and the exec are still checked:
+ * a failure comes back from subproc_spawn() as usual. The handle then only holds the program's
+ * PID, as it was at the start (it may be recycled once the program ends: the library never
+ * signals it), and the parent ends of its pipes: waits give -ECHILD, signals -ESRCH,
+ * subproc_proc_pgid() -1, subproc_proc_free() kills nothing. Uses the portable backend (a real
+ * fork). Not with pdeathsig (the intermediate would be the parent that dies).
+ */
+#define SUBPROC_DETACH (1u << 16)
 
 #define SUBPROC_OPTS_VERSION 1
 
@@ -345,7 +359,10 @@ int subproc_proc_terminate(subproc_proc *p, int sig, int grace_ms, unsigned flag
 /*
  * Release the handle: closes its pipe ends and pidfd. A child that has not been reaped yet is
  * killed with SIGKILL (the child only, not its group) and reaped first, so no zombie is left.
- * To let a child finish, wait for it before freeing. NULL is allowed.
+ * To let a child finish, wait for it before freeing. To start a program that outlives the
+ * handle and this process, start it with SUBPROC_DETACH: a child of this process that is let go
+ * unreaped would stay a zombie until this process reaps it or exits, which is why there is no
+ * call to let a running child go. NULL is allowed.
  */
 void subproc_proc_free(subproc_proc *p);
 

@@ -213,6 +213,29 @@ _Noreturn static void fork_mode_run(struct subproc__plan *pl)
     _exit(code);
 }
 
+/*
+ * SUBPROC_DETACH: become the intermediate. Fork once more (the raw system call: no atfork
+ * handler of the caller's runs, none may), hand the program's PID to the parent through shared
+ * memory and exit at once; the parent reaps us, and the kernel re-parents the program. The
+ * program goes on with the setup; the error pipe reaches it too, so a failed step or exec is
+ * reported as always, and end-of-file on it still means the exec succeeded.
+ */
+static void detach(struct subproc__plan *pl)
+{
+#if defined(__linux__) && defined(SYS_fork)
+    pid_t pid = (pid_t)syscall(SYS_fork);
+#elif defined(__linux__)
+    pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+#else
+    pid_t pid = fork();
+#endif
+    if (pid < 0) fail(pl, SUBPROC_STEP_CLONE, errno, -1, -1);
+    if (pid > 0) {
+        *pl->detached_pid = pid;
+        _exit(0);
+    }
+}
+
 _Noreturn void subproc__child(struct subproc__plan *pl)
 {
     unsigned f = pl->flags;
@@ -222,6 +245,8 @@ _Noreturn void subproc__child(struct subproc__plan *pl)
      * thread has just written through an O_CLOEXEC fd and closed, which then cannot be executed
      * (ETXTBSY) while a copy of that fd stays open anywhere. */
     close_all_but(pl, pl->early, pl->nearly, pl->errfd);
+
+    if (f & SUBPROC_DETACH) detach(pl);
 
     reset_signals(pl);
 

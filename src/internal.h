@@ -63,6 +63,8 @@ struct subproc__plan {
     size_t ngroups;
 
     int errfd; /* error pipe write end (fork backends), or -1: report into the fields below */
+    /* SUBPROC_DETACH: shared memory (MAP_SHARED) where the intermediate puts the program's PID */
+    volatile pid_t *detached_pid;
 
     /* child writes: the failure, when there is one */
     volatile int fail_step;

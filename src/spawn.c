@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #ifdef __linux__
 #include <sys/syscall.h>
@@ -98,7 +99,7 @@ static int check_opts(const subproc_opts *o, subproc_error *err)
     if (o->version != SUBPROC_OPTS_VERSION)
         return bad(err, EINVAL, -1, "version is %u, this library takes %d: start from "
                                     "SUBPROC_OPTS_INIT", o->version, SUBPROC_OPTS_VERSION);
-    const unsigned known = (SUBPROC_FORCE_FORK << 1) - 1;
+    const unsigned known = ((SUBPROC_FORCE_FORK << 1) - 1) | SUBPROC_DETACH;
     if (o->flags & ~known)
         return bad(err, EINVAL, -1, "flags has unknown bits 0x%x", o->flags & ~known);
     if (o->argv && o->fn)
@@ -126,6 +127,9 @@ static int check_opts(const subproc_opts *o, subproc_error *err)
         return bad(err, EINVAL, -1, "SUBPROC_JOIN_PGROUP needs pgid > 0, not %d", (int)o->pgid);
     if (o->pdeathsig && !subproc__sig_valid(o->pdeathsig))
         return bad(err, EINVAL, -1, "pdeathsig %d is not a signal number", o->pdeathsig);
+    if (o->pdeathsig && (o->flags & SUBPROC_DETACH))
+        return bad(err, EINVAL, -1, "pdeathsig and SUBPROC_DETACH exclude each other: a "
+                                    "detached child's parent is not this process");
     if ((o->flags & SUBPROC_SET_GROUPS) && o->ngroups && !o->groups)
         return bad(err, EINVAL, -1, "SUBPROC_SET_GROUPS: ngroups is %zu but groups is NULL",
                    o->ngroups);
@@ -332,6 +336,26 @@ static int build_fd_plan(struct spawn_ctx *c, const subproc_opts *o, subproc_err
     return 0;
 }
 
+/* SUBPROC_DETACH: the portable backend starts the intermediate (child.c), which is reaped here
+ * whatever happened; *pid becomes the program's. */
+static int spawn_detached(struct subproc__plan *pl, pid_t *pid, int *pidfd, subproc_error *err)
+{
+    volatile pid_t *shared = mmap(NULL, sizeof *shared, PROT_READ | PROT_WRITE,
+                                  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (shared == MAP_FAILED) return subproc__fail(err, SUBPROC_STEP_CLONE, errno, -1, NULL);
+    *shared = 0;
+    pl->detached_pid = shared;
+    pid_t mid = -1;
+    int r = subproc__spawn_posix(pl, &mid, pidfd, err);
+    if (r == 0) {
+        subproc__reap(mid); /* it exited right after its fork */
+        *pid = *shared;
+        *pidfd = -1;
+    }
+    munmap((void *)shared, sizeof *shared);
+    return r;
+}
+
 static void fill_exec_error(const struct spawn_ctx *c, const subproc_opts *o, subproc_error *err,
                             int step, int e, int fd, int cand)
 {
@@ -396,7 +420,9 @@ int subproc_spawn(subproc_proc **out, const subproc_opts *o, subproc_error *err)
 
     pid_t pid = -1;
     int pidfd = -1;
-    if (o->fn || force_posix || (o->flags & SUBPROC_FORCE_FORK))
+    if (o->flags & SUBPROC_DETACH)
+        r = spawn_detached(pl, &pid, &pidfd, err);
+    else if (o->fn || force_posix || (o->flags & SUBPROC_FORCE_FORK))
         r = subproc__spawn_posix(pl, &pid, &pidfd, err);
     else
         r = subproc__spawn_linux(pl, &pid, &pidfd, err);
@@ -405,7 +431,8 @@ int subproc_spawn(subproc_proc **out, const subproc_opts *o, subproc_error *err)
                                            pl->fail_fd, pl->fail_cand);
         goto fail;
     }
-    if (pidfd < 0 && o->fn && !force_posix) pidfd = subproc__pidfd_open(pid);
+    if (pidfd < 0 && o->fn && !force_posix && !(o->flags & SUBPROC_DETACH))
+        pidfd = subproc__pidfd_open(pid);
     if (pidfd < -1) pidfd = -1;
 
     p->pid = pid;
@@ -413,6 +440,11 @@ int subproc_spawn(subproc_proc **out, const subproc_opts *o, subproc_error *err)
     p->pgid = (o->flags & (SUBPROC_NEW_PGROUP | SUBPROC_NEW_SESSION)) ? pid
               : (o->flags & SUBPROC_JOIN_PGROUP)                      ? o->pgid
                                                                       : -1;
+    if (o->flags & SUBPROC_DETACH) {
+        /* Not ours: nothing to wait for, signal or kill (see SUBPROC_DETACH). */
+        p->pgid = -1;
+        p->reaped = p->lost = 1;
+    }
     for (int i = 0; i < 3; i++) p->fds[i] = c.parent[i];
     pthread_mutex_init(&p->lock, NULL);
     ctx_release(&c, 1);

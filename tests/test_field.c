@@ -1103,3 +1103,137 @@ TEST(field_fd_two_cycles_under_tight_limit)
         }
     }
 }
+
+/* ---- detached children ---- */
+
+/* No child of this process exists (no zombie either). */
+static int no_children(void)
+{
+    int ws;
+    return waitpid(-1, &ws, WNOHANG) == -1 && errno == ECHILD;
+}
+
+/* The parent PID of pid, from /proc, or -1. */
+static int ppid_of(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return -1;
+    buf[n] = '\0';
+    const char *rp = strrchr(buf, ')');
+    int ppid = -1;
+    char state;
+    if (!rp || sscanf(rp + 1, " %c %d", &state, &ppid) != 2) return -1;
+    return ppid;
+}
+
+TEST(field_detach_outlives_handle)
+{
+    /* A detached program runs on after subproc_proc_free(), is never our child, and its output
+     * still arrives through the pipe the handle gave. */
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    o.argv = helper_argv("chunks", "one ", "two", NULL);
+    o.flags = SUBPROC_DETACH;
+    o.stdio[1].kind = SUBPROC_IO_PIPE;
+    subproc_proc *p;
+    ASSERT_OK(subproc_spawn(&p, &o, NULL));
+    pid_t pid = subproc_proc_pid(p);
+    ASSERT(pid > 0);
+    int fd = subproc_proc_take_fd(p, 1);
+    ASSERT(no_children()); /* the intermediate was reaped, the program is not ours */
+    ASSERT(ppid_of(pid) != getpid());
+    ASSERT_EQ(subproc_proc_pgid(p), -1);
+    ASSERT_EQ(subproc_proc_wait(p, NULL), -ECHILD);
+    ASSERT_EQ(subproc_proc_signal(p, SIGTERM), -ESRCH);
+    ASSERT_EQ(subproc_proc_done(p), 0);
+    subproc_proc_free(p); /* kills nothing */
+    char *out = read_all(fd, NULL);
+    close(fd);
+    ASSERT_STREQ(out, "one two");
+    free(out);
+    ASSERT(no_children());
+}
+
+TEST(field_detach_exec_and_setup_errors_reported)
+{
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    const char *missing[] = {"/nonexistent/prog", NULL};
+    o.argv = missing;
+    o.flags = SUBPROC_DETACH;
+    subproc_proc *p = NULL;
+    subproc_error e;
+    ASSERT_EQ(subproc_spawn(&p, &o, &e), -ENOENT);
+    ASSERT(p == NULL);
+    ASSERT_EQ(e.step, SUBPROC_STEP_EXEC);
+    ASSERT_STREQ(e.path, "/nonexistent/prog");
+    o.argv = helper_argv("exit", "0", NULL);
+    o.cwd = "/nonexistent/dir";
+    ASSERT_EQ(subproc_spawn(&p, &o, &e), -ENOENT);
+    ASSERT_EQ(e.step, SUBPROC_STEP_CHDIR);
+    o.cwd = NULL;
+    o.pdeathsig = SIGTERM;
+    SPAWN_SAYS(&o, EINVAL, "options: pdeathsig and SUBPROC_DETACH exclude each other: a detached "
+                           "child's parent is not this process");
+    ASSERT(no_children());
+}
+
+static int spawn_detached_sleeper(void *arg)
+{
+    (void)arg;
+    /* A program that detaches a sleeper and ends: the sleeper must outlive it. */
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    o.argv = helper_argv("sleep", "20000", NULL);
+    o.flags = SUBPROC_DETACH | SUBPROC_NEW_SESSION;
+    o.stdio[0].kind = o.stdio[1].kind = o.stdio[2].kind = SUBPROC_IO_NULL;
+    subproc_proc *p;
+    if (subproc_spawn(&p, &o, NULL) < 0) return 1;
+    char line[32];
+    int n = snprintf(line, sizeof line, "%d", (int)subproc_proc_pid(p));
+    subproc_proc_free(p);
+    return write(1, line, (size_t)n) == n ? 0 : 2;
+}
+
+TEST(field_detach_outlives_caller)
+{
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    o.fn = spawn_detached_sleeper;
+    subproc_result r;
+    ASSERT_OK(subproc_run(&r, &o, NULL));
+    ASSERT(r.status.exited && r.status.code == 0);
+    pid_t pid = atoi(r.out.data);
+    subproc_result_free(&r);
+    ASSERT(pid > 1);
+    ASSERT_EQ(kill(pid, 0), 0); /* still running, though who started it is gone */
+    ASSERT(ppid_of(pid) != getpid());
+    kill(pid, SIGKILL);
+    ASSERT(no_children());
+}
+
+static int fn_says_hi(void *arg)
+{
+    (void)arg;
+    printf("hi from a detached fn");
+    return 0;
+}
+
+TEST(field_detach_fork_mode)
+{
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    o.fn = fn_says_hi;
+    o.flags = SUBPROC_DETACH;
+    o.stdio[1].kind = SUBPROC_IO_PIPE;
+    subproc_proc *p;
+    ASSERT_OK(subproc_spawn(&p, &o, NULL));
+    ASSERT_EQ(subproc_proc_pidfd(p), -1);
+    int fd = subproc_proc_take_fd(p, 1);
+    subproc_proc_free(p);
+    char *out = read_all(fd, NULL);
+    close(fd);
+    ASSERT_STREQ(out, "hi from a detached fn");
+    free(out);
+    ASSERT(no_children());
+}

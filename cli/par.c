@@ -149,6 +149,7 @@ static void write_json(FILE *f, const par *p, size_t skipped)
                         jb->out_total);
         cli_json_output(&j, "stderr", jb->err, jb->err_len, jb->err_head_len, jb->err_truncated,
                         jb->err_total);
+        cli_json_bool(&j, "output_incomplete", jb->output_incomplete);
         if (job_failed(jb)) {
             char w[800];
             job_words(jb, w, sizeof w);

@@ -732,6 +732,9 @@ typedef struct subproc_job {
     size_t err_head_len;
     unsigned long long out_total; /* bytes the job wrote to stdout, kept or not */
     unsigned long long err_total;
+    int output_incomplete; /* with CAPTURE: the job ended, but something it started still held
+                              a capture pipe a second later; output written after is missing
+                              (see subproc_comm_opts.wait_delay_ms) */
 } subproc_job;
 
 #define SUBPROC_POOL_CAPTURE (1u << 0)       /* capture stdout and stderr of each job */

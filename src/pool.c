@@ -38,6 +38,7 @@ struct slot {
     int64_t kill_at;     /* SIGKILL time once SIGTERM went out, 0: not yet */
     int64_t drain_until; /* after the reap, when to give up on the pipes */
     int exited;
+    int incomplete; /* a pipe was still open when the drain ended */
 };
 
 struct pool {
@@ -220,6 +221,7 @@ static void finish(struct pool *pl, struct slot *s, int64_t now, size_t *ndone, 
         j->err_head_len = s->ring[1] && s->trunc[1] ? s->head[1] : s->len[1];
         j->out_total = s->total[0];
         j->err_total = s->total[1];
+        j->output_incomplete = s->incomplete;
     }
     j->wall_usec = (now - s->start_ms) * 1000;
     subproc_proc_free(s->p);
@@ -245,6 +247,7 @@ static int start(struct pool *pl, struct slot *s, subproc_job *j, unsigned idx, 
     if (pl->v3) {
         j->out_head_len = j->err_head_len = 0;
         j->out_total = j->err_total = 0;
+        j->output_incomplete = 0;
     }
     j->spawn_rc = subproc_spawn(&s->p, &o, &j->error);
     if (j->spawn_rc < 0) return j->spawn_rc;
@@ -281,6 +284,7 @@ static void tick(struct pool *pl, int64_t now, size_t *ndone, size_t total)
         if (!s->exited && s->kill_at && now >= s->kill_at) group_kill(s, SIGKILL);
         if (!s->exited && (s->p->pidfd < 0 || pl->epfd < 0)) check_exit(pl, s, now);
         if (s->exited && s->drain_until && now >= s->drain_until) {
+            if (s->fd[0] >= 0 || s->fd[1] >= 0) s->incomplete = 1;
             for (int k = 0; k < 2; k++) close_pipe(pl, s, k);
         }
         if (s->exited && s->fd[0] < 0 && s->fd[1] < 0) finish(pl, s, now, ndone, total);

@@ -1237,3 +1237,62 @@ TEST(field_detach_fork_mode)
     free(out);
     ASSERT(no_children());
 }
+
+/* ---- more of the same kinds ---- */
+
+static char pool_inner_sigs[512];
+
+static void on_done_starts_child(void *ud, subproc_job *job, size_t ndone, size_t total)
+{
+    (void)ud, (void)job, (void)ndone, (void)total;
+    start_inner(NULL, 1, NULL, 0);
+    snprintf(pool_inner_sigs, sizeof pool_inner_sigs, "%s", inner_sigs);
+}
+
+TEST(field_pool_on_done_child_sees_caller_mask)
+{
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    o.argv = helper_argv("out", "x", NULL);
+    subproc_job job = {.opts = &o};
+    subproc_pool_opts po = SUBPROC_POOL_OPTS_INIT;
+    po.flags = SUBPROC_POOL_CAPTURE;
+    po.on_done = on_done_starts_child;
+    ASSERT_OK(subproc_pool_run(&job, 1, &po));
+    subproc_job_clear(&job);
+    ASSERT(strstr(pool_inner_sigs, "blocked:"));
+    ASSERT_EQ(listed_blocked(pool_inner_sigs, SIGPIPE), 0);
+}
+
+TEST(field_pool_daemonizing_job)
+{
+    /* A job whose child exits at once while what it forked holds the capture pipe: the job's
+     * real status, not timed out (even with a deadline), and the flag. */
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    o.argv = helper_argv("daemonize", "20000", NULL);
+    subproc_job job = {.opts = &o};
+    subproc_pool_opts po = SUBPROC_POOL_OPTS_INIT;
+    po.flags = SUBPROC_POOL_CAPTURE;
+    po.timeout_ms = 3000;
+    ASSERT_OK(subproc_pool_run(&job, 1, &po));
+    kill_started(job.out);
+    ASSERT_EQ(job.timed_out, 0);
+    ASSERT(job.status.exited && job.status.code == 0);
+    ASSERT_EQ(job.output_incomplete, 1);
+    subproc_job_clear(&job);
+}
+
+TEST(field_cli_tiny_durations)
+{
+    /* The other end: a 1 ms deadline fires (124), -k 1 ms kills a TERM-ignoring program. */
+    subproc_result r;
+    ASSERT_EQ(cli_run(&r, "run", "-t", "0.001", "--", "@", "helper", "sleep", "20000", NULL), 124);
+    subproc_result_free(&r);
+    ASSERT_EQ(cli_run(&r, "run", "--capture", "-t", "0.001", "-k", "0.001", "--", "@", "helper",
+                      "ignore-term", "20000", NULL),
+              124);
+    subproc_result_free(&r);
+    ASSERT_EQ(cli_run(&r, "par", "-t", "0.001", "--", "@", "helper", "sleep", ":::", "20000",
+                      NULL),
+              1);
+    subproc_result_free(&r);
+}

@@ -329,8 +329,9 @@ static int pump_loop(struct subproc__pump *pm, int64_t deadline, int wake_fd, in
 {
     struct pollfd pf[SUBPROC__PUMP_MAX_OUT + 2];
     struct subproc__pump_out *who[SUBPROC__PUMP_MAX_OUT + 2];
+    int look = 1; /* ask done(): at first, then only when wake_fd (if any) fired */
     for (;;) {
-        if (done && done(arg)) return 1;
+        if (done && look && done(arg)) return 1;
         size_t n = 0;
         if (pm->in_fd >= 0) {
             pf[n] = (struct pollfd){pm->in_fd, POLLOUT, 0};
@@ -360,6 +361,7 @@ static int pump_loop(struct subproc__pump *pm, int64_t deadline, int wake_fd, in
             if (errno == EINTR || errno == EAGAIN) continue;
             return -errno;
         }
+        look = nfd == n || pf[n].revents;
         for (size_t i = 0; i < n; i++) {
             if (!pf[i].revents) continue;
             if (!who[i]) {

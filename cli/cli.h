@@ -196,6 +196,11 @@ int cli_build_env(const char *cmd, int ignore_env, const cli_envop *ops, size_t 
 int cli_build_rlimits(const char *cmd, const cli_run_opts *o, subproc_rlimit *rl);
 /* stdout, stderr and their truncation flags for --capture (cap NULL: empty). */
 void cli_json_capture(cli_json *j, const subproc_result *cap);
+/* One captured stream as NAME (everything kept, or the head when bytes were dropped),
+ * NAME_tail (the most recent bytes after the gap; "" when nothing was dropped),
+ * NAME_omitted_bytes (how many bytes the gap stands for) and NAME_truncated. */
+void cli_json_output(cli_json *j, const char *name, const char *data, size_t len,
+                     size_t head_len, int truncated, unsigned long long total);
 /* The copy of captured output to subproc's stdout/stderr (tee.c): an on_output callback. When
  * a copy fails with EPIPE, p (the writer) gets SIGPIPE, as it would writing there itself.
  * cli_tee_init() blocks SIGPIPE in the calling thread. */

@@ -154,3 +154,18 @@ void cli_json_array_int(cli_json *j, long long val)
 {
     cli_json_int(j, NULL, val);
 }
+
+void cli_json_output(cli_json *j, const char *name, const char *data, size_t len,
+                     size_t head_len, int truncated, unsigned long long total)
+{
+    char key[64];
+    if (!data) len = head_len = 0;
+    if (!truncated || head_len > len) head_len = len;
+    cli_json_strn(j, name, data, head_len);
+    snprintf(key, sizeof key, "%s_tail", name);
+    cli_json_strn(j, key, data ? data + head_len : NULL, len - head_len);
+    snprintf(key, sizeof key, "%s_omitted_bytes", name);
+    cli_json_int(j, key, truncated && total > len ? (long long)(total - len) : 0);
+    snprintf(key, sizeof key, "%s_truncated", name);
+    cli_json_bool(j, key, truncated);
+}

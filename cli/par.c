@@ -145,8 +145,11 @@ static void write_json(FILE *f, const par *p, size_t skipped)
         cli_json_bool(&j, "core_dumped", jb->started && st->core_dumped);
         cli_json_bool(&j, "timed_out", jb->timed_out);
         cli_json_int(&j, "wall_ms", jb->wall_usec / 1000);
-        cli_json_strn(&j, "stdout", jb->out, jb->out_len);
-        cli_json_strn(&j, "stderr", jb->err, jb->err_len);
+        cli_json_output(&j, "stdout", jb->out, jb->out_len, jb->out_head_len, jb->out_truncated,
+                        jb->out_total);
+        cli_json_output(&j, "stderr", jb->err, jb->err_len, jb->err_head_len, jb->err_truncated,
+                        jb->err_total);
+        cli_json_bool(&j, "output_incomplete", jb->output_incomplete);
         if (job_failed(jb)) {
             char w[800];
             job_words(jb, w, sizeof w);

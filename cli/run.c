@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -23,6 +24,13 @@ static long long now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* now + ms, saturating: a huge -t or -k means "far in the future", never a wrapped past. */
+static long long deadline_after(long long ms)
+{
+    long long now = now_ms();
+    return ms > LLONG_MAX - now ? LLONG_MAX : now + ms;
 }
 
 void cli_run_usage(FILE *f)
@@ -170,7 +178,7 @@ static int rest_alive(subproc_proc *p)
 static int supervise(subproc_proc *p, const cli_run_opts *o, run_result *res)
 {
     enum { RUNNING, GRACE, KILLED } phase = RUNNING;
-    long long deadline = o->timeout_ms ? now_ms() + o->timeout_ms : -1;
+    long long deadline = o->timeout_ms ? deadline_after(o->timeout_ms) : -1;
     int r, child_gone = 0;
     for (;;) {
         long long slice = WAIT_SLICE_MS;
@@ -208,7 +216,7 @@ static int supervise(subproc_proc *p, const cli_run_opts *o, run_result *res)
              * timeout(1) does, follow with CONT). */
             if (o->signal != SIGKILL && o->signal != SIGCONT) signal_all(p, SIGCONT);
             phase = GRACE;
-            deadline = o->kill_after_ms ? now_ms() + o->kill_after_ms : -1;
+            deadline = o->kill_after_ms ? deadline_after(o->kill_after_ms) : -1;
             if (child_gone && deadline < 0) break;
         } else if (phase == GRACE) {
             signal_all(p, SIGKILL);
@@ -227,10 +235,14 @@ void cli_json_capture(cli_json *j, const subproc_result *cap)
 {
     static const subproc_capture none;
     const subproc_capture *c[2] = {cap ? &cap->out : &none, cap ? &cap->err : &none};
-    cli_json_strn(j, "stdout", c[0]->data, c[0]->len);
-    cli_json_strn(j, "stderr", c[1]->data, c[1]->len);
-    cli_json_bool(j, "stdout_truncated", c[0]->truncated);
-    cli_json_bool(j, "stderr_truncated", c[1]->truncated);
+    /* Head and tail of a cut stream stay apart, with the size of the gap between them. */
+    cli_json_output(j, "stdout", c[0]->data, c[0]->len, c[0]->head_len, c[0]->truncated,
+                    c[0]->total);
+    cli_json_output(j, "stderr", c[1]->data, c[1]->len, c[1]->head_len, c[1]->truncated,
+                    c[1]->total);
+    /* The program ended but something it started still held a pipe when the wait delay ran out:
+     * output written after that is missing. */
+    cli_json_bool(j, "output_incomplete", cap && cap->output_incomplete);
 }
 
 /* --capture: the library reads the pipes and enforces the deadline (a grandchild holding a pipe

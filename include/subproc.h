@@ -75,7 +75,10 @@ typedef struct subproc_error {
     subproc_step step; /* where it failed */
     int err;           /* positive errno value, the same as -(return value) */
     int fd;            /* the fd concerned (a child fd number), or -1 */
-    char path[512];    /* the path concerned (program, cwd, file), possibly cut, or "" */
+    char path[512];    /* the path concerned (program, cwd, file), possibly cut, or "";
+                          for SUBPROC_STEP_VALIDATE, which field is wrong and why, in words
+                          ("version is 0: start from SUBPROC_OPTS_INIT ..."); for
+                          SUBPROC_ECHECK, how the child ended ("exited with 3") */
 } subproc_error;
 
 /* Text for a negative (or positive) errno value returned by this library. Never NULL. */
@@ -83,8 +86,11 @@ const char *subproc_strerror(int err);
 /* Short name of a step: "exec", "chdir", "fd map", ... Never NULL. */
 const char *subproc_step_name(subproc_step step);
 /*
- * Puts an error in words: "exec /no/such: No such file or directory", "chdir /x: Permission
- * denied", "fd map (fd 7): Bad file descriptor". Returns buf. Always NUL-terminates when len > 0.
+ * Puts an error in words, naming the step or the field: "exec /no/such: No such file or
+ * directory", "chdir /x: Permission denied", "fd map (fd 7): Bad file descriptor", "resolve
+ * prog: not found in PATH (No such file or directory)", "options: version is 0: start from
+ * SUBPROC_OPTS_INIT or subproc_opts_init()", "check failed: the child exited with 1, not 0".
+ * Returns buf. Always NUL-terminates when len > 0.
  */
 char *subproc_error_str(const subproc_error *e, char *buf, size_t len);
 
@@ -178,6 +184,20 @@ typedef struct subproc_rlimit {
 #define SUBPROC_NO_NEW_PRIVS (1u << 10)  /* Linux PR_SET_NO_NEW_PRIVS */
 #define SUBPROC_NO_PATH_SEARCH (1u << 11) /* never search PATH, even for a bare name */
 #define SUBPROC_FORCE_FORK (1u << 12)    /* use the portable fork/exec backend for this spawn */
+/*
+ * Start the child detached: it is never this process's child, so it can outlive the handle and
+ * the calling process and is never this process's zombie. The library forks an intermediate
+ * process that forks the program and exits at once; the intermediate is reaped inside
+ * subproc_spawn(), and the program is re-parented by the kernel to init (or to the nearest
+ * ancestor that set PR_SET_CHILD_SUBREAPER - when that is the caller itself, the program is its
+ * child again and the caller must reap it). Every setup step and the exec are still checked:
+ * a failure comes back from subproc_spawn() as usual. The handle then only holds the program's
+ * PID, as it was at the start (it may be recycled once the program ends: the library never
+ * signals it), and the parent ends of its pipes: waits give -ECHILD, signals -ESRCH,
+ * subproc_proc_pgid() -1, subproc_proc_free() kills nothing. Uses the portable backend (a real
+ * fork). Not with pdeathsig (the intermediate would be the parent that dies).
+ */
+#define SUBPROC_DETACH (1u << 16)
 
 /*
  * Tree containment (subproc_opts.contain, version 2): keep the child's whole process tree under a
@@ -240,9 +260,13 @@ typedef struct subproc_cgroup_limits {
  * matches implicitly. No shell is ever involved.
  *
  * Fork mode: the child is a fork() of the caller; after the same setup it runs fn(fn_arg) and
- * exits with its return value (& 0xff). In a multi-threaded parent the child has only the
- * calling thread: locks held by other threads stay held, so fn should restrict itself to
- * async-signal-safe functions there (see subproc(3)).
+ * exits with its return value (& 0xff) through _exit() (the parent's atexit handlers never run
+ * in it). What fn wrote to stdout and stderr through stdio is flushed when it returns; what the
+ * parent had buffered in them at the fork is dropped in the child (the parent writes it
+ * itself). Other streams fn opens it must fclose() itself. In a multi-threaded parent the child
+ * has only the calling thread: locks held by other threads stay held (glibc resets stdio's own
+ * locks at fork, other libcs may not), so fn should restrict itself to async-signal-safe
+ * functions there, write(2) rather than stdio (see subproc(3)).
  */
 typedef struct subproc_opts {
     unsigned version; /* SUBPROC_OPTS_VERSION */
@@ -299,6 +323,10 @@ void subproc_opts_init(subproc_opts *opts);
  * Errors: -EINVAL (bad options: no argv, NUL in an argument or environment entry, bad flags,
  * bad stdio kind, duplicate or negative child fd, bad signal), -EBADF (a given fd is not open),
  * -ENOENT/-EACCES/-ENOEXEC/... from the step named in *err, -EAGAIN/-ENOMEM (clone), -EMFILE.
+ * -ETXTBSY only when the program stayed open for writing through 8 retries of execve() with
+ * growing sleeps (1 ms to 128 ms, 255 ms in all): a copy of a just-closed write fd in another
+ * thread's starting child goes away by itself. The child closes every fd the fd plan does not
+ * read before any other step, to keep such copies short-lived for others too.
  */
 int subproc_spawn(subproc_proc **out, const subproc_opts *opts, subproc_error *err);
 
@@ -406,7 +434,10 @@ int subproc_proc_terminate(subproc_proc *p, int sig, int grace_ms, unsigned flag
 /*
  * Release the handle: closes its pipe ends and pidfd. A child that has not been reaped yet is
  * killed with SIGKILL (the child only, not its group) and reaped first, so no zombie is left.
- * To let a child finish, wait for it before freeing. NULL is allowed.
+ * To let a child finish, wait for it before freeing. To start a program that outlives the
+ * handle and this process, start it with SUBPROC_DETACH: a child of this process that is let go
+ * unreaped would stay a zombie until this process reaps it or exits, which is why there is no
+ * call to let a running child go. NULL is allowed.
  */
 void subproc_proc_free(subproc_proc *p);
 
@@ -465,10 +496,13 @@ const char *subproc_proc_cgroup_path(const subproc_proc *p);
  * calling thread (poll() on non-blocking pipe ends), for any sizes, with an optional deadline.
  *
  * SIGPIPE: writing to a child that has exited raises SIGPIPE. The library never changes a signal
- * disposition; around its own writes it blocks SIGPIPE in the calling thread only
- * (pthread_sigmask), and when a write fails with EPIPE it consumes the SIGPIPE that write raised
- * (sigtimedwait with a zero timeout), unless one was already pending before - that one belongs to
- * the caller and stays pending. The write then counts as "the child did not want more input".
+ * disposition; around each of its own write() calls, and nothing else, it blocks SIGPIPE in the
+ * calling thread only (pthread_sigmask), and when such a write fails with EPIPE it consumes the
+ * SIGPIPE that write raised (sigtimedwait with a zero timeout), unless one was already pending
+ * before - that one belongs to the caller and stays pending. The write then counts as "the child
+ * did not want more input". Caller code the library calls (on_output, the pool's on_done) runs
+ * with the caller's own signal mask, so a child it starts, and a SIGPIPE its own writes raise,
+ * are exactly what they would be outside the library.
  */
 
 /*
@@ -501,7 +535,14 @@ typedef struct subproc_capture {
 /* Lines longer than this reach a SUBPROC_COMM_LINES callback in pieces of this size. */
 #define SUBPROC_COMM_LINE_MAX (1u << 20)
 
-#define SUBPROC_COMM_OPTS_VERSION 1
+/* 2 added wait_delay_ms (and, in subproc_result, output_incomplete); a caller built with
+ * version 1 (without them) is still accepted: the library then neither reads wait_delay_ms nor
+ * writes output_incomplete. */
+#define SUBPROC_COMM_OPTS_VERSION 2
+
+/* The bound on reading leftover output after the direct child ended, when a deadline is set and
+ * wait_delay_ms is 0 (see subproc_comm_opts). */
+#define SUBPROC_COMM_WAIT_DELAY_DEFAULT_MS 1000
 
 /*
  * How to talk to a child. Zero fields mean the default.
@@ -518,11 +559,24 @@ typedef struct subproc_capture {
  *   call returns -ECANCELED. Called in the calling thread, never concurrently.
  * tee_out_fd/tee_err_fd: with SUBPROC_COMM_TEE_OUT/ERR, output is also written there (blocking
  *   until written; a write error stops that tee and nothing else).
- * timeout_ms: deadline for the whole call; 0 or < 0 means none. When it passes, kill_signal
+ * timeout_ms: deadline for the whole call; 0 or < 0 means none. Any size is taken: a deadline
+ *   beyond the clock's range saturates (LLONG_MAX never passes, in effect). When it passes, kill_signal
  *   (0 = SIGTERM) goes to the child's process group (to the child alone when it has none),
  *   followed by SIGCONT (see subproc_proc_terminate), then SIGKILL after kill_grace_ms (0 = 2000); output keeps being read meanwhile. Once the direct
  *   child is reaped, what is left in the pipes is read for at most drain_ms (0 = 100 ms, < 0 =
  *   not at all), so a grandchild that holds a pipe open cannot keep the call from returning.
+ * wait_delay_ms (version 2): once the direct child has ended on its own, how long what is left
+ *   in the pipes is still read (the idea of Go's Cmd.WaitDelay). A descendant that inherited a
+ *   pipe - a daemon started with "cmd &" - can hold it open long after the child exited. After
+ *   the delay the call returns the child's real status (not timed out, even when the deadline
+ *   passes meanwhile), the output read so far, and out->output_incomplete = 1 when a pipe was
+ *   still open. > 0: that bound, with or without a deadline. 0: the default, which is
+ *   SUBPROC_COMM_WAIT_DELAY_DEFAULT_MS when a deadline is set, and no bound (read to end-of-file,
+ *   as without a deadline) otherwise. < 0: no bound at all; a descendant holding a pipe then
+ *   keeps the call waiting until the deadline, which ends it as a timeout. The descendant itself
+ *   is left running.
+ *   Noticing that the child ended costs nothing on the Linux backend (its pidfd is polled with
+ *   the pipes); the portable backend re-checks every 10 ms while a bound applies.
  */
 typedef struct subproc_comm_opts {
     unsigned version; /* SUBPROC_COMM_OPTS_VERSION */
@@ -538,6 +592,8 @@ typedef struct subproc_comm_opts {
     int kill_signal;
     int kill_grace_ms;
     int drain_ms;
+    /* Version 2 and later: */
+    long long wait_delay_ms;
 } subproc_comm_opts;
 
 #ifdef __cplusplus
@@ -553,6 +609,10 @@ typedef struct subproc_comm_opts {
  *   status.signaled is set. timed_out: the deadline passed. wall_usec: from the start of the
  *   call (run: from before the spawn) to the reap. error: a spawn failure (run), or for
  *   -SUBPROC_ECHECK err = SUBPROC_ECHECK and path = the status in words ("exited with 3").
+ * output_incomplete: the child ended, but a descendant still held one of its output pipes when
+ *   the wait delay ran out (see wait_delay_ms), so the captures may lack what it wrote later.
+ *   Written only by calls given a subproc_comm_opts of version 2 or later (the field does not
+ *   exist in a version 1 caller's struct); subproc_result_free() leaves it alone.
  */
 typedef struct subproc_result {
     subproc_status status;
@@ -560,6 +620,8 @@ typedef struct subproc_result {
     int timed_out;
     long long wall_usec;
     subproc_error error;
+    /* With a subproc_comm_opts of version 2 and later: */
+    int output_incomplete;
 } subproc_result;
 
 /*
@@ -789,13 +851,24 @@ typedef struct subproc_job {
     subproc_status status; /* when started */
     int timed_out;         /* the job's deadline passed and it was killed */
     char *out;             /* captured stdout (SUBPROC_POOL_CAPTURE), malloc'd, NUL-terminated;
-                              NULL when the job wrote nothing */
+                              NULL when the job wrote nothing to it or did not start */
     size_t out_len;
     char *err;             /* captured stderr, likewise */
     size_t err_len;
     int out_truncated;     /* bytes were dropped: past max_output, or no memory to keep them */
     int err_truncated;
     long long wall_usec;
+    /* Filled only when subproc_pool_opts.version is 3 or later (the fields do not exist in an
+     * older caller's array, whose elements the pool then steps through at their old size): */
+    size_t out_head_len;   /* out[0, out_head_len) is the head of the output and the rest of
+                              out_len its most recent bytes (the tail), as subproc_capture;
+                              out_head_len == out_len when nothing was dropped */
+    size_t err_head_len;
+    unsigned long long out_total; /* bytes the job wrote to stdout, kept or not */
+    unsigned long long err_total;
+    int output_incomplete; /* with CAPTURE: the job ended, but something it started still held
+                              a capture pipe a second later; output written after is missing
+                              (see subproc_comm_opts.wait_delay_ms) */
 } subproc_job;
 
 #define SUBPROC_POOL_CAPTURE (1u << 0)       /* capture stdout and stderr of each job */
@@ -805,10 +878,13 @@ typedef struct subproc_pool_opts {
     unsigned version; /* SUBPROC_POOL_OPTS_VERSION */
     unsigned flags;
     unsigned jobs;        /* at most this many at once; 0: the number of online CPUs */
-    long long timeout_ms; /* per job; 0: none. The job's process group gets kill_signal and
-                             SIGCONT, then SIGKILL after kill_grace_ms */
+    long long timeout_ms; /* per job; 0: none; any size (LLONG_MAX: never, in effect). The
+                             job's process group gets kill_signal and SIGCONT, then SIGKILL
+                             after kill_grace_ms */
     int kill_grace_ms;    /* 0: 2000 */
-    size_t max_output;    /* per stream with CAPTURE; 0: unlimited. The rest is dropped */
+    size_t max_output;    /* per stream with CAPTURE; 0: unlimited. Over it the first half is
+                             kept as the head and the most recent bytes as the tail, as
+                             subproc_comm_opts.max_output does */
     /* Called in the calling thread as each job ends, in completion order. */
     void (*on_done)(void *ud, subproc_job *job, size_t ndone, size_t total);
     void *ud;
@@ -816,8 +892,10 @@ typedef struct subproc_pool_opts {
     int kill_signal; /* sent at a job's deadline; 0: SIGTERM */
 } subproc_pool_opts;
 
-/* 2 added kill_signal; a caller built with version 1 (without it) is still accepted. */
-#define SUBPROC_POOL_OPTS_VERSION 2
+/* 2 added kill_signal; a caller built with version 1 (without it) is still accepted.
+ * 3 added the head/total fields at the end of subproc_job; with version 1 or 2 the pool treats
+ * jobs as an array of the shorter struct and never writes those fields. */
+#define SUBPROC_POOL_OPTS_VERSION 3
 #ifdef __cplusplus
 #define SUBPROC_POOL_OPTS_INIT {SUBPROC_POOL_OPTS_VERSION}
 #else

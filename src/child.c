@@ -14,9 +14,10 @@
  *  - The file is built without sanitizer instrumentation: a sanitizer runtime is not safe here.
  *
  * Setup order (documented in subproc(3)):
- *  0 into the contained tree's cgroup (when clone3 could not start the child there)
+ *  0 into the contained tree's cgroup (when clone3 could not start the child there), then
+ *    close every fd >= 3 the fd plan does not read
  *  1 signal handlers to SIG_DFL   2 setsid/setpgid   3 rlimits, nice, umask
- *  4 fd plan (dup2)               5 close every other fd   6 chdir
+ *  4 fd plan (dup2)               5 close every other fd, then a lower RLIMIT_NOFILE   6 chdir
  *  7 setgroups, setgid, setuid    8 parent-death signal    9 no_new_privs
  *  10 pending job-control stops dropped, signal mask
  *  11 exec (or, in fork mode, the caller's function)
@@ -26,7 +27,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
+#include <time.h>
 #include <unistd.h>
+#if defined(__has_include)
+#if __has_include(<stdio_ext.h>)
+#include <stdio_ext.h>
+#endif
+#endif
 #include <sys/resource.h>
 #include <sys/stat.h>
 #ifdef __linux__
@@ -95,47 +103,74 @@ static void close_span(struct subproc__plan *pl, unsigned lo, unsigned hi, int e
     for (unsigned fd = lo; fd <= hi; fd++) close((int)fd);
 }
 
+/* Whether the plan reads or writes fd (as a source, a target or a temporary). */
+static int plan_uses(const struct subproc__plan *pl, int fd)
+{
+    for (size_t i = 0; i < pl->nmoves; i++)
+        if (pl->moves[i].src == fd || pl->moves[i].dst == fd) return 1;
+    return 0;
+}
+
+/* Close every fd >= 3 outside the sorted list keep[0, n) (errfd spared too). */
+static void close_all_but(struct subproc__plan *pl, const int *keep, size_t n, int errfd)
+{
+    unsigned lo = 3;
+    for (size_t i = 0; i < n; i++) {
+        unsigned k = (unsigned)keep[i];
+        if (k > lo) close_span(pl, lo, k - 1, errfd);
+        if (k + 1 > lo) lo = k + 1;
+    }
+    close_span(pl, lo, ~0u, errfd);
+}
+
 static void apply_fd_plan(struct subproc__plan *pl)
 {
     int errfd = pl->errfd;
 
-    /* If a target is the error pipe, move the pipe out of the way first (it stays CLOEXEC). */
-    for (size_t i = 0; errfd >= 0 && i < pl->nmoves; i++) {
-        if (pl->moves[i].dst == errfd) {
-            int n = fcntl(errfd, F_DUPFD_CLOEXEC, pl->hi);
-            if (n < 0) fail(pl, SUBPROC_STEP_FDMAP, errno, errfd, -1);
-            errfd = pl->errfd = n;
-            break;
-        }
+    /* If the plan uses the error pipe's number, move the pipe to the lowest number the plan does
+     * not use first (it stays CLOEXEC): low, so that it fits under a tight fd limit too. */
+    if (errfd >= 0 && plan_uses(pl, errfd)) {
+        int n = 3;
+        while (n == errfd || plan_uses(pl, n)) n++;
+        if (dup2(errfd, n) < 0 || fcntl(n, F_SETFD, FD_CLOEXEC) < 0)
+            fail(pl, SUBPROC_STEP_FDMAP, errno, errfd, -1);
+        errfd = pl->errfd = n;
     }
-    /* Park every source that is also some other move's target, so that no dup2 below can
-     * overwrite a source still to be read: this makes swaps and cycles come out right. */
+    /* The parent ordered the steps so that none overwrites an fd still to be read (fdmap.c). */
     for (size_t i = 0; i < pl->nmoves; i++) {
-        pl->tmp[i] = pl->moves[i].src;
-        if (!pl->moves[i].via_tmp) continue;
-        int n = fcntl(pl->moves[i].src, F_DUPFD_CLOEXEC, pl->hi);
-        if (n < 0) fail(pl, SUBPROC_STEP_FDMAP, errno, pl->moves[i].dst, -1);
-        pl->tmp[i] = n;
-    }
-    for (size_t i = 0; i < pl->nmoves; i++) {
-        int src = pl->tmp[i], dst = pl->moves[i].dst;
+        int src = pl->moves[i].src, dst = pl->moves[i].dst;
         if (src == dst) {
             /* dup2 onto itself keeps FD_CLOEXEC; clear it by hand. */
             int fl = fcntl(dst, F_GETFD);
             if (fl < 0 || fcntl(dst, F_SETFD, fl & ~FD_CLOEXEC) < 0)
-                fail(pl, SUBPROC_STEP_FDMAP, errno, dst, -1);
+                fail(pl, SUBPROC_STEP_FDMAP, errno, pl->moves[i].report, -1);
         } else if (dup2(src, dst) < 0) {
-            fail(pl, SUBPROC_STEP_FDMAP, errno, dst, -1);
+            fail(pl, SUBPROC_STEP_FDMAP, errno, pl->moves[i].report, -1);
         }
     }
-    /* Every fd >= 3 not in keep goes, whatever the parent leaked (parked copies included). */
-    unsigned lo = 3;
-    for (size_t i = 0; i < pl->nkeep; i++) {
-        unsigned k = (unsigned)pl->keep[i];
-        if (k > lo) close_span(pl, lo, k - 1, errfd);
-        lo = k + 1;
+    /* Every fd >= 3 not in keep goes, whatever the parent leaked (temporaries included). */
+    close_all_but(pl, pl->keep, pl->nkeep, errfd);
+}
+
+/*
+ * An execve() that fails with ETXTBSY is retried, up to EXEC_TXTBSY_RETRIES times, sleeping
+ * 1, 2, 4 ... 128 ms in between (255 ms in all). The file was just written through an fd that
+ * another thread's child still holds a copy of - until that child closes its fds or execs, which
+ * takes microseconds (this library closes them first thing) - or that a fork()ed process of
+ * another library holds longer. A file that stays open for writing fails with ETXTBSY after that.
+ */
+#define EXEC_TXTBSY_RETRIES 8
+
+static void exec_retrying(const char *path, char *const *argv, char *const *envp)
+{
+    for (int attempt = 0;; attempt++) {
+        execve(path, argv, envp);
+        if (errno != ETXTBSY || attempt == EXEC_TXTBSY_RETRIES) return;
+        struct timespec ts = {0, 1000000L << attempt};
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+        }
+        errno = ETXTBSY;
     }
-    close_span(pl, lo, ~0u, errfd);
 }
 
 #ifdef __linux__
@@ -156,6 +191,51 @@ static void apply_fd_plan(struct subproc__plan *pl)
 #define do_setgid(g) setgid(g)
 #define do_setuid(u) setuid(u)
 #endif
+
+/*
+ * Fork mode only (a real fork(), never the shared-memory clone): the caller's function is the
+ * documented escape hatch from the rules above, and so is the stdio it uses. What fn writes to
+ * stdout and stderr through stdio must reach them when it returns, though the process ends with
+ * _exit() (exit() would run the parent's atexit handlers and flush its streams twice). Bytes the
+ * parent had buffered when it forked are the parent's, which writes them itself: they are
+ * dropped here first (__fpurge, in glibc and musl), or they would come out twice.
+ */
+_Noreturn static void fork_mode_run(struct subproc__plan *pl)
+{
+#if defined(__has_include)
+#if __has_include(<stdio_ext.h>)
+    __fpurge(stdout);
+    __fpurge(stderr);
+#endif
+#endif
+    int code = pl->fn(pl->fn_arg) & 0xff;
+    fflush(stdout);
+    fflush(stderr);
+    _exit(code);
+}
+
+/*
+ * SUBPROC_DETACH: become the intermediate. Fork once more (the raw system call: no atfork
+ * handler of the caller's runs, none may), hand the program's PID to the parent through shared
+ * memory and exit at once; the parent reaps us, and the kernel re-parents the program. The
+ * program goes on with the setup; the error pipe reaches it too, so a failed step or exec is
+ * reported as always, and end-of-file on it still means the exec succeeded.
+ */
+static void detach(struct subproc__plan *pl)
+{
+#if defined(__linux__) && defined(SYS_fork)
+    pid_t pid = (pid_t)syscall(SYS_fork);
+#elif defined(__linux__)
+    pid_t pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+#else
+    pid_t pid = fork();
+#endif
+    if (pid < 0) fail(pl, SUBPROC_STEP_CLONE, errno, -1, -1);
+    if (pid > 0) {
+        *pl->detached_pid = pid;
+        _exit(0);
+    }
+}
 
 _Noreturn void subproc__child(struct subproc__plan *pl)
 {
@@ -178,6 +258,14 @@ _Noreturn void subproc__child(struct subproc__plan *pl)
         if (n < 0) fail(pl, SUBPROC_STEP_CGROUP, errno, -1, -1);
     }
 
+    /* Then, before the slower steps: drop every fd the plan does not read. Until then this
+     * child holds copies of all the parent's fds - among them, maybe, a file another thread
+     * has just written through an O_CLOEXEC fd and closed, which then cannot be executed
+     * (ETXTBSY) while a copy of that fd stays open anywhere. */
+    close_all_but(pl, pl->early, pl->nearly, pl->errfd);
+
+    if (f & SUBPROC_DETACH) detach(pl);
+
     reset_signals(pl);
 
     if ((f & SUBPROC_NEW_SESSION) && setsid() < 0) fail(pl, SUBPROC_STEP_SETSID, errno, -1, -1);
@@ -186,8 +274,18 @@ _Noreturn void subproc__child(struct subproc__plan *pl)
     if ((f & SUBPROC_JOIN_PGROUP) && setpgid(0, pl->pgid) < 0)
         fail(pl, SUBPROC_STEP_SETPGID, errno, -1, -1);
 
+    /* An RLIMIT_NOFILE below the current soft limit waits until the fd plan has run: the plan
+     * may need a number or two above its targets for a moment (a cycle's temporary, the error
+     * pipe), and setrlimit() leaves fds that are already open alone. A higher one is set now,
+     * so that targets above the parent's own limit can be made. */
+    int nofile_later = -1;
     for (size_t i = 0; i < pl->nrlimits; i++) {
-        struct rlimit rl = {pl->rlimits[i].soft, pl->rlimits[i].hard};
+        struct rlimit rl = {pl->rlimits[i].soft, pl->rlimits[i].hard}, cur;
+        if (pl->rlimits[i].resource == RLIMIT_NOFILE && getrlimit(RLIMIT_NOFILE, &cur) == 0 &&
+            rl.rlim_cur < cur.rlim_cur) {
+            nofile_later = (int)i;
+            continue;
+        }
         if (setrlimit(pl->rlimits[i].resource, &rl) < 0)
             fail(pl, SUBPROC_STEP_RLIMIT, errno, -1, -1);
     }
@@ -197,6 +295,11 @@ _Noreturn void subproc__child(struct subproc__plan *pl)
     if (f & SUBPROC_SET_UMASK) umask(pl->umask);
 
     apply_fd_plan(pl);
+    if (nofile_later >= 0) {
+        const subproc_rlimit *r = &pl->rlimits[nofile_later];
+        struct rlimit rl = {r->soft, r->hard};
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0) fail(pl, SUBPROC_STEP_RLIMIT, errno, -1, -1);
+    }
 
     if (pl->cwd && chdir(pl->cwd) < 0) fail(pl, SUBPROC_STEP_CHDIR, errno, -1, -1);
 
@@ -246,7 +349,7 @@ _Noreturn void subproc__child(struct subproc__plan *pl)
          * environment becomes the function's: a plain store into our own copy of environ. */
         if (pl->envp) environ = (char **)pl->envp;
         close(pl->errfd);
-        _exit(pl->fn(pl->fn_arg) & 0xff);
+        fork_mode_run(pl);
     }
 
     /* Like execvp: a candidate that is missing lets the search go on, EACCES is remembered and
@@ -254,7 +357,7 @@ _Noreturn void subproc__child(struct subproc__plan *pl)
      * shell. Nothing found at all is a "resolve" failure. */
     int err = ENOENT, cand = -1;
     for (size_t i = 0; i < pl->ncands; i++) {
-        execve(pl->cands[i], pl->argv, pl->envp);
+        exec_retrying(pl->cands[i], pl->argv, pl->envp);
         int e = errno;
         if (!pl->searched) {
             err = e;

@@ -32,7 +32,7 @@ const char *subproc_strerror(int err)
 {
     if (err < 0) err = err == INT_MIN ? INT_MAX : -err; /* -INT_MIN does not exist */
     if (err == 0) return "Success";
-    if (err == SUBPROC_ECHECK) return "Child process failed";
+    if (err == SUBPROC_ECHECK) return "Child process did not exit with 0";
     /* strerror() may share one buffer between threads for unknown values; known values are
      * constant strings in glibc and musl, which is what a caller gets from us. */
     static __thread char buf[64];
@@ -81,6 +81,33 @@ char *subproc_error_str(const subproc_error *e, char *buf, size_t len)
     if (!buf || len == 0) return buf;
     if (!e) {
         snprintf(buf, len, "no error");
+        return buf;
+    }
+    if (e->err == SUBPROC_ECHECK) {
+        /* SUBPROC_COMM_CHECK: path holds how the child ended. */
+        if (!strncmp(e->path, "exited with ", 12))
+            snprintf(buf, len, "check failed: the child %s, not 0", e->path);
+        else if (e->path[0])
+            snprintf(buf, len, "check failed: the child was %s", e->path);
+        else
+            snprintf(buf, len, "check failed: the child did not exit with 0");
+        return buf;
+    }
+    if (e->step == SUBPROC_STEP_VALIDATE && e->path[0]) {
+        /* path says which field is wrong and why. */
+        snprintf(buf, len, "options: %s", e->path);
+        return buf;
+    }
+    if (e->step == SUBPROC_STEP_NONE) {
+        snprintf(buf, len, "%s", e->err ? subproc_strerror(e->err) : "no error");
+        return buf;
+    }
+    if (e->step == SUBPROC_STEP_RESOLVE && e->err == ENOENT) {
+        if (e->path[0])
+            snprintf(buf, len, "resolve %s: not found in PATH (No such file or directory)",
+                     e->path);
+        else
+            snprintf(buf, len, "resolve: the program name is empty");
         return buf;
     }
     char fdpart[24] = "";

@@ -108,35 +108,79 @@ static int cmp_int(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Whether fd is the src or dst of one of req[0, n) still pending (done[i] == 0), or any dst. */
+static int fd_used(const struct subproc__move *req, const unsigned char *done, size_t n, int fd)
+{
+    for (size_t i = 0; i < n; i++)
+        if (req[i].dst == fd || (!done[i] && req[i].src == fd)) return 1;
+    return 0;
+}
+
 /*
- * Solve the fd plan. moves[i].dst are unique (the caller checked). A move's source must be
- * parked when it is the target of another move: after parking, the dup2s commute, so swaps
- * (1<->2), cycles and chains (5->9 with 3->5) all come out right whatever the order.
- * keep receives the sorted targets >= 3 and must have room for nmoves entries.
- * extra_fd is an fd of ours (the error pipe) that the child moves if a target hits it.
+ * Solve the fd plan in the parent, into an order of dup2 steps the child only has to run.
+ * A move is ready when its target is no pending move's source: running it overwrites nothing
+ * still to be read. When only cycles are left (3->4, 4->5, 5->3), one source is copied to a
+ * temporary number, the lowest that is no target and no pending source: the cycle is then a
+ * chain. One temporary per cycle, on the lowest numbers, so the plan fits under any fd limit its
+ * targets fit under (with one number to spare per cycle; an RLIMIT_NOFILE lower than the
+ * current one is set after the plan for that reason, see child.c). Temporaries are closed with
+ * everything else that is not a target. req[].src are rewritten as temporaries are made.
+ * keep receives the sorted targets >= 3, early the sorted, unique sources >= 3.
+ * extra_fd is an fd of ours (the error pipe) that the child moves if the plan uses its number.
  */
-int subproc__plan_fds(struct subproc__plan *pl, struct subproc__move *moves, size_t nmoves,
-                      int *keep, int extra_fd)
+int subproc__plan_fds(struct subproc__plan *pl, struct subproc__move *req, size_t n,
+                      struct subproc__move *ops, int *keep, int *early, int extra_fd)
 {
     int hi = extra_fd > 2 ? extra_fd : 2;
-    size_t nkeep = 0;
-    for (size_t i = 0; i < nmoves; i++) {
-        moves[i].via_tmp = 0;
-        for (size_t j = 0; j < nmoves; j++) {
-            if (j != i && moves[j].dst == moves[i].src) {
-                moves[i].via_tmp = 1;
-                break;
-            }
-        }
-        if (moves[i].src > hi) hi = moves[i].src;
-        if (moves[i].dst > hi) hi = moves[i].dst;
-        if (moves[i].dst >= 3) keep[nkeep++] = moves[i].dst;
+    size_t nkeep = 0, nearly = 0, nops = 0;
+    unsigned char done_small[64], *done = done_small;
+    if (n > sizeof done_small && !(done = subproc__calloc(n, 1))) return -ENOMEM;
+    if (done == done_small) memset(done, 0, sizeof done_small);
+    for (size_t i = 0; i < n; i++) {
+        if (req[i].src > hi) hi = req[i].src;
+        if (req[i].dst > hi) hi = req[i].dst;
+        if (req[i].dst >= 3) keep[nkeep++] = req[i].dst;
+        if (req[i].src >= 3) early[nearly++] = req[i].src;
+        req[i].report = req[i].dst;
     }
+    for (size_t left = n; left;) {
+        size_t ready = n;
+        for (size_t i = 0; i < n && ready == n; i++) {
+            if (done[i]) continue;
+            int blocked = 0;
+            for (size_t j = 0; j < n && !blocked; j++)
+                blocked = j != i && !done[j] && req[j].src == req[i].dst;
+            if (!blocked) ready = i;
+        }
+        if (ready < n) {
+            ops[nops++] = req[ready];
+            done[ready] = 1;
+            left--;
+            continue;
+        }
+        /* Only cycles: copy the first pending move's source to a free number. */
+        size_t i = 0;
+        while (done[i]) i++;
+        int tmp = 3;
+        while (fd_used(req, done, n, tmp) || tmp == extra_fd) tmp++;
+        if (tmp > hi) hi = tmp;
+        int old = req[i].src;
+        ops[nops++] = (struct subproc__move){old, tmp, req[i].dst};
+        for (size_t j = 0; j < n; j++)
+            if (!done[j] && req[j].src == old) req[j].src = tmp;
+    }
+    if (done != done_small) free(done);
     qsort(keep, nkeep, sizeof *keep, cmp_int);
-    pl->moves = moves;
-    pl->nmoves = nmoves;
+    qsort(early, nearly, sizeof *early, cmp_int);
+    size_t u = 0;
+    for (size_t i = 0; i < nearly; i++)
+        if (u == 0 || early[u - 1] != early[i]) early[u++] = early[i];
+    pl->moves = ops;
+    pl->nmoves = nops;
     pl->keep = keep;
     pl->nkeep = nkeep;
+    pl->early = early;
+    pl->nearly = u;
     pl->hi = hi + 1;
     return 0;
 }

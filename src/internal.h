@@ -10,11 +10,15 @@
 
 #define SUBPROC__HIDDEN __attribute__((visibility("hidden")))
 
-/* One fd move of the child's fd plan: src (a parent fd) becomes dst in the child. */
+/* One step of the child's fd plan: dup2(src, dst), or, when src == dst, clear FD_CLOEXEC.
+ * As the caller's request (spawn.c), a move of parent fd src to child fd dst; as the solved
+ * plan (subproc__plan_fds), one step of an order in which no dup2 overwrites an fd still to be
+ * read. dst may then be a temporary number that breaks a cycle; report is the child fd an error
+ * of the step names. */
 struct subproc__move {
     int src;
     int dst;
-    int via_tmp; /* src is also the dst of another move: park it above plan->hi first */
+    int report;
 };
 
 /*
@@ -33,9 +37,11 @@ struct subproc__plan {
     int (*fn)(void *);
     void *fn_arg;
 
-    struct subproc__move *moves;
+    struct subproc__move *moves; /* the solved plan, executed in this order */
     size_t nmoves;
-    int *tmp;          /* nmoves slots for parked sources (child writes) */
+    const int *early;  /* sorted, unique parent fds >= 3 the plan reads: every other fd >= 3
+                          is closed first thing in the child */
+    size_t nearly;
     const int *keep;   /* sorted, unique child fds >= 3 that survive */
     size_t nkeep;
     int hi;            /* an fd number above every fd the plan mentions */
@@ -57,6 +63,8 @@ struct subproc__plan {
     size_t ngroups;
 
     int errfd; /* error pipe write end (fork backends), or -1: report into the fields below */
+    /* SUBPROC_DETACH: shared memory (MAP_SHARED) where the intermediate puts the program's PID */
+    volatile pid_t *detached_pid;
 
     /* containment (contain.c) */
     int cgroup_fd;       /* cgroup directory to start the child in (clone3), or -1 */
@@ -134,8 +142,11 @@ SUBPROC__HIDDEN int subproc__pipe(int fds[2]); /* CLOEXEC pipe, both ends >= 3 *
 SUBPROC__HIDDEN int subproc__socketpair(int fds[2]); /* the same with an AF_UNIX stream pair */
 SUBPROC__HIDDEN void subproc__close(int fd);   /* close, keeping errno */
 SUBPROC__HIDDEN int subproc__max_open_fd(void);
-SUBPROC__HIDDEN int subproc__plan_fds(struct subproc__plan *pl, struct subproc__move *moves,
-                                      size_t nmoves, int *keep, int extra_fd);
+/* Solve the n requested moves in req (unique dsts) into pl: ops needs room for 2n steps,
+ * keep and early for n fds each. */
+SUBPROC__HIDDEN int subproc__plan_fds(struct subproc__plan *pl, struct subproc__move *req,
+                                      size_t n, struct subproc__move *ops, int *keep, int *early,
+                                      int extra_fd);
 SUBPROC__HIDDEN int subproc__pidfd_open(pid_t pid);
 
 /* wait.c */
@@ -235,6 +246,20 @@ SUBPROC__HIDDEN void subproc__test_fail_alloc_after(unsigned long n);
 
 /* time */
 SUBPROC__HIDDEN int64_t subproc__now_ms(void);
+/* Every deadline is a point on the subproc__now_ms() clock computed here, and every wait derived
+ * from one goes through subproc__ms_left(): huge durations (LLONG_MAX ms) saturate, far in the
+ * future, instead of wrapping into the past (signed overflow is undefined behaviour besides). */
+static inline int64_t subproc__deadline_after(int64_t now, long long ms)
+{
+    if (ms <= 0) return now;
+    return ms > INT64_MAX - now ? INT64_MAX : now + ms;
+}
+/* Milliseconds from now to deadline for poll()/wait calls: 0 when passed, at most INT_MAX. */
+static inline int subproc__ms_left(int64_t deadline, int64_t now)
+{
+    if (deadline <= now) return 0;
+    return deadline - now > 0x7fffffff ? 0x7fffffff : (int)(deadline - now);
+}
 
 /* ---- io.c: the pump, shared by communicate and pipelines ---- */
 
@@ -309,10 +334,32 @@ SUBPROC__HIDDEN void subproc__sigpipe_release(struct subproc__sigpipe *g, int ep
 /* Shared by communicate/run and the pipeline's versions of them. */
 SUBPROC__HIDDEN extern const subproc_comm_opts subproc__default_comm;
 SUBPROC__HIDDEN int subproc__comm_opts_check(const subproc_comm_opts *co);
+/* What is wrong with co, in words for subproc_error.path, or NULL. */
+SUBPROC__HIDDEN const char *subproc__comm_opts_problem(const subproc_comm_opts *co);
 SUBPROC__HIDDEN void subproc__result_init(subproc_result *out);
 SUBPROC__HIDDEN int subproc__comm_wants_output(const subproc_comm_opts *co, int stream);
 SUBPROC__HIDDEN int subproc__result_captures(subproc_result *out, const subproc_comm_opts *co,
                                              int r);
+/* The bound on reading after the direct child ended (subproc_comm_opts.wait_delay_ms and its
+ * default), or -1 for none. */
+SUBPROC__HIDDEN long long subproc__wait_delay(const subproc_comm_opts *co);
+/*
+ * Run the pump until the deadline passes, or:
+ *  - delay < 0: until every pipe is at end-of-file (the child may still run);
+ *  - delay >= 0: until done(arg) says the child (every stage) ended and then every pipe is at
+ *    end-of-file or delay ms have passed; in the latter case *incomplete is set: a descendant
+ *    holds a pipe. wake_fd (a pidfd, or -1) wakes the poll when the child ends.
+ * Returns 0 in those cases, or -ETIMEDOUT, -ECANCELED or a read error as subproc__pump_run.
+ */
+SUBPROC__HIDDEN int subproc__pump_until_exit(struct subproc__pump *pm, int64_t deadline,
+                                             long long delay, int wake_fd, int (*done)(void *),
+                                             void *arg, int *incomplete);
+/* Whether a call given co (as the caller passed it, maybe NULL) may write the fields of
+ * subproc_result that version 2 added. */
+static inline int subproc__result_v2(const subproc_comm_opts *co)
+{
+    return co && co->version >= 2;
+}
 /* Open fds left in the pump (input included). */
 SUBPROC__HIDDEN int subproc__pump_open(const struct subproc__pump *pm);
 

@@ -6,11 +6,13 @@
  * non-blocking, makes progress on whichever side is ready, for any sizes.
  *
  * SIGPIPE: CPython ignores SIGPIPE for the whole process at start-up, which a library may not do.
- * Instead the pump blocks SIGPIPE in the calling thread only while it runs (pthread_sigmask).
- * A write to a closed pipe then fails with EPIPE and leaves a SIGPIPE pending on this thread
- * (the kernel directs it at the writing thread); the pump takes it back with a zero-timeout
- * sigtimedwait() - unless SIGPIPE was already pending when the pump started, in which case the
- * kernel merged ours into it and it belongs to the caller. Dispositions are never touched.
+ * Instead SIGPIPE is blocked in the calling thread (pthread_sigmask) around each write() of ours
+ * and nothing else: the caller's callbacks (on_output), and any child they start, see the
+ * caller's own mask. A write to a closed pipe then fails with EPIPE and leaves a SIGPIPE pending
+ * on this thread (the kernel directs it at the writing thread); it is taken back at once with a
+ * zero-timeout sigtimedwait() - unless SIGPIPE was already pending before that write, in which
+ * case the kernel merged ours into it and it belongs to the caller. Dispositions are never
+ * touched.
  */
 #include "internal.h"
 
@@ -18,6 +20,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -110,10 +113,22 @@ int subproc__pump_open(const struct subproc__pump *pm)
 }
 
 /* Blocking write of all of buf to a tee fd that may be non-blocking. */
+/* write() with SIGPIPE held for its duration only (see the top of this file). */
+static ssize_t write_nosigpipe(int fd, const void *buf, size_t len)
+{
+    struct subproc__sigpipe g;
+    subproc__sigpipe_hold(&g);
+    ssize_t w = write(fd, buf, len);
+    int e = errno;
+    subproc__sigpipe_release(&g, w < 0 && e == EPIPE);
+    errno = e;
+    return w;
+}
+
 static int tee_write(struct subproc__pump *pm, int fd, const char *buf, size_t len)
 {
     while (len) {
-        ssize_t w = write(fd, buf, len);
+        ssize_t w = write_nosigpipe(fd, buf, len);
         if (w < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -292,7 +307,7 @@ static void pump_write(struct subproc__pump *pm)
     size_t left = pm->in_len - pm->in_off;
     ssize_t w;
     do
-        w = write(pm->in_fd, pm->in + pm->in_off, left < WRITE_MAX ? left : WRITE_MAX);
+        w = write_nosigpipe(pm->in_fd, pm->in + pm->in_off, left < WRITE_MAX ? left : WRITE_MAX);
     while (w < 0 && errno == EINTR);
     if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
     if (w < 0) {
@@ -314,8 +329,9 @@ static int pump_loop(struct subproc__pump *pm, int64_t deadline, int wake_fd, in
 {
     struct pollfd pf[SUBPROC__PUMP_MAX_OUT + 2];
     struct subproc__pump_out *who[SUBPROC__PUMP_MAX_OUT + 2];
+    int look = 1; /* ask done(): at first, then only when wake_fd (if any) fired */
     for (;;) {
-        if (done && done(arg)) return 1;
+        if (done && look && done(arg)) return 1;
         size_t n = 0;
         if (pm->in_fd >= 0) {
             pf[n] = (struct pollfd){pm->in_fd, POLLOUT, 0};
@@ -345,6 +361,7 @@ static int pump_loop(struct subproc__pump *pm, int64_t deadline, int wake_fd, in
             if (errno == EINTR || errno == EAGAIN) continue;
             return -errno;
         }
+        look = nfd == n || pf[n].revents;
         for (size_t i = 0; i < n; i++) {
             if (!pf[i].revents) continue;
             if (!who[i]) {
@@ -386,12 +403,8 @@ void subproc__sigpipe_release(struct subproc__sigpipe *g, int epipe)
 int subproc__pump_run(struct subproc__pump *pm, int64_t deadline_ms, int wake_fd,
                       int (*done)(void *), void *arg)
 {
-    struct subproc__sigpipe g;
-    subproc__sigpipe_hold(&g);
     pm->epipe = 0;
-    int r = pump_loop(pm, deadline_ms, wake_fd, done, arg);
-    subproc__sigpipe_release(&g, pm->epipe);
-    return r;
+    return pump_loop(pm, deadline_ms, wake_fd, done, arg);
 }
 
 /* Rotate buf[0..n) left by k, in place (three reversals): no second buffer at the limit. */
@@ -473,7 +486,7 @@ static int stop_child(subproc_proc *p, struct subproc__pump *pm, const subproc_c
     int grace = co->kill_grace_ms > 0 ? co->kill_grace_ms : SUBPROC__DEFAULT_GRACE_MS;
     signal_child(p, sig);
     if (subproc__needs_cont(sig)) signal_child(p, SIGCONT);
-    int64_t until = subproc__now_ms() + grace;
+    int64_t until = subproc__deadline_after(subproc__now_ms(), grace);
     subproc__pump_run(pm, until, -1, tree_exited, p);
     signal_child(p, SIGKILL);
     int r = subproc_proc_wait(p, NULL);
@@ -481,10 +494,17 @@ static int stop_child(subproc_proc *p, struct subproc__pump *pm, const subproc_c
     if (subproc_proc_containment(p) == SUBPROC_CONTAIN_CGROUP) subproc_proc_wait_tree(p, 5000);
     int drain = co->drain_ms == 0 ? SUBPROC__DEFAULT_DRAIN_MS : co->drain_ms;
     if (drain > 0 && subproc__pump_open(pm)) {
-        int dr = subproc__pump_run(pm, subproc__now_ms() + drain, -1, NULL, NULL);
+        int dr = subproc__pump_run(pm, subproc__deadline_after(subproc__now_ms(), drain), -1,
+                                   NULL, NULL);
         (void)dr; /* a read error here only cuts the output short */
     }
     return r;
+}
+
+/* pump "done": the child has exited (not reaped: see stop_child). */
+static int child_exited(void *arg)
+{
+    return subproc_proc_wait_ex(arg, 0, SUBPROC__WAIT_NOREAP, NULL) != -ETIMEDOUT;
 }
 
 /* pump "done" for a contained child with SUBPROC_LEFTOVERS_KILL: once the child has exited, kill
@@ -497,22 +517,61 @@ static int kill_leftovers(void *arg)
     return 1;
 }
 
-int subproc__comm_opts_check(const subproc_comm_opts *co)
+/* After the direct child ended on its own: read what descendants left in the pipes, for a
+ * bounded time. Kept apart from stop_child (the deadline path), and the one place where a
+ * contained process tree would have its leftovers killed and the output read to the end. */
+int subproc__pump_until_exit(struct subproc__pump *pm, int64_t deadline, long long delay,
+                             int wake_fd, int (*done)(void *), void *arg, int *incomplete)
+{
+    if (delay < 0) return subproc__pump_run(pm, deadline, -1, NULL, NULL);
+    int r = subproc__pump_run(pm, deadline, wake_fd, done, arg);
+    if (r != 1) return r;
+    if (!subproc__pump_open(pm)) return 0;
+    r = subproc__pump_run(pm, subproc__deadline_after(subproc__now_ms(), delay), -1, NULL, NULL);
+    if (r == -ETIMEDOUT) {
+        *incomplete = 1;
+        r = 0;
+    }
+    return r;
+}
+
+long long subproc__wait_delay(const subproc_comm_opts *co)
+{
+    long long d = co->version >= 2 ? co->wait_delay_ms : 0;
+    if (d > 0) return d;
+    if (d == 0 && co->timeout_ms > 0) return SUBPROC_COMM_WAIT_DELAY_DEFAULT_MS;
+    return -1;
+}
+
+const char *subproc__comm_opts_problem(const subproc_comm_opts *co)
 {
     const unsigned known = (SUBPROC_COMM_CHECK << 1) - 1;
-    if (co->version != SUBPROC_COMM_OPTS_VERSION || (co->flags & ~known)) return -EINVAL;
-    if (!co->input && co->input_len) return -EINVAL;
-    if ((co->flags & SUBPROC_COMM_TEE_OUT) && co->tee_out_fd < 0) return -EINVAL;
-    if ((co->flags & SUBPROC_COMM_TEE_ERR) && co->tee_err_fd < 0) return -EINVAL;
-    if (co->kill_signal && !subproc__sig_valid(co->kill_signal)) return -EINVAL;
-    return 0;
+    if (co->version == 0) return "co.version is 0: start from SUBPROC_COMM_OPTS_INIT";
+    if (co->version > SUBPROC_COMM_OPTS_VERSION)
+        return "co.version is newer than this library: start from SUBPROC_COMM_OPTS_INIT";
+    if (co->flags & ~known) return "co.flags has unknown bits";
+    if (!co->input && co->input_len) return "co.input_len is set but co.input is NULL";
+    if ((co->flags & SUBPROC_COMM_TEE_OUT) && co->tee_out_fd < 0)
+        return "SUBPROC_COMM_TEE_OUT needs co.tee_out_fd >= 0";
+    if ((co->flags & SUBPROC_COMM_TEE_ERR) && co->tee_err_fd < 0)
+        return "SUBPROC_COMM_TEE_ERR needs co.tee_err_fd >= 0";
+    if (co->kill_signal && !subproc__sig_valid(co->kill_signal))
+        return "co.kill_signal is not a signal number";
+    return NULL;
+}
+
+int subproc__comm_opts_check(const subproc_comm_opts *co)
+{
+    return subproc__comm_opts_problem(co) ? -EINVAL : 0;
 }
 
 const subproc_comm_opts subproc__default_comm = SUBPROC_COMM_OPTS_INIT;
 
+/* Only the fields every version of the struct has: a version 1 caller's ends before
+ * output_incomplete. */
 void subproc__result_init(subproc_result *out)
 {
-    memset(out, 0, sizeof *out);
+    memset(out, 0, offsetof(subproc_result, output_incomplete));
     out->error.fd = -1;
 }
 
@@ -520,13 +579,16 @@ int subproc_proc_communicate(subproc_proc *p, const subproc_comm_opts *co, subpr
 {
     if (!out) return -EINVAL;
     subproc__result_init(out);
+    int v2 = subproc__result_v2(co);
+    if (v2) out->output_incomplete = 0;
     if (!p) return -EINVAL;
     if (!co) co = &subproc__default_comm;
     int r = subproc__comm_opts_check(co);
     if (r < 0) return r;
     if (co->input && subproc_proc_fd(p, 0) < 0) return -EINVAL;
     int64_t t0 = now_us();
-    int64_t deadline = co->timeout_ms > 0 ? subproc__now_ms() + co->timeout_ms : 0;
+    int64_t deadline =
+        co->timeout_ms > 0 ? subproc__deadline_after(subproc__now_ms(), co->timeout_ms) : 0;
 
     int in_fd = -1;
     if (co->input)
@@ -545,21 +607,31 @@ int subproc_proc_communicate(subproc_proc *p, const subproc_comm_opts *co, subpr
     }
     struct subproc__pump pm;
     subproc__pump_init(&pm, in_fd, co->input, co->input_len, outs, nout, co);
+    /* Once the child has ended: a contained tree's leftovers are killed (read to the end then)
+     * or waited for (within the deadline); otherwise whoever still holds the pipes gets the
+     * wait delay at most, and the output is flagged as possibly incomplete. */
+    int incomplete = 0;
     int kill_rest = p->contain && p->leftovers == SUBPROC_LEFTOVERS_KILL;
-    r = subproc__pump_run(&pm, deadline, -1, kill_rest ? kill_leftovers : NULL, p);
-    if (r == 1) r = subproc__pump_run(&pm, deadline, -1, NULL, NULL); /* now read to the end */
+    int wait_rest = p->contain && p->leftovers == SUBPROC_LEFTOVERS_WAIT;
+    if (kill_rest) {
+        r = subproc__pump_run(&pm, deadline, -1, kill_leftovers, p);
+        if (r == 1) r = subproc__pump_run(&pm, deadline, -1, NULL, NULL); /* to the end */
+    } else if (wait_rest) {
+        r = subproc__pump_run(&pm, deadline, -1, NULL, NULL);
+    } else {
+        r = subproc__pump_until_exit(&pm, deadline, subproc__wait_delay(co),
+                                     subproc_proc_pidfd(p), child_exited, p, &incomplete);
+    }
     if (r == 0) {
-        /* Every pipe is at EOF; the deadline still bounds the wait (0 left: just look). */
-        long long left = deadline ? deadline - subproc__now_ms() : -1;
-        if (deadline && left < 0) left = 0;
-        int ms = left > 0x7fffffff ? 0x7fffffff : (int)left;
-        int w = subproc_proc_wait_ex(p, ms, SUBPROC__WAIT_NOREAP, NULL);
+        /* Every pipe is at EOF (or the child ended and the wait delay is over); the deadline
+         * still bounds the wait (0 left: just look). Not reaped yet: a group stays ours. */
+        int left = deadline ? subproc__ms_left(deadline, subproc__now_ms()) : -1;
+        int w = subproc_proc_wait_ex(p, left, SUBPROC__WAIT_NOREAP, NULL);
         if (w == 0 && kill_rest) subproc__contain_child_ended(p);
-        if (w == 0 && p->contain && p->leftovers == SUBPROC_LEFTOVERS_WAIT) {
-            left = deadline ? deadline - subproc__now_ms() : -1;
-            if (deadline && left < 0) left = 0;
-            w = subproc_proc_wait_tree(p, left > 0x7fffffff ? 0x7fffffff : (int)left);
-        }
+        if (w == 0 && wait_rest)
+            w = subproc_proc_wait_tree(p,
+                                       deadline ? subproc__ms_left(deadline, subproc__now_ms())
+                                                : -1);
         if (w == 0) w = subproc_proc_wait_timeout(p, 0, NULL);
         r = w == -ETIMEDOUT ? -ETIMEDOUT : w == -ECHILD ? -ECHILD : 0;
     }
@@ -568,7 +640,10 @@ int subproc_proc_communicate(subproc_proc *p, const subproc_comm_opts *co, subpr
         int w = stop_child(p, &pm, co);
         if (w == -ECHILD) r = -ECHILD;
     }
+    /* A pipe still open after the deadline path's drain: its holder may have written more. */
+    if (subproc__pump_open(&pm)) incomplete = 1;
     subproc__pump_finish(&pm);
+    if (v2) out->output_incomplete = incomplete;
     if (subproc_proc_wait_timeout(p, 0, &out->status) == -ECHILD && r == 0) r = -ECHILD;
     r = subproc__result_captures(out, co, r);
     out->wall_usec = now_us() - t0;
@@ -596,9 +671,13 @@ int subproc_run(subproc_result *out, const subproc_opts *opts, const subproc_com
 {
     if (!out) return -EINVAL;
     subproc__result_init(out);
+    const subproc_comm_opts *given = co; /* NULL stays NULL for communicate: see result_v2 */
+    if (subproc__result_v2(co)) out->output_incomplete = 0;
     if (!co) co = &subproc__default_comm;
-    int r = subproc__comm_opts_check(co);
-    if (r < 0 || !opts) return subproc__fail(&out->error, SUBPROC_STEP_VALIDATE, EINVAL, -1, NULL);
+    const char *bad = subproc__comm_opts_problem(co);
+    if (!bad && !opts) bad = "opts is NULL";
+    if (bad) return subproc__fail(&out->error, SUBPROC_STEP_VALIDATE, EINVAL, -1, bad);
+    int r;
     int64_t t0 = now_us();
     subproc_opts o;
     subproc__opts_copy(&o, opts);
@@ -619,7 +698,7 @@ int subproc_run(subproc_result *out, const subproc_opts *opts, const subproc_com
         out->error = err;
         return r;
     }
-    r = subproc_proc_communicate(p, co, out);
+    r = subproc_proc_communicate(p, given, out);
     subproc_proc_free(p);
     out->wall_usec = now_us() - t0;
     if (r == 0 && (co->flags & SUBPROC_COMM_CHECK) &&

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -142,27 +143,42 @@ static void stage_at(subproc_opts *o, const subproc_opts *stages, size_t i)
     subproc__opts_copy(o, (const subproc_opts *)(const void *)((const char *)stages + i * stride));
 }
 
-static int check_stages(const subproc_opts *stages, size_t n, unsigned flags)
+/* What is wrong with the stages, in words (for subproc_error.path), or NULL. */
+static const char *stages_problem(const subproc_opts *stages, size_t n, unsigned flags,
+                                  char *buf, size_t len)
 {
     const unsigned groupish = SUBPROC_NEW_PGROUP | SUBPROC_JOIN_PGROUP | SUBPROC_NEW_SESSION;
-    if (!stages || n == 0 ||
-        (flags & ~(SUBPROC_PIPELINE_NO_PIPEFAIL | SUBPROC_PIPELINE_ALL_OR_NOTHING)))
-        return -EINVAL;
+    if (!stages || n == 0) return "no stages: stages is NULL or n is 0";
+    if (flags & ~(SUBPROC_PIPELINE_NO_PIPEFAIL | SUBPROC_PIPELINE_ALL_OR_NOTHING))
+        return "flags has unknown bits";
     subproc_opts first;
     stage_at(&first, stages, 0);
     for (size_t i = 0; i < n; i++) {
         subproc_opts st;
         stage_at(&st, stages, i);
-        if (st.flags & groupish) return -EINVAL;
+        if (st.flags & groupish) {
+            snprintf(buf, len, "stages[%zu].flags ask for a process group or session of its "
+                               "own: the pipeline makes one group for all stages", i);
+            return buf;
+        }
         /* The inner ends are ours: the caller may only leave them at "inherit". */
-        if (i > 0 && st.stdio[0].kind != SUBPROC_IO_INHERIT) return -EINVAL;
-        if (i + 1 < n && st.stdio[1].kind != SUBPROC_IO_INHERIT) return -EINVAL;
+        if ((i > 0 && st.stdio[0].kind != SUBPROC_IO_INHERIT) ||
+            (i + 1 < n && st.stdio[1].kind != SUBPROC_IO_INHERIT)) {
+            int k = i > 0 && st.stdio[0].kind != SUBPROC_IO_INHERIT ? 0 : 1;
+            snprintf(buf, len, "stages[%zu].stdio[%d] is set, but it is the pipe %s stage %zu: "
+                               "leave it at SUBPROC_IO_INHERIT", i, k, k ? "to" : "from",
+                     k ? i + 1 : i - 1);
+            return buf;
+        }
         /* One tree for the whole pipeline: its containment is the first stage's. */
         if (i > 0 && (st.contain != first.contain || st.cgroup_parent != first.cgroup_parent ||
-                      st.cgroup_limits != first.cgroup_limits || st.leftovers != first.leftovers))
-            return -EINVAL;
+                      st.cgroup_limits != first.cgroup_limits || st.leftovers != first.leftovers)) {
+            snprintf(buf, len, "stages[%zu].contain, cgroup_parent, cgroup_limits or leftovers "
+                               "differ from stages[0]'s: one tree holds the whole pipeline", i);
+            return buf;
+        }
     }
-    return 0;
+    return NULL;
 }
 
 /* Whether the process group id pl->pgid is still held by one of our stages: a group exists
@@ -205,10 +221,11 @@ int subproc_pipeline_spawn(subproc_pipeline **out, const subproc_opts *stages, s
                            unsigned flags, subproc_error *err, size_t *failed_stage)
 {
     int r;
-    if (!out) return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1, NULL);
+    char why[sizeof err->path];
+    const char *bad = !out ? "out is NULL: pass where the pipeline goes"
+                           : stages_problem(stages, n, flags, why, sizeof why);
+    if (bad) return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1, bad);
     *out = NULL;
-    if ((r = check_stages(stages, n, flags)) < 0)
-        return subproc__fail(err, SUBPROC_STEP_VALIDATE, -r, -1, NULL);
 
     subproc_pipeline *pl = subproc__calloc(1, sizeof *pl);
     if (pl) {
@@ -417,13 +434,15 @@ int subproc_pipeline_communicate(subproc_pipeline *pl, const subproc_comm_opts *
 {
     if (!out) return -EINVAL;
     subproc__result_init(out);
+    int v2 = subproc__result_v2(co);
+    if (v2) out->output_incomplete = 0;
     if (!pl) return -EINVAL;
     if (!co) co = &subproc__default_comm;
     int r = subproc__comm_opts_check(co);
     if (r < 0) return r;
     if (co->input && pl->fds[0] < 0) return -EINVAL;
     int64_t t0 = subproc__now_ms();
-    int64_t deadline = co->timeout_ms > 0 ? t0 + co->timeout_ms : 0;
+    int64_t deadline = co->timeout_ms > 0 ? subproc__deadline_after(t0, co->timeout_ms) : 0;
 
     int in_fd = -1;
     if (co->input) {
@@ -443,11 +462,13 @@ int subproc_pipeline_communicate(subproc_pipeline *pl, const subproc_comm_opts *
     }
     struct subproc__pump pm;
     subproc__pump_init(&pm, in_fd, co->input, co->input_len, outs, nout, co);
-    r = subproc__pump_run(&pm, deadline, -1, NULL, NULL);
+    /* Once every stage has ended, a descendant holding the last stage's pipes holds the call
+     * for the wait delay at most (io.c). */
+    int incomplete = 0;
+    r = subproc__pump_until_exit(&pm, deadline, subproc__wait_delay(co), -1, all_exited, pl,
+                                 &incomplete);
     if (r == 0) {
-        int64_t left = deadline ? deadline - subproc__now_ms() : -1;
-        if (deadline && left < 0) left = 0;
-        r = wait_stages(pl, left > 0x7fffffff ? 0x7fffffff : (int)left, 0);
+        r = wait_stages(pl, deadline ? subproc__ms_left(deadline, subproc__now_ms()) : -1, 0);
     }
     int lost = r == -ECHILD;
     if (r == -ETIMEDOUT) out->timed_out = 1;
@@ -464,7 +485,9 @@ int subproc_pipeline_communicate(subproc_pipeline *pl, const subproc_comm_opts *
         if (drain > 0 && subproc__pump_open(&pm))
             subproc__pump_run(&pm, subproc__now_ms() + drain, -1, NULL, NULL);
     }
+    if (subproc__pump_open(&pm)) incomplete = 1;
     subproc__pump_finish(&pm);
+    if (v2) out->output_incomplete = incomplete;
     pl->waited = !lost;
     out->status = pl->status[deciding_stage(pl)];
     if (lost && r >= 0) r = -ECHILD;
@@ -479,10 +502,13 @@ int subproc_pipeline_run(subproc_pipeline **keep, subproc_result *out, const sub
     if (keep) *keep = NULL;
     if (!out) return -EINVAL;
     subproc__result_init(out);
+    const subproc_comm_opts *given = co; /* NULL stays NULL for communicate: see result_v2 */
+    if (subproc__result_v2(co)) out->output_incomplete = 0;
     if (!co) co = &subproc__default_comm;
-    int r = subproc__comm_opts_check(co);
-    if (r < 0 || !stages || n == 0)
-        return subproc__fail(&out->error, SUBPROC_STEP_VALIDATE, EINVAL, -1, NULL);
+    const char *bad = subproc__comm_opts_problem(co);
+    if (!bad && (!stages || n == 0)) bad = "no stages: stages is NULL or n is 0";
+    if (bad) return subproc__fail(&out->error, SUBPROC_STEP_VALIDATE, EINVAL, -1, bad);
+    int r;
     int64_t t0 = subproc__now_ms();
     /* The pipeline's own ends become pipes where the caller left them to us and we need them. */
     subproc_opts *st = subproc__malloc(n * sizeof *st);
@@ -498,7 +524,7 @@ int subproc_pipeline_run(subproc_pipeline **keep, subproc_result *out, const sub
     r = subproc_pipeline_spawn(&pl, st, n, flags, &out->error, &failed);
     free(st);
     if (r < 0) return r;
-    r = subproc_pipeline_communicate(pl, co, out);
+    r = subproc_pipeline_communicate(pl, given, out);
     for (size_t i = 0; i < n; i++)
         if (!pl->procs[i]) {
             out->error = pl->errors[i]; /* the first stage that did not start, for the record */

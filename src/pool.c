@@ -30,11 +30,15 @@ struct slot {
     char *buf[2];
     size_t len[2], cap[2];
     int trunc[2];        /* output was dropped: over max_output, or out of memory */
+    int ring[2];         /* the capture reached max_output: [head, max) is a ring */
+    size_t head[2], wpos[2];
+    unsigned long long total[2];
     int64_t start_ms;
     int64_t deadline;    /* job timeout, 0: none */
     int64_t kill_at;     /* SIGKILL time once SIGTERM went out, 0: not yet */
     int64_t drain_until; /* after the reap, when to give up on the pipes */
     int exited;
+    int incomplete; /* a pipe was still open when the drain ended */
 };
 
 struct pool {
@@ -45,7 +49,15 @@ struct pool {
     unsigned running;
     unsigned polled; /* running jobs without a pidfd */
     int failed;      /* some job failed (for SUBPROC_POOL_HALT_ON_ERROR) */
+    int v3;          /* the caller's subproc_job has the version 3 fields */
 };
+
+/* The caller's job i: its array's elements are as large as its version of the struct. */
+static subproc_job *job_at(subproc_job *jobs, size_t i, int v3)
+{
+    size_t size = v3 ? sizeof(subproc_job) : offsetof(subproc_job, out_head_len);
+    return (subproc_job *)((char *)jobs + i * size);
+}
 
 #define EV(slot, kind) (((uint64_t)(slot) << 2) | (kind))
 enum { EV_PID = 0, EV_OUT = 1, EV_ERR = 2 };
@@ -79,7 +91,8 @@ static void close_pipe(struct pool *pl, struct slot *s, int k)
     s->fd[k] = -1;
 }
 
-/* Read what is there; close at end-of-file. */
+/* Read what is there; close at end-of-file. Over max_output the first half is kept as the head
+ * and [head, max) becomes a ring of the most recent bytes, put in order by finish(). */
 static void drain(struct pool *pl, struct slot *s, int k)
 {
     size_t max = pl->o->max_output;
@@ -87,7 +100,14 @@ static void drain(struct pool *pl, struct slot *s, int k)
     while (s->fd[k] >= 0) {
         char *dst = scratch;
         size_t room = sizeof scratch;
-        if (!max || s->len[k] < max) {
+        if (max && s->len[k] == max) {
+            if (!s->ring[k]) {
+                s->ring[k] = 1;
+                s->head[k] = s->wpos[k] = max / 2;
+            }
+            dst = s->buf[k] + s->wpos[k];
+            room = max - s->wpos[k];
+        } else if (!max || s->len[k] < max) {
             if (s->cap[k] - s->len[k] < 4096) {
                 size_t cap = s->cap[k] ? s->cap[k] * 2 : 16384;
                 char *b = subproc__realloc(s->buf[k], cap + 1);
@@ -109,11 +129,37 @@ static void drain(struct pool *pl, struct slot *s, int k)
             close_pipe(pl, s, k);
             return;
         }
-        if (dst != scratch)
-            s->len[k] += (size_t)r;
-        else
+        s->total[k] += (size_t)r;
+        if (dst == scratch) {
             s->trunc[k] = 1;
+        } else if (s->ring[k]) {
+            s->trunc[k] = 1;
+            s->wpos[k] += (size_t)r;
+            if (s->wpos[k] == max) s->wpos[k] = s->head[k];
+        } else {
+            s->len[k] += (size_t)r;
+        }
     }
+}
+
+static void reverse(char *a, size_t n)
+{
+    for (size_t i = 0; i < n / 2; i++) {
+        char t = a[i];
+        a[i] = a[n - 1 - i];
+        a[n - 1 - i] = t;
+    }
+}
+
+/* The ring [head, len) starts at wpos: rotate it so the tail reads oldest to newest. */
+static void unring(struct slot *s, int k)
+{
+    char *t = s->buf[k] + s->head[k];
+    size_t n = s->len[k] - s->head[k], at = s->wpos[k] - s->head[k];
+    if (at == 0 || at >= n) return;
+    reverse(t, at);
+    reverse(t + at, n - at);
+    reverse(t, n);
 }
 
 /* sig to the job's whole tree: its contained tree, else its process group through the child's
@@ -148,7 +194,7 @@ static void check_exit(struct pool *pl, struct slot *s, int64_t now)
                       "wait: the status was lost (reaped by someone else)");
     }
     s->exited = 1;
-    s->drain_until = now + DRAIN_MS;
+    s->drain_until = subproc__deadline_after(now, DRAIN_MS);
     if (s->p->pidfd >= 0)
         unwatch(pl, s->p->pidfd);
     else
@@ -162,7 +208,14 @@ static int job_failed(const subproc_job *j)
 
 static void finish(struct pool *pl, struct slot *s, int64_t now, size_t *ndone, size_t total)
 {
-    for (int k = 0; k < 2; k++) close_pipe(pl, s, k);
+    for (int k = 0; k < 2; k++) {
+        close_pipe(pl, s, k);
+        if (s->ring[k]) unring(s, k);
+        if (s->len[k] == 0) { /* documented: NULL for a stream the job wrote nothing to */
+            free(s->buf[k]);
+            s->buf[k] = NULL;
+        }
+    }
     subproc_job *j = s->job;
     j->out = s->buf[0];
     j->out_len = s->len[0];
@@ -172,6 +225,14 @@ static void finish(struct pool *pl, struct slot *s, int64_t now, size_t *ndone, 
     j->err_truncated = s->trunc[1];
     if (j->out) j->out[j->out_len] = '\0';
     if (j->err) j->err[j->err_len] = '\0';
+    if (pl->v3) {
+        /* A ring entered at the limit but never written to dropped nothing. */
+        j->out_head_len = s->ring[0] && s->trunc[0] ? s->head[0] : s->len[0];
+        j->err_head_len = s->ring[1] && s->trunc[1] ? s->head[1] : s->len[1];
+        j->out_total = s->total[0];
+        j->err_total = s->total[1];
+        j->output_incomplete = s->incomplete;
+    }
     j->wall_usec = (now - s->start_ms) * 1000;
     subproc_proc_free(s->p);
     memset(s, 0, sizeof *s);
@@ -197,12 +258,17 @@ static int start(struct pool *pl, struct slot *s, subproc_job *j, unsigned idx, 
     s->fd[0] = s->fd[1] = -1;
     j->started = 0;
     j->timed_out = 0;
+    if (pl->v3) {
+        j->out_head_len = j->err_head_len = 0;
+        j->out_total = j->err_total = 0;
+        j->output_incomplete = 0;
+    }
     j->spawn_rc = subproc_spawn(&s->p, &o, &j->error);
     if (j->spawn_rc < 0) return j->spawn_rc;
     j->started = 1;
     s->job = j;
     s->start_ms = now;
-    s->deadline = pl->o->timeout_ms > 0 ? now + pl->o->timeout_ms : 0;
+    s->deadline = pl->o->timeout_ms > 0 ? subproc__deadline_after(now, pl->o->timeout_ms) : 0;
     for (int k = 0; capture && k < 2; k++) {
         s->fd[k] = subproc_proc_take_fd(s->p, k + 1);
         fcntl(s->fd[k], F_SETFL, fcntl(s->fd[k], F_GETFL) | O_NONBLOCK);
@@ -227,11 +293,12 @@ static void tick(struct pool *pl, int64_t now, size_t *ndone, size_t total)
             group_kill(s, pl->o->kill_signal);
             if (subproc__needs_cont(pl->o->kill_signal)) group_kill(s, SIGCONT);
             int grace = pl->o->kill_grace_ms > 0 ? pl->o->kill_grace_ms : SUBPROC__DEFAULT_GRACE_MS;
-            s->kill_at = now + grace;
+            s->kill_at = subproc__deadline_after(now, grace);
         }
         if (!s->exited && s->kill_at && now >= s->kill_at) group_kill(s, SIGKILL);
         if (!s->exited && (s->p->pidfd < 0 || pl->epfd < 0)) check_exit(pl, s, now);
         if (s->exited && s->drain_until && now >= s->drain_until) {
+            if (s->fd[0] >= 0 || s->fd[1] >= 0) s->incomplete = 1;
             for (int k = 0; k < 2; k++) close_pipe(pl, s, k);
         }
         if (s->exited && s->fd[0] < 0 && s->fd[1] < 0) finish(pl, s, now, ndone, total);
@@ -250,7 +317,7 @@ static int sleep_ms(struct pool *pl, int64_t now, int backoff)
         for (int k = 0; k < 2; k++)
             if (t[k] && (next < 0 || t[k] < next)) next = t[k];
     }
-    int ms = next < 0 ? -1 : next <= now ? 0 : (int)(next - now);
+    int ms = next < 0 ? -1 : subproc__ms_left(next, now);
     if (pl->polled && (ms < 0 || ms > backoff)) ms = backoff;
     return ms;
 }
@@ -267,9 +334,10 @@ int subproc_pool_run(subproc_job *jobs, size_t n, const subproc_pool_opts *opts)
         (o->kill_signal && !subproc__sig_valid(o->kill_signal)))
         return -EINVAL;
     if (!local.kill_signal) local.kill_signal = SIGTERM;
+    int v3 = opts->version >= 3;
     for (size_t i = 0; i < n; i++)
-        if (!jobs[i].opts) return -EINVAL;
-    struct pool pl = {.o = o, .epfd = -1};
+        if (!job_at(jobs, i, v3)->opts) return -EINVAL;
+    struct pool pl = {.o = o, .epfd = -1, .v3 = v3};
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     pl.nslots = o->jobs ? o->jobs : cpus > 0 ? (unsigned)cpus : 1;
     if (pl.nslots > n) pl.nslots = n ? (unsigned)n : 1;
@@ -292,7 +360,7 @@ int subproc_pool_run(subproc_job *jobs, size_t n, const subproc_pool_opts *opts)
         int64_t now = subproc__now_ms();
         for (unsigned i = 0; i < pl.nslots && next < n && !halted; i++) {
             if (pl.slots[i].job) continue;
-            subproc_job *j = &jobs[next++];
+            subproc_job *j = job_at(jobs, next++, v3);
             if (start(&pl, &pl.slots[i], j, i, now) < 0) {
                 pl.failed = 1;
                 ++ndone;

@@ -201,10 +201,11 @@ int subproc_popen(FILE **out, const char *const *argv, const char *mode, const s
                   subproc_error *err)
 {
     if (err) subproc__fail(err, SUBPROC_STEP_NONE, 0, -1, NULL);
-    if (!out) return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1, NULL);
+    if (!out) return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1, "out is NULL");
     *out = NULL;
     if (!mode || (mode[0] != 'r' && mode[0] != 'w') || (mode[1] && strcmp(mode + 1, "e") != 0))
-        return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1, NULL);
+        return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1,
+                             "mode must be \"r\", \"w\", \"re\" or \"we\"");
     int writing = mode[0] == 'w';
     subproc_opts o;
     if (opts)
@@ -212,7 +213,9 @@ int subproc_popen(FILE **out, const char *const *argv, const char *mode, const s
     else
         subproc_opts_init(&o);
     if (argv) o.argv = argv;
-    if (!o.argv) return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1, NULL);
+    if (!o.argv)
+        return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1,
+                             "argv is NULL, and so is opts->argv: give the program to run");
     int stream = writing ? 0 : 1;
     o.stdio[stream] = (subproc_io){.kind = SUBPROC_IO_PIPE};
 

@@ -6,9 +6,12 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stddef.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #ifdef __linux__
 #include <sys/syscall.h>
@@ -48,10 +51,10 @@ const char *subproc_backend(void)
 /* Everything a spawn allocates or opens, so one cleanup path releases it all. */
 struct spawn_ctx {
     struct subproc__plan pl;
-    struct subproc__move *mv; /* all moves: stdio then extra fds */
+    struct subproc__move *mv; /* all moves: stdio then extra fds; then room for the plan */
     int *keep;
-    int *tmp;
-    struct subproc__move mv_small[SMALL_PLAN];
+    int *tmp;                 /* the plan's early list (sources to keep until the plan) */
+    struct subproc__move mv_small[3 * SMALL_PLAN];
     int keep_small[SMALL_PLAN], tmp_small[SMALL_PLAN];
     char **cands;  /* cand_one, or one allocation: the pointers, then the strings */
     char *cand_one[1]; /* a program with a '/' is its only candidate, used as given */
@@ -74,54 +77,103 @@ static void ctx_release(struct spawn_ctx *c, int keep_parent_ends)
     if (c->tmp != c->tmp_small) free(c->tmp);
 }
 
+/* A validation failure: what is wrong with which field, in words, as err->path. */
+__attribute__((format(printf, 4, 5))) static int bad(subproc_error *err, int e, int fd,
+                                                     const char *fmt, ...)
+{
+    char msg[sizeof err->path];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return subproc__fail(err, SUBPROC_STEP_VALIDATE, e, fd, msg);
+}
+
+static const char *const stream_names[3] = {"stdin", "stdout", "stderr"};
+
 static int check_opts(const subproc_opts *o, subproc_error *err)
 {
-    if (!o || o->version != SUBPROC_OPTS_VERSION)
-        return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1, NULL);
-    const unsigned known = (SUBPROC_FORCE_FORK << 1) - 1;
-    if (o->flags & ~known) return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1, NULL);
-    if ((o->argv != NULL) == (o->fn != NULL))
-        return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1, NULL);
+    if (!o) return bad(err, EINVAL, -1, "opts is NULL");
+    if (o->version == 0)
+        return bad(err, EINVAL, -1, "version is 0: start from SUBPROC_OPTS_INIT or "
+                                    "subproc_opts_init()");
+    if (o->version != SUBPROC_OPTS_VERSION)
+        return bad(err, EINVAL, -1, "version is %u, this library takes %d: start from "
+                                    "SUBPROC_OPTS_INIT", o->version, SUBPROC_OPTS_VERSION);
+    const unsigned known = ((SUBPROC_FORCE_FORK << 1) - 1) | SUBPROC_DETACH;
+    if (o->flags & ~known)
+        return bad(err, EINVAL, -1, "flags has unknown bits 0x%x", o->flags & ~known);
+    if (o->argv && o->fn)
+        return bad(err, EINVAL, -1, "argv and fn are both set: give argv (exec mode) or fn "
+                                    "(fork mode), not both");
+    if (!o->argv && !o->fn)
+        return bad(err, EINVAL, -1, "argv is NULL: give the program and its arguments as a "
+                                    "NULL-terminated array (or fn for fork mode)");
     if (o->argv) {
-        if (!o->argv[0]) return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1, NULL);
-        for (size_t i = 0; o->argv_lens && o->argv[i]; i++)
-            if (memchr(o->argv[i], '\0', o->argv_lens[i]))
-                return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1, o->argv[i]);
+        if (!o->argv[0]) return bad(err, EINVAL, -1, "argv is empty: argv[0] is NULL");
+        for (size_t i = 0; o->argv_lens && o->argv[i]; i++) {
+            const char *nul = memchr(o->argv[i], '\0', o->argv_lens[i]);
+            if (nul)
+                return bad(err, EINVAL, -1, "argv[%zu] holds a NUL byte at offset %zu of its "
+                                            "%zu bytes (argv_lens)",
+                           i, (size_t)(nul - o->argv[i]), o->argv_lens[i]);
+        }
     }
     int sessions = !!(o->flags & SUBPROC_NEW_PGROUP) + !!(o->flags & SUBPROC_JOIN_PGROUP) +
                    !!(o->flags & SUBPROC_NEW_SESSION);
-    if (sessions > 1) return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1, NULL);
+    if (sessions > 1)
+        return bad(err, EINVAL, -1, "flags: SUBPROC_NEW_PGROUP, SUBPROC_JOIN_PGROUP and "
+                                    "SUBPROC_NEW_SESSION exclude each other");
     if ((o->flags & SUBPROC_JOIN_PGROUP) && o->pgid <= 0)
-        return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1, NULL);
+        return bad(err, EINVAL, -1, "SUBPROC_JOIN_PGROUP needs pgid > 0, not %d", (int)o->pgid);
     if (o->pdeathsig && !subproc__sig_valid(o->pdeathsig))
-        return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1, NULL);
+        return bad(err, EINVAL, -1, "pdeathsig %d is not a signal number", o->pdeathsig);
+    if (o->pdeathsig && (o->flags & SUBPROC_DETACH))
+        return bad(err, EINVAL, -1, "pdeathsig and SUBPROC_DETACH exclude each other: a "
+                                    "detached child's parent is not this process");
     if ((o->flags & SUBPROC_SET_GROUPS) && o->ngroups && !o->groups)
-        return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1, NULL);
+        return bad(err, EINVAL, -1, "SUBPROC_SET_GROUPS: ngroups is %zu but groups is NULL",
+                   o->ngroups);
     if (o->nrlimits && !o->rlimits)
-        return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1, NULL);
+        return bad(err, EINVAL, -1, "nrlimits is %zu but rlimits is NULL", o->nrlimits);
     for (size_t i = 0; i < o->nrlimits; i++) {
-        if (o->rlimits[i].resource < 0 || o->rlimits[i].resource >= RLIM_NLIMITS ||
-            (o->rlimits[i].hard != RLIM_INFINITY && o->rlimits[i].soft > o->rlimits[i].hard))
-            return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1, NULL);
+        if (o->rlimits[i].resource < 0 || o->rlimits[i].resource >= RLIM_NLIMITS)
+            return bad(err, EINVAL, -1, "rlimits[%zu].resource %d is not an RLIMIT_ value", i,
+                       o->rlimits[i].resource);
+        if (o->rlimits[i].hard != RLIM_INFINITY && o->rlimits[i].soft > o->rlimits[i].hard)
+            return bad(err, EINVAL, -1, "rlimits[%zu]: soft limit %llu is above the hard limit "
+                                        "%llu", i, (unsigned long long)o->rlimits[i].soft,
+                       (unsigned long long)o->rlimits[i].hard);
     }
     for (int i = 0; i < 3; i++) {
         const subproc_io *io = &o->stdio[i];
-        if ((unsigned)io->kind > SUBPROC_IO_SOCKET || (io->kind == SUBPROC_IO_STDOUT && i != 2))
-            return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, i, NULL);
+        if ((unsigned)io->kind > SUBPROC_IO_SOCKET)
+            return bad(err, EINVAL, i, "stdio[%d].kind %d is not a subproc_io_kind (%s)", i,
+                       (int)io->kind, stream_names[i]);
+        if (io->kind == SUBPROC_IO_STDOUT && i != 2)
+            return bad(err, EINVAL, i, "stdio[%d] is SUBPROC_IO_STDOUT, which only stderr "
+                                       "(stdio[2]) takes", i);
         if (io->kind == SUBPROC_IO_FILE && !io->path)
-            return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, i, NULL);
+            return bad(err, EINVAL, i, "stdio[%d] is SUBPROC_IO_FILE but its path is NULL (%s)",
+                       i, stream_names[i]);
         if (io->kind == SUBPROC_IO_FD && !subproc__fd_valid(io->fd))
-            return subproc__fail(err, SUBPROC_STEP_VALIDATE, EBADF, i, NULL);
+            return bad(err, EBADF, i, "stdio[%d].fd %d is not an open fd (%s)", i, io->fd,
+                       stream_names[i]);
     }
-    if (o->nfds && !o->fds) return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1, NULL);
+    if (o->nfds && !o->fds)
+        return bad(err, EINVAL, -1, "nfds is %zu but fds is NULL", o->nfds);
     for (size_t i = 0; i < o->nfds; i++) {
         int dst = o->fds[i].child_fd;
-        if (dst < 3) return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, dst, NULL);
+        if (dst < 3)
+            return bad(err, EINVAL, dst, "fds[%zu].child_fd is %d: extra fds start at 3 (0-2 are "
+                                         "set with stdio)", i, dst);
         if (!subproc__fd_valid(o->fds[i].parent_fd))
-            return subproc__fail(err, SUBPROC_STEP_VALIDATE, EBADF, dst, NULL);
+            return bad(err, EBADF, dst, "fds[%zu].parent_fd %d is not an open fd", i,
+                       o->fds[i].parent_fd);
         for (size_t j = 0; j < i; j++)
             if (o->fds[j].child_fd == dst)
-                return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, dst, NULL);
+                return bad(err, EINVAL, dst, "fds[%zu].child_fd %d is also fds[%zu].child_fd: "
+                                             "each child fd takes one source", i, dst, j);
     }
     if (o->nfds) {
         /* A target the child's fd limit does not allow would fail in the child, and first in
@@ -140,6 +192,10 @@ static int check_opts(const subproc_opts *o, subproc_error *err)
         return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1, "contain");
     if (o->leftovers < SUBPROC_LEFTOVERS_LEAVE || o->leftovers > SUBPROC_LEFTOVERS_WAIT)
         return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1, "leftovers");
+    if (o->contain && (o->flags & SUBPROC_DETACH))
+        return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1,
+                             "contain and SUBPROC_DETACH exclude each other: a detached program "
+                             "is let go, a contained one is held");
     if (!o->contain && (o->cgroup_parent || o->cgroup_limits))
         return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1,
                              "cgroup_parent/cgroup_limits without contain");
@@ -275,7 +331,7 @@ static int build_fd_plan(struct spawn_ctx *c, const subproc_opts *o, subproc_err
         c->keep = c->keep_small;
         c->tmp = c->tmp_small;
     } else {
-        c->mv = subproc__calloc(cap, sizeof *c->mv);
+        c->mv = subproc__calloc(3 * cap, sizeof *c->mv);
         c->keep = subproc__calloc(cap, sizeof *c->keep);
         c->tmp = subproc__calloc(cap, sizeof *c->tmp);
         if (!c->mv || !c->keep || !c->tmp)
@@ -287,7 +343,8 @@ static int build_fd_plan(struct spawn_ctx *c, const subproc_opts *o, subproc_err
             /* The child's stdout, whatever it is: its source, or the inherited fd 1. */
             src[i] = src[1] >= 0 ? src[1] : 1;
             if (src[1] < 0 && !subproc__fd_valid(1))
-                return subproc__fail(err, SUBPROC_STEP_VALIDATE, EBADF, 2, NULL);
+                return bad(err, EBADF, 2, "stdio[2] is SUBPROC_IO_STDOUT and stdout is "
+                                          "inherited, but this process has no fd 1");
         } else {
             src[i] = stdio_source(c, o, i, err);
             if (src[i] < -1) return src[i];
@@ -296,13 +353,34 @@ static int build_fd_plan(struct spawn_ctx *c, const subproc_opts *o, subproc_err
     }
     for (size_t i = 0; i < o->nfds; i++)
         c->mv[n++] = (struct subproc__move){o->fds[i].parent_fd, o->fds[i].child_fd, 0};
-    subproc__plan_fds(&c->pl, c->mv, n, c->keep, c->pl.errfd);
-    c->pl.tmp = c->tmp;
+    /* The requested moves, then the solved plan (at most one extra step per cycle). */
+    if (subproc__plan_fds(&c->pl, c->mv, n, c->mv + cap, c->keep, c->tmp, c->pl.errfd) < 0)
+        return subproc__fail(err, SUBPROC_STEP_ALLOC, ENOMEM, -1, NULL);
     if (!have_close_range) {
         int m = subproc__max_open_fd();
         c->pl.maxfd = m > c->pl.hi + (int)n + 8 ? m : c->pl.hi + (int)n + 8;
     }
     return 0;
+}
+
+/* SUBPROC_DETACH: the portable backend starts the intermediate (child.c), which is reaped here
+ * whatever happened; *pid becomes the program's. */
+static int spawn_detached(struct subproc__plan *pl, pid_t *pid, int *pidfd, subproc_error *err)
+{
+    volatile pid_t *shared = mmap(NULL, sizeof *shared, PROT_READ | PROT_WRITE,
+                                  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (shared == MAP_FAILED) return subproc__fail(err, SUBPROC_STEP_CLONE, errno, -1, NULL);
+    *shared = 0;
+    pl->detached_pid = shared;
+    pid_t mid = -1;
+    int r = subproc__spawn_posix(pl, &mid, pidfd, err);
+    if (r == 0) {
+        subproc__reap(mid); /* it exited right after its fork */
+        *pid = *shared;
+        *pidfd = -1;
+    }
+    munmap((void *)shared, sizeof *shared);
+    return r;
 }
 
 static void fill_exec_error(const struct spawn_ctx *c, const subproc_opts *o, subproc_error *err,
@@ -328,7 +406,7 @@ int subproc__spawn_into(subproc_proc **out, const subproc_opts *o, subproc_error
 {
     int r;
     if (err) subproc__fail(err, SUBPROC_STEP_NONE, 0, -1, NULL);
-    if (!out) return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1, NULL);
+    if (!out) return bad(err, EINVAL, -1, "out is NULL: pass where the handle goes");
     *out = NULL;
     /* A version-1 caller's struct ends before the version-2 fields: read only what it has. */
     subproc_opts local;
@@ -385,7 +463,9 @@ int subproc__spawn_into(subproc_proc **out, const subproc_opts *o, subproc_error
 
     pid_t pid = -1;
     int pidfd = -1;
-    if (o->fn || force_posix || (o->flags & SUBPROC_FORCE_FORK))
+    if (o->flags & SUBPROC_DETACH)
+        r = spawn_detached(pl, &pid, &pidfd, err);
+    else if (o->fn || force_posix || (o->flags & SUBPROC_FORCE_FORK))
         r = subproc__spawn_posix(pl, &pid, &pidfd, err);
     else
         r = subproc__spawn_linux(pl, &pid, &pidfd, err);
@@ -394,6 +474,11 @@ int subproc__spawn_into(subproc_proc **out, const subproc_opts *o, subproc_error
                                            pl->fail_fd, pl->fail_cand);
         subproc__contain_finish(&ct, pl, NULL, 0);
         goto fail;
+    }
+    if (o->flags & SUBPROC_DETACH) {
+        /* The pidfd (if any) is of the intermediate, which is gone: not ours to keep. */
+        subproc__close(pidfd);
+        pidfd = -1;
     }
     if (pidfd < -1) pidfd = -1;
 
@@ -404,6 +489,11 @@ int subproc__spawn_into(subproc_proc **out, const subproc_opts *o, subproc_error
                                                                        : -1;
     p->leftovers = o->leftovers;
     subproc__contain_finish(&ct, pl, p, 1);
+    if (o->flags & SUBPROC_DETACH) {
+        /* Not ours: nothing to wait for, signal or kill (see SUBPROC_DETACH). */
+        p->pgid = -1;
+        p->reaped = p->lost = 1;
+    }
     for (int i = 0; i < 3; i++) p->fds[i] = c.parent[i];
     pthread_mutex_init(&p->lock, NULL);
     ctx_release(&c, 1);

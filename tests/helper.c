@@ -55,6 +55,12 @@ int helper_main(int argc, char **argv)
     if (!strcmp(m, "fds") || !strcmp(m, "fds-to")) { /* "FD DEV:INO" for every open fd */
         int to = !strcmp(m, "fds-to") ? atoi(argv[1]) : 1; /* fds-to FD: written to FD */
         DIR *d = opendir("/proc/self/fd");
+        struct rlimit nofile;
+        if (!d && errno == EMFILE && getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
+            /* Every number under a tight soft limit is in use: look with the hard one. */
+            nofile.rlim_cur = nofile.rlim_max;
+            if (setrlimit(RLIMIT_NOFILE, &nofile) == 0) d = opendir("/proc/self/fd");
+        }
         if (!d) return 101;
         int self = dirfd(d);
         struct dirent *de;
@@ -107,6 +113,19 @@ int helper_main(int argc, char **argv)
             _exit(0);
         }
         sleep_ms(atol(argv[1]));
+        return 0;
+    }
+    if (!strcmp(m, "daemonize")) { /* daemonize MS [LATE]: "started PID\n" from us, then exit 0;
+                                        the forked PID keeps stdout for MS ms, writes LATE, ends */
+        pid_t pid = fork();
+        if (pid < 0) return 108;
+        if (pid == 0) {
+            sleep_ms(atol(argv[1]));
+            if (argc > 2) out(argv[2]);
+            _exit(0);
+        }
+        snprintf(line, sizeof line, "started %d\n", (int)pid);
+        out(line);
         return 0;
     }
     if (!strcmp(m, "pwd")) {

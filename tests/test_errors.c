@@ -32,31 +32,31 @@ TEST(error_bad_fd)
     subproc_opts o = SUBPROC_OPTS_INIT;
     o.argv = helper_argv("exit", "0", NULL);
     o.stdio[1] = (subproc_io){.kind = SUBPROC_IO_FD, .fd = f};
-    expect_fail(&o, EBADF, SUBPROC_STEP_VALIDATE, 1, "");
+    expect_fail(&o, EBADF, SUBPROC_STEP_VALIDATE, 1, NULL); /* text: test_field.c */
     o.stdio[1] = (subproc_io){.kind = SUBPROC_IO_FD, .fd = -1};
-    expect_fail(&o, EBADF, SUBPROC_STEP_VALIDATE, 1, "");
+    expect_fail(&o, EBADF, SUBPROC_STEP_VALIDATE, 1, NULL); /* text: test_field.c */
     o.stdio[1].kind = SUBPROC_IO_INHERIT;
     subproc_fdmap map[] = {{f, 5}};
     o.fds = map;
     o.nfds = 1;
-    expect_fail(&o, EBADF, SUBPROC_STEP_VALIDATE, 5, "");
+    expect_fail(&o, EBADF, SUBPROC_STEP_VALIDATE, 5, NULL); /* text: test_field.c */
     /* Bad child fd numbers and duplicates are EINVAL. */
     subproc_fdmap m2[] = {{0, 2}};
     o.fds = m2;
-    expect_fail(&o, EINVAL, SUBPROC_STEP_VALIDATE, 2, "");
+    expect_fail(&o, EINVAL, SUBPROC_STEP_VALIDATE, 2, NULL); /* text: test_field.c */
     subproc_fdmap m3[] = {{0, 5}, {1, 5}};
     o.fds = m3;
     o.nfds = 2;
-    expect_fail(&o, EINVAL, SUBPROC_STEP_VALIDATE, 5, "");
+    expect_fail(&o, EINVAL, SUBPROC_STEP_VALIDATE, 5, NULL); /* text: test_field.c */
     o.nfds = 0;
     o.fds = NULL;
     /* stderr "into stdout" only for stderr; an unknown kind is refused. */
     o.stdio[1].kind = SUBPROC_IO_STDOUT;
-    expect_fail(&o, EINVAL, SUBPROC_STEP_VALIDATE, 1, "");
+    expect_fail(&o, EINVAL, SUBPROC_STEP_VALIDATE, 1, NULL); /* text: test_field.c */
     o.stdio[1].kind = (subproc_io_kind)77;
-    expect_fail(&o, EINVAL, SUBPROC_STEP_VALIDATE, 1, "");
+    expect_fail(&o, EINVAL, SUBPROC_STEP_VALIDATE, 1, NULL); /* text: test_field.c */
     o.stdio[1].kind = SUBPROC_IO_FILE; /* no path */
-    expect_fail(&o, EINVAL, SUBPROC_STEP_VALIDATE, 1, "");
+    expect_fail(&o, EINVAL, SUBPROC_STEP_VALIDATE, 1, NULL); /* text: test_field.c */
 }
 
 TEST(error_bad_fd_stderr_into_closed_stdout)

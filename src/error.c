@@ -67,6 +67,7 @@ static const char *const step_names[SUBPROC_STEP__COUNT] = {
     [SUBPROC_STEP_NO_NEW_PRIVS] = "no_new_privs",
     [SUBPROC_STEP_SIGMASK] = "sigmask",
     [SUBPROC_STEP_EXEC] = "exec",
+    [SUBPROC_STEP_CTTY] = "controlling terminal",
 };
 
 const char *subproc_step_name(subproc_step step)

@@ -58,6 +58,7 @@ struct spawn_ctx {
     int opened[3];  /* fds we opened for stdio (files, /dev/null, child ends of pipes) */
     int parent[3];  /* parent ends of pipes */
     int nullfd;
+    struct subproc__pty pty; /* the child's terminal (pty.c) */
 };
 
 static void ctx_release(struct spawn_ctx *c, int keep_parent_ends)
@@ -67,6 +68,7 @@ static void ctx_release(struct spawn_ctx *c, int keep_parent_ends)
         if (!keep_parent_ends) subproc__close(c->parent[i]);
     }
     subproc__close(c->nullfd);
+    subproc__pty_release(&c->pty, keep_parent_ends);
     if (c->cands != c->cand_one) free(c->cands);
     if (c->mv != c->mv_small) free(c->mv);
     if (c->keep != c->keep_small) free(c->keep);
@@ -105,7 +107,7 @@ static int check_opts(const subproc_opts *o, subproc_error *err)
     }
     for (int i = 0; i < 3; i++) {
         const subproc_io *io = &o->stdio[i];
-        if ((unsigned)io->kind > SUBPROC_IO_SOCKET || (io->kind == SUBPROC_IO_STDOUT && i != 2))
+        if ((unsigned)io->kind > SUBPROC_IO_PTY || (io->kind == SUBPROC_IO_STDOUT && i != 2))
             return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, i, NULL);
         if (io->kind == SUBPROC_IO_FILE && !io->path)
             return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, i, NULL);
@@ -134,6 +136,9 @@ static int check_opts(const subproc_opts *o, subproc_error *err)
             if (rl.rlim_cur != RLIM_INFINITY && (rlim_t)o->fds[i].child_fd >= rl.rlim_cur)
                 return subproc__fail(err, SUBPROC_STEP_FDMAP, EBADF, o->fds[i].child_fd, NULL);
     }
+    for (int i = 0; i < 3; i++)
+        if (o->stdio[i].kind == SUBPROC_IO_PTY && (o->flags & SUBPROC_JOIN_PGROUP))
+            return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, i, NULL);
     if (o->cwd && !*o->cwd) return subproc__fail(err, SUBPROC_STEP_CHDIR, ENOENT, -1, o->cwd);
     return 0;
 }
@@ -238,6 +243,8 @@ static int stdio_source(struct spawn_ctx *c, const subproc_opts *o, int i, subpr
     }
     case SUBPROC_IO_FD:
         return io->fd;
+    case SUBPROC_IO_PTY:
+        return subproc__pty_stream(&c->pty, o->stdio, i, &c->parent[i], err);
     case SUBPROC_IO_STDOUT:
         break;
     }
@@ -307,6 +314,7 @@ int subproc_spawn(subproc_proc **out, const subproc_opts *o, subproc_error *err)
     struct spawn_ctx c;
     memset(&c, 0, sizeof c);
     c.nullfd = -1;
+    subproc__pty_init(&c.pty);
     for (int i = 0; i < 3; i++) c.opened[i] = c.parent[i] = -1;
 
     subproc_proc *p = subproc__calloc(1, sizeof *p);
@@ -314,6 +322,7 @@ int subproc_spawn(subproc_proc **out, const subproc_opts *o, subproc_error *err)
 
     struct subproc__plan *pl = &c.pl;
     pl->errfd = -1;
+    pl->ctty_fd = -1;
     pl->fail_cand = -1;
     pl->flags = o->flags;
     pl->cwd = o->cwd;
@@ -343,6 +352,11 @@ int subproc_spawn(subproc_proc **out, const subproc_opts *o, subproc_error *err)
         pl->ncands = c.ncands;
     }
     if ((r = build_fd_plan(&c, o, err)) < 0) goto fail;
+    if (c.pty.slave >= 0) {
+        /* The terminal becomes the controlling terminal of a new session (child.c). */
+        pl->ctty_fd = c.pty.slave;
+        pl->flags = (pl->flags & ~SUBPROC_NEW_PGROUP) | SUBPROC_NEW_SESSION;
+    }
 
     pid_t pid = -1;
     int pidfd = -1;
@@ -360,10 +374,11 @@ int subproc_spawn(subproc_proc **out, const subproc_opts *o, subproc_error *err)
 
     p->pid = pid;
     p->pidfd = pidfd;
-    p->pgid = (o->flags & (SUBPROC_NEW_PGROUP | SUBPROC_NEW_SESSION)) ? pid
-              : (o->flags & SUBPROC_JOIN_PGROUP)                      ? o->pgid
-                                                                      : -1;
+    p->pgid = (pl->flags & (SUBPROC_NEW_PGROUP | SUBPROC_NEW_SESSION)) ? pid
+              : (pl->flags & SUBPROC_JOIN_PGROUP)                      ? o->pgid
+                                                                       : -1;
     for (int i = 0; i < 3; i++) p->fds[i] = c.parent[i];
+    p->pty = c.pty.master;
     pthread_mutex_init(&p->lock, NULL);
     ctx_release(&c, 1);
     *out = p;

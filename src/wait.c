@@ -298,6 +298,7 @@ void subproc_proc_free(subproc_proc *p)
         subproc_proc_wait(p, NULL);
     }
     subproc__close(p->pidfd);
+    subproc__close(p->pty);
     pthread_mutex_destroy(&p->lock);
     free(p);
 }

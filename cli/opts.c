@@ -26,6 +26,8 @@ enum {
     OPT_HALT,
     OPT_PROGRESS,
     OPT_KILL_AFTER,
+    OPT_PTY,
+    OPT_PTY_SIZE,
 };
 
 static const struct option run_longopts[] = {
@@ -49,6 +51,8 @@ static const struct option run_longopts[] = {
     {"max-output", required_argument, NULL, OPT_MAX_OUTPUT},
     {"no-pipefail", no_argument, NULL, OPT_NO_PIPEFAIL},
     {"help", no_argument, NULL, OPT_HELP},
+    {"pty", no_argument, NULL, OPT_PTY},
+    {"pty-size", required_argument, NULL, OPT_PTY_SIZE},
     {NULL, 0, NULL, 0},
 };
 /* '+': stop at the first non-option, as env(1) and timeout(1) do, so `run ls -l` works.
@@ -264,6 +268,16 @@ static int cmd_parse(cli_run_opts *o, int is_pipe, int argc, char **argv, char *
         case OPT_NO_PIPEFAIL:
             if (!is_pipe) return fail(err, errlen, "--no-pipefail is an option of pipe only");
             o->no_pipefail = 1;
+            break;
+        case OPT_PTY:
+        case OPT_PTY_SIZE:
+            if (is_pipe) return fail(err, errlen, "--pty is an option of run only");
+            o->pty = 1;
+            if (c == OPT_PTY_SIZE && cli_parse_pty_size(a, &o->pty_rows, &o->pty_cols) < 0)
+                return fail(err, errlen,
+                            "invalid size '%s' for --pty-size (expected ROWSxCOLS, each 1 to "
+                            "65535, e.g. 40x120)",
+                            a);
             break;
         case OPT_HELP:
             o->help = 1;

@@ -61,6 +61,10 @@ void cli_run_usage(FILE *f)
         "      --max-output=BYTES     keep at most BYTES of each (head and tail; K, M, G\n"
         "                             suffixes); implies --capture\n"
         "      --json=FILE|-          write a JSON report of how it ended to FILE or stdout\n"
+        "      --pty                  run on a new pseudo-terminal (every stream not redirected);\n"
+        "                             from a terminal: interactive, subproc's terminal raw\n"
+        "                             meanwhile; else stdin is typed in, then the EOF character\n"
+        "      --pty-size=ROWSxCOLS   its window size (default: subproc's terminal's, or 24x80)\n"
         "      --help                 show this help\n"
         "\n"
         "Exit status: the program's; 128+N when killed by signal N; 124 when the deadline\n"
@@ -242,6 +246,18 @@ static int communicate(subproc_proc *p, const cli_run_opts *o, subproc_result *c
     return 0;
 }
 
+/* --pty: ptyrun.c relays between subproc's stdin/stdout and the child's terminal. */
+static int pty_run(subproc_proc *p, const cli_run_opts *o, subproc_result *cap, run_result *res)
+{
+    int r = cli_pty_session(p, o, cap);
+    res->cap = cap;
+    res->timed_out = cap->timed_out;
+    if (r < 0) return r;
+    res->st = cap->status;
+    res->waited = 1;
+    return 0;
+}
+
 static void write_json(FILE *f, const cli_run_opts *o, pid_t pid, const run_result *res,
                        long long wall_ms, const char *error)
 {
@@ -337,6 +353,8 @@ int cli_run_main(int argc, char **argv)
             break;
         }
     }
+    subproc_pty_opts po = SUBPROC_PTY_OPTS_INIT;
+    if (o.pty) cli_pty_setup(&o, &so, &po);
     if (o.capture)
         for (int i = 1; i <= 2; i++)
             if (so.stdio[i].kind == SUBPROC_IO_INHERIT) so.stdio[i].kind = SUBPROC_IO_PIPE;
@@ -374,7 +392,9 @@ int cli_run_main(int argc, char **argv)
     }
     subproc_result cap;
     memset(&cap, 0, sizeof cap);
-    r = o.capture ? communicate(p, &o, &cap, &res) : supervise(p, &o, &relay, &res);
+    r = o.pty       ? pty_run(p, &o, &cap, &res)
+        : o.capture ? communicate(p, &o, &cap, &res)
+                    : supervise(p, &o, &relay, &res);
     long long wall = now_ms() - t0;
     if (r < 0) {
         fprintf(stderr, "%s run: waiting for %s (pid %d): %s\n", cli_progname, o.argv[0],

@@ -10,7 +10,8 @@
  * the terminal raw, as with any program (`stty sane` or `reset` then).
  *
  * Not interactive: stdin is typed in as it comes, and its end becomes the terminal's EOF
- * character (twice after a partial line), as a user ends input with Ctrl-D.
+ * character (twice after a partial line), as a user ends input with Ctrl-D - also when the
+ * program has turned ICANON off (readline does), since a user's Ctrl-D is that byte too.
  *
  * Output: everything the terminal shows goes to our stdout (through tee.c, so a closed stdout
  * reaches the child as SIGPIPE) and, with --capture, into the report's stdout (head and tail
@@ -122,15 +123,15 @@ static void cap_finish(capbuf *b)
     if (c->data) c->data[c->len] = '\0';
 }
 
-/* Type the terminal's EOF character: twice after a partial line (the first only hands the
- * line over). Nothing in raw mode, where it would be an ordinary byte. */
+/* Type the terminal's EOF character, as a user ends input with Ctrl-D: twice after a partial
+ * line in canonical mode (the first only hands the line over). With ICANON off it is an
+ * ordinary byte, once: what programs that read keys themselves (readline) take as the end. */
 static size_t eof_chars(int m, int partial, char *buf)
 {
     struct termios t;
-    if (tcgetattr(m, &t) < 0 || !(t.c_lflag & ICANON) || t.c_cc[VEOF] == _POSIX_VDISABLE)
-        return 0;
+    if (tcgetattr(m, &t) < 0 || t.c_cc[VEOF] == _POSIX_VDISABLE) return 0;
     buf[0] = buf[1] = (char)t.c_cc[VEOF];
-    return partial ? 2 : 1;
+    return partial && (t.c_lflag & ICANON) ? 2 : 1;
 }
 
 static void follow_size(int m)

@@ -742,8 +742,9 @@ void subproc_job_clear(subproc_job *job);
  *
  * Reading to the end: once every slave fd is closed, Linux reports EIO on the master (POSIX
  * leaves it open); the library reads until then and takes that EIO as end-of-file, after every
- * byte the child wrote. When the child (the session leader) exits, the kernel hangs the
- * terminal up for its descendants too (POSIX "controlling process"), so the output ends then.
+ * byte the child wrote. When the child (the session leader) exits, the kernel sends SIGHUP to
+ * the terminal's foreground process group (POSIX "controlling process"); a descendant that
+ * ignores it and keeps the terminal open keeps the output open, as with a pipe: use a deadline.
  */
 
 #define SUBPROC_PTY_FROM_FD (1u << 0) /* copy modes and size from the terminal term_fd */

@@ -552,7 +552,8 @@ int subproc_pclose(FILE *f, subproc_status *status);
  * stdout is stages[n-1].stdio[1], in any form a single child takes (inherit, null, file, fd,
  * pipe); the stdin of later stages and the stdout of earlier ones are the library's.
  * All stages share one process group (led by the first stage that starts), so one signal reaches
- * them all. Stage options must not ask for process groups or sessions of their own (-EINVAL).
+ * them all. Stage options must not ask for process groups or sessions of their own, nor for
+ * SUBPROC_IO_PTY, which brings one (-EINVAL).
  */
 typedef struct subproc_pipeline subproc_pipeline;
 

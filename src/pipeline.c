@@ -100,6 +100,9 @@ static int check_stages(const subproc_opts *st, size_t n, unsigned flags)
         /* The inner ends are ours: the caller may only leave them at "inherit". */
         if (i > 0 && st[i].stdio[0].kind != SUBPROC_IO_INHERIT) return -EINVAL;
         if (i + 1 < n && st[i].stdio[1].kind != SUBPROC_IO_INHERIT) return -EINVAL;
+        /* A pseudo-terminal brings a session of its own, which the group cannot span. */
+        for (int k = 0; k < 3; k++)
+            if (st[i].stdio[k].kind == SUBPROC_IO_PTY) return -EINVAL;
     }
     return 0;
 }

@@ -397,3 +397,15 @@ TEST(pty_bad_options)
     subproc_proc_free(p);
     ASSERT_STREQ(subproc_step_name(SUBPROC_STEP_CTTY), "controlling terminal");
 }
+
+TEST(pty_refused_in_a_pipeline)
+{
+    /* Every stage shares one process group; a terminal's session cannot be part of it. */
+    subproc_opts st[2] = {SUBPROC_OPTS_INIT, SUBPROC_OPTS_INIT};
+    st[0].argv = helper_argv("exit", "0", NULL);
+    st[1].argv = st[0].argv;
+    st[0].stdio[2].kind = SUBPROC_IO_PTY;
+    subproc_pipeline *pl;
+    subproc_error err;
+    ASSERT_EQ(subproc_pipeline_spawn(&pl, st, 2, 0, &err, NULL), -EINVAL);
+}

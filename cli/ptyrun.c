@@ -88,7 +88,8 @@ static int cap_add(capbuf *b, const char *d, size_t n)
         size_t k = n < room ? n : room;
         if (c->len + k + 1 > b->size) {
             size_t sz = b->size ? b->size * 2 : 65536;
-            while (sz < c->len + k + 1) sz *= 2;
+            while (sz < c->len + k + 1)
+                sz *= 2;
             if (sz > b->max + 1) sz = b->max + 1;
             char *nd = realloc(c->data, sz);
             if (!nd) return -ENOMEM;
@@ -244,7 +245,8 @@ int cli_pty_session(subproc_proc *p, const cli_run_opts *o, subproc_result *cap)
         }
         if (!reaped) {
             int w = subproc_proc_try_wait(p, &cap->status);
-            if (w == 0) reaped = 1;
+            if (w == 0)
+                reaped = 1;
             else if (w != -EAGAIN) {
                 r = w;
                 break;

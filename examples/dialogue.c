@@ -20,7 +20,8 @@ static int until_prompt(subproc_expect *e, const char **answer, size_t *len)
     subproc_match m;
     int r = subproc_expect_match(e, PROMPT, 0, 10000, &m);
     if (r != 1) {
-        fprintf(stderr, "dialogue: no prompt (%s)\n", r == 0 ? "python ended" : subproc_strerror(r));
+        fprintf(stderr, "dialogue: no prompt (%s)\n",
+                r == 0 ? "python ended" : subproc_strerror(r));
         return 0;
     }
     *answer = m.before;
@@ -41,7 +42,8 @@ int main(int argc, char **argv)
     subproc_opts o = SUBPROC_OPTS_INIT;
     o.argv = py;
     o.env = env;
-    for (int i = 0; i < 3; i++) o.stdio[i].kind = SUBPROC_IO_PTY; /* one new terminal */
+    for (int i = 0; i < 3; i++)
+        o.stdio[i].kind = SUBPROC_IO_PTY; /* one new terminal */
     subproc_proc *p;
     subproc_error err;
     if (subproc_spawn(&p, &o, &err) < 0) {

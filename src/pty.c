@@ -26,7 +26,7 @@
 #define EXPECT_MAX_BUFFER ((size_t)16 << 20)
 #define EXPECT_READ 65536
 
-#define CTL(c) ((c) & 0x1f)
+#define CTL(c) ((c)&0x1f)
 
 void subproc__pty_init(struct subproc__pty *t)
 {
@@ -290,11 +290,11 @@ struct subproc_expect {
     int rfd, wfd;
     unsigned flags;
     size_t max;
-    char *buf;       /* [start, len) unmatched output, NUL at len */
+    char *buf; /* [start, len) unmatched output, NUL at len */
     size_t start, len, size;
     int eof;
     /* the last match handed out: kept in buf until the next call */
-    char *ret;       /* before + NUL + match + NUL */
+    char *ret; /* before + NUL + match + NUL */
     size_t ret_size;
 };
 
@@ -415,8 +415,8 @@ static int hand_out(subproc_expect *e, size_t so, size_t eo, subproc_match *m)
     return 0;
 }
 
-int subproc_expect_match(subproc_expect *e, const char *pattern, unsigned flags,
-                         int timeout_ms, subproc_match *m)
+int subproc_expect_match(subproc_expect *e, const char *pattern, unsigned flags, int timeout_ms,
+                         subproc_match *m)
 {
     if (!e || (flags & ~(SUBPROC_EXPECT_REGEX | SUBPROC_EXPECT_ICASE))) return -EINVAL;
     if (pattern && !*pattern) return -EINVAL;

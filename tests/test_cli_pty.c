@@ -43,16 +43,18 @@ static int run(subproc_result *res, const char *in_path, const char *const *argv
 TEST(cli_pty_streams_are_terminals)
 {
     subproc_result res;
-    const char *a[] = {subproc_cli(), "run", "--pty", "--", "sh", "-c",
-                       "test -t 0 && test -t 1 && test -t 2", NULL};
+    const char *a[] = {
+        subproc_cli(), "run", "--pty", "--", "sh", "-c", "test -t 0 && test -t 1 && test -t 2",
+        NULL};
     ASSERT_EQ(run(&res, NULL, a), 0);
     subproc_result_free(&res);
     const char *b[] = {subproc_cli(), "run", "--", "sh", "-c", "test -t 0", NULL};
     ASSERT_EQ(run(&res, NULL, b), 1);
     subproc_result_free(&res);
     /* --stderr keeps its own kind. */
-    const char *c[] = {subproc_cli(), "run", "--pty", "--stderr=/dev/null", "--", "sh", "-c",
-                       "test -t 0 && test -t 1 && ! test -t 2", NULL};
+    const char *c[] = {subproc_cli(), "run", "--pty", "--stderr=/dev/null",
+                       "--",          "sh",  "-c",    "test -t 0 && test -t 1 && ! test -t 2",
+                       NULL};
     ASSERT_EQ(run(&res, NULL, c), 0);
     subproc_result_free(&res);
 }
@@ -60,8 +62,8 @@ TEST(cli_pty_streams_are_terminals)
 TEST(cli_pty_size)
 {
     subproc_result res;
-    const char *a[] = {subproc_cli(), "run", "--pty", "--pty-size=40x120", "--", "stty", "size",
-                       NULL};
+    const char *a[] = {subproc_cli(), "run",  "--pty", "--pty-size=40x120",
+                       "--",          "stty", "size",  NULL};
     ASSERT_EQ(run(&res, NULL, a), 0);
     ASSERT_STREQ(res.out.data, "40 120\r\n");
     subproc_result_free(&res);
@@ -69,9 +71,9 @@ TEST(cli_pty_size)
     ASSERT_EQ(run(&res, NULL, b), 0);
     ASSERT_STREQ(res.out.data, "24 80\r\n");
     subproc_result_free(&res);
-    static const char *const bad[] = {"--pty-size=0x80", "--pty-size=40", "--pty-size=40x",
-                                      "--pty-size=x80", "--pty-size=40x120x3",
-                                      "--pty-size=65536x1", "--pty-size=-1x80", NULL};
+    static const char *const bad[] = {
+        "--pty-size=0x80",     "--pty-size=40",      "--pty-size=40x",   "--pty-size=x80",
+        "--pty-size=40x120x3", "--pty-size=65536x1", "--pty-size=-1x80", NULL};
     for (int i = 0; bad[i]; i++) {
         const char *c[] = {subproc_cli(), "run", bad[i], "--", "true", NULL};
         ASSERT_EQ(run(&res, NULL, c), 125);
@@ -92,16 +94,16 @@ TEST(cli_pty_capture_keeps_colour_codes)
     snprintf(sub, sizeof sub, "%s/adir", dir);
     ASSERT_OK(mkdir(sub, 0755) == 0 ? 0 : -errno);
     subproc_result res;
-    const char *a[] = {subproc_cli(), "run", "--pty", "--capture", "--json=-", "--",
-                       "ls", "--color=auto", dir, NULL};
+    const char *a[] = {subproc_cli(), "run", "--pty",        "--capture", "--json=-",
+                       "--",          "ls",  "--color=auto", dir,         NULL};
     ASSERT_EQ(run(&res, NULL, a), 0);
     /* The directory in colour: ESC [ ... m, in the printed output and in the report. */
     ASSERT(strstr(res.out.data, "\033[") != NULL);
     ASSERT(strstr(res.out.data, "\"stdout\":\"\\u001b[") != NULL);
     subproc_result_free(&res);
     /* Without a terminal, ls leaves colours out. */
-    const char *b[] = {subproc_cli(), "run", "--capture", "--json=-", "--", "ls",
-                       "--color=auto", dir, NULL};
+    const char *b[] = {subproc_cli(), "run",          "--capture", "--json=-", "--",
+                       "ls",          "--color=auto", dir,         NULL};
     ASSERT_EQ(run(&res, NULL, b), 0);
     ASSERT(strstr(res.out.data, "\033[") == NULL);
     subproc_result_free(&res);

@@ -1,5 +1,6 @@
 /* test_pty.c - children on a pseudo-terminal: session and controlling terminal, fd choices,
- * modes and window size, reading to the end, expect-style dialogue, EOF and interrupt, deadlines. */
+ * modes and window size, reading to the end, expect-style dialogue, EOF and interrupt, deadlines.
+ */
 #include "test.h"
 
 #include <fcntl.h>
@@ -9,7 +10,8 @@
 
 static void all_pty(subproc_opts *o, const subproc_pty_opts *po)
 {
-    for (int i = 0; i < 3; i++) o->stdio[i] = (subproc_io){.kind = SUBPROC_IO_PTY, .pty = po};
+    for (int i = 0; i < 3; i++)
+        o->stdio[i] = (subproc_io){.kind = SUBPROC_IO_PTY, .pty = po};
 }
 
 /* subproc_run of the helper in MODE with o's stdio. */
@@ -101,8 +103,9 @@ TEST(pty_termios_defaults_raw_and_given)
     po.flags = 0;
     po.termios = &t;
     ASSERT_OK(run_in(&o, &res, NULL, "termios", NULL));
-    ASSERT(strncmp(res.out.data, "icanon=1 echo=0 isig=0 iexten=0 opost=0 onlcr=0 icrnl=0 ixon=0 "
-                                 "cs8=1 intr=7 ",
+    ASSERT(strncmp(res.out.data,
+                   "icanon=1 echo=0 isig=0 iexten=0 opost=0 onlcr=0 icrnl=0 ixon=0 "
+                   "cs8=1 intr=7 ",
                    strlen("icanon=1 echo=0 isig=0 iexten=0 opost=0 onlcr=0 icrnl=0 ixon=0 "
                           "cs8=1 intr=7 ")) == 0);
     ASSERT(strstr(res.out.data, " eof=1 ") != NULL);
@@ -181,7 +184,8 @@ TEST_T(pty_1mib_then_exit_byte_exact_200_runs, 300)
 {
     const size_t n = 1u << 20;
     char *want = malloc(n);
-    for (size_t i = 0; i < n; i++) want[i] = "0123456789abcdefghijklmnopqrstuv"[i % 32];
+    for (size_t i = 0; i < n; i++)
+        want[i] = "0123456789abcdefghijklmnopqrstuv"[i % 32];
     for (int run = 0; run < 200; run++) {
         subproc_opts o = SUBPROC_OPTS_INIT;
         o.stdio[0].kind = SUBPROC_IO_NULL;
@@ -351,7 +355,8 @@ TEST(pty_child_gets_only_its_fds)
     ASSERT_OK(run_in(&o, &res, NULL, "fds", NULL));
     /* fds 0-2 and nothing else: no master, no second slave. */
     int lines = 0;
-    for (const char *s = res.out.data; *s; s++) lines += *s == '\n';
+    for (const char *s = res.out.data; *s; s++)
+        lines += *s == '\n';
     ASSERT_EQ(lines, 3);
     subproc_result_free(&res);
 }

@@ -44,8 +44,17 @@ static int interactive(const cli_run_opts *o)
     return o->stream[0] == CLI_STREAM_INHERIT && isatty(0);
 }
 
+/* SIGWINCH is blocked from before the start (so that a resize between the start and the relay
+ * loop is not lost: its default action discards it) until the session ends. */
+static int winch_was_blocked;
+
 void cli_pty_setup(const cli_run_opts *o, subproc_opts *so, subproc_pty_opts *po)
 {
+    sigset_t w, prev;
+    sigemptyset(&w);
+    sigaddset(&w, SIGWINCH);
+    pthread_sigmask(SIG_BLOCK, &w, &prev);
+    winch_was_blocked = sigismember(&prev, SIGWINCH) == 1;
     if (interactive(o)) {
         po->flags |= SUBPROC_PTY_FROM_FD;
         po->term_fd = 0;
@@ -149,14 +158,14 @@ int cli_pty_session(subproc_proc *p, const cli_run_opts *o, subproc_result *cap)
     int inter = interactive(o);
     int in_fd = o->stream[0] == CLI_STREAM_INHERIT ? 0 : -1;
     /* Relayed as run does, plus SIGWINCH, collected between polls. */
-    sigset_t sigs, old;
+    sigset_t sigs;
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGHUP);
     sigaddset(&sigs, SIGQUIT);
     sigaddset(&sigs, SIGWINCH);
-    pthread_sigmask(SIG_BLOCK, &sigs, &old);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
     struct termios saved;
     int raw = 0;
@@ -165,6 +174,7 @@ int cli_pty_session(subproc_proc *p, const cli_run_opts *o, subproc_result *cap)
         cfmakeraw(&t);
         raw = tcsetattr(0, TCSADRAIN, &t) == 0;
     }
+    if (inter && !o->pty_rows) follow_size(m); /* a resize during the start */
     int fl = fcntl(m, F_GETFL);
     if (fl >= 0) fcntl(m, F_SETFL, fl | O_NONBLOCK);
 
@@ -275,7 +285,7 @@ int cli_pty_session(subproc_proc *p, const cli_run_opts *o, subproc_result *cap)
     sigset_t w;
     sigemptyset(&w);
     sigaddset(&w, SIGWINCH);
-    if (!sigismember(&old, SIGWINCH)) {
+    if (!winch_was_blocked) {
         static const struct timespec zero = {0, 0};
         while (sigtimedwait(&w, NULL, &zero) > 0) {
         }

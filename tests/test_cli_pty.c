@@ -153,9 +153,13 @@ TEST(cli_pty_interactive_raw_then_restored)
 {
     need_script();
     subproc_result res;
-    /* During: subproc's terminal is raw (checked from inside by name); after: as before. */
+    /* During: subproc's terminal is raw (checked from inside by name); after: as before. The
+     * check would time out after 10 s and fail below if subproc never went raw. */
     ASSERT_EQ(under_script(&res, "stty -g > /tmp/subproc-pty-b.$$;"
-                                 "\"$S\" run --pty -- sh -c 'stty -a -F \"$1\"' sh \"$(tty)\";"
+                                 /* subproc goes raw just after the start: wait for it */
+                                 "\"$S\" run --pty -- sh -c 'i=0; while [ $i -lt 1000 ] && "
+                                 "! stty -a -F \"$1\" | grep -q -- -icanon; do sleep 0.01; "
+                                 "i=$((i+1)); done; stty -a -F \"$1\"' sh \"$(tty)\";"
                                  "echo rc=$?;"
                                  "stty -g | cmp -s - /tmp/subproc-pty-b.$$ && echo restored;"
                                  "rm -f /tmp/subproc-pty-b.$$"),

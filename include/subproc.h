@@ -297,7 +297,8 @@ int subproc_proc_pidfd(const subproc_proc *p);
 /* The child's process group when it leads or joined one, else -1. */
 pid_t subproc_proc_pgid(const subproc_proc *p);
 /* The parent end of the pipe (or socket) for stream 0, 1 or 2 (SUBPROC_IO_PIPE or _SOCKET), or
- * -1. Owned by p. */
+ * -1. Owned by p. For SUBPROC_IO_PTY streams: a copy of the terminal's master end for stdin, and
+ * one for the first output stream on the terminal (-1 for stderr when stdout has it). */
 int subproc_proc_fd(const subproc_proc *p, int stream);
 /* Take ownership of that fd (the handle forgets it); -1 when there is none. */
 int subproc_proc_take_fd(subproc_proc *p, int stream);

@@ -14,7 +14,7 @@
  *  - The file is built without sanitizer instrumentation: a sanitizer runtime is not safe here.
  *
  * Setup order (documented in subproc(3)):
- *  1 signal handlers to SIG_DFL   2 setsid/setpgid (and a pty's TIOCSCTTY)   3 rlimits, nice, umask
+ *  1 signal handlers to SIG_DFL   2 setsid (+ a pty's TIOCSCTTY)/setpgid   3 rlimits, nice, umask
  *  4 fd plan (dup2)               5 close every other fd   6 chdir
  *  7 setgroups, setgid, setuid    8 parent-death signal    9 no_new_privs
  *  10 pending job-control stops dropped, signal mask

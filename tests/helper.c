@@ -277,7 +277,7 @@ int helper_main(int argc, char **argv)
         subproc_proc_free(p);
         return r == 0 && st.exited && st.code == 0 ? 0 : 108;
     }
-    if (!strcmp(m, "ttyinfo")) { /* which of fds 0-2 are terminals, session, controlling tty: to 2 and 1 */
+    if (!strcmp(m, "ttyinfo")) { /* which of fds 0-2 are terminals; session, ctty: to 2 and 1 */
         int t = -1;
         for (int fd = 0; fd < 3 && t < 0; fd++)
             if (isatty(fd)) t = fd;

@@ -29,7 +29,7 @@ TEST(pty_session_and_controlling_terminal)
     subproc_result res;
     ASSERT_OK(run_in(&o, &res, NULL, "ttyinfo", NULL));
     ASSERT_EQ(res.status.exited, 1);
-    ASSERT_EQ(res.status.code, 0);
+    ASSERT_EQ(subproc_status_code(&res.status), 0);
     /* Written to fd 2 and fd 1, both the terminal: twice, with the terminal's \r\n. */
     ASSERT_STREQ(res.out.data, "tty=111 leader=1 fg=1 ctty=1\r\ntty=111 leader=1 fg=1 ctty=1\r\n");
     ASSERT_EQ(res.err.len, 0);
@@ -46,7 +46,7 @@ TEST(pty_every_fd_choice)
                                               : SUBPROC_IO_PIPE;
         subproc_result res;
         ASSERT_OK(run_in(&o, &res, NULL, "ttyinfo", NULL));
-        ASSERT_EQ(res.status.code, 0);
+        ASSERT_EQ(subproc_status_code(&res.status), 0);
         char want[64];
         snprintf(want, sizeof want, "tty=%d%d%d leader=1 fg=1 ctty=1", mask & 1, (mask >> 1) & 1,
                  (mask >> 2) & 1);
@@ -173,7 +173,7 @@ TEST(pty_window_size_and_sigwinch)
     ASSERT_EQ(subproc_pty_set_size(m, 0, 80), -EINVAL);
     subproc_status st;
     ASSERT_OK(subproc_proc_wait(p, &st));
-    ASSERT_EQ(st.code, 0);
+    ASSERT_EQ(subproc_status_code(&st), 0);
     subproc_expect_free(e);
     subproc_proc_free(p);
 }
@@ -193,7 +193,7 @@ TEST_T(pty_1mib_then_exit_byte_exact_200_runs, 300)
         o.stdio[2].kind = SUBPROC_IO_PTY;
         subproc_result res;
         ASSERT_OK(run_in(&o, &res, NULL, "spew-exit", "1048576"));
-        ASSERT_EQ(res.status.code, 0);
+        ASSERT_EQ(subproc_status_code(&res.status), 0);
         if (res.out.len != n || memcmp(res.out.data, want, n) != 0)
             test_failf(__FILE__, __LINE__, "run %d: %zu bytes, not the 1 MiB written", run,
                        res.out.len);
@@ -253,7 +253,7 @@ TEST(pty_expect_literal_regex_deadline_and_eof)
     subproc_status st;
     ASSERT_OK(subproc_proc_wait(p, &st));
     ASSERT_EQ(st.exited, 1);
-    ASSERT_EQ(st.code, 0);
+    ASSERT_EQ(subproc_status_code(&st), 0);
     subproc_expect_free(e);
     subproc_proc_free(p);
 }
@@ -311,7 +311,7 @@ TEST(pty_communicate_sends_eof_after_input)
     subproc_result res;
     ASSERT_OK(run_in(&o, &res, &co, "cat", NULL));
     ASSERT_EQ(res.timed_out, 0);
-    ASSERT_EQ(res.status.code, 0);
+    ASSERT_EQ(subproc_status_code(&res.status), 0);
     ASSERT(strstr(res.out.data, "one\r\n") != NULL);
     ASSERT(strstr(res.out.data, "two") != NULL);
     subproc_result_free(&res);
@@ -320,7 +320,7 @@ TEST(pty_communicate_sends_eof_after_input)
     co.input_len = 0;
     ASSERT_OK(run_in(&o, &res, &co, "cat", NULL));
     ASSERT_EQ(res.timed_out, 0);
-    ASSERT_EQ(res.status.code, 0);
+    ASSERT_EQ(subproc_status_code(&res.status), 0);
     subproc_result_free(&res);
 }
 
@@ -398,7 +398,7 @@ TEST(pty_bad_options)
     ASSERT_EQ(subproc_proc_pgid(p), subproc_proc_pid(p));
     subproc_status st;
     ASSERT_OK(subproc_proc_wait(p, &st));
-    ASSERT_EQ(st.code, 0);
+    ASSERT_EQ(subproc_status_code(&st), 0);
     subproc_proc_free(p);
     ASSERT_STREQ(subproc_step_name(SUBPROC_STEP_CTTY), "controlling terminal");
 }
@@ -413,4 +413,56 @@ TEST(pty_refused_in_a_pipeline)
     subproc_pipeline *pl;
     subproc_error err;
     ASSERT_EQ(subproc_pipeline_spawn(&pl, st, 2, 0, &err, NULL), -EINVAL);
+}
+
+TEST(expect_over_pipes_pending_and_buffer_limit)
+{
+    /* The reader is not tied to terminals: stdout and stdin pipes, no echo. */
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    o.stdio[0].kind = SUBPROC_IO_PIPE;
+    o.stdio[1].kind = SUBPROC_IO_PIPE;
+    o.argv = helper_argv("prompt", NULL);
+    subproc_proc *p;
+    ASSERT_OK(subproc_spawn(&p, &o, NULL));
+    subproc_expect *e;
+    int rfd = subproc_proc_take_fd(p, 1), wfd = subproc_proc_take_fd(p, 0);
+    ASSERT_OK(subproc_expect_new(&e, rfd, wfd, 0, 0));
+    subproc_match mt;
+    ASSERT_EQ(subproc_expect_match(e, "name", 0, 10000, &mt), 1);
+    size_t n;
+    /* What came after the match stays for the next call (here "? ", or part of it so far). */
+    const char *rest = subproc_expect_pending(e, &n);
+    ASSERT(n <= 2 && strncmp(rest, "? ", n) == 0);
+    ASSERT_OK(subproc_expect_send(e, "Ann\n", 4, 10000));
+    ASSERT_EQ(subproc_expect_match(e, "hello [A-Z][a-z]+\n", SUBPROC_EXPECT_REGEX, 10000, &mt), 1);
+    ASSERT_STREQ(mt.before, "? ");
+    ASSERT_STREQ(mt.match, "hello Ann\n");
+    close(wfd); /* a pipe's end of input: closing it */
+    ASSERT_EQ(subproc_expect_match(e, "bye\n", 0, 10000, &mt), 1);
+    ASSERT_STREQ(mt.before, "name? ");
+    ASSERT_EQ(subproc_expect_match(e, NULL, 0, 10000, &mt), 0);
+    subproc_expect_free(e);
+    close(rfd);
+    subproc_status st;
+    ASSERT_OK(subproc_proc_wait(p, &st));
+    ASSERT_EQ(st.exited, 1);
+    ASSERT_EQ(subproc_status_code(&st), 0);
+    subproc_proc_free(p);
+    /* With SUBPROC_EXPECT_OWN_FDS the reader closes both. */
+    int pp[2];
+    ASSERT_OK(pipe2(pp, O_CLOEXEC) == 0 ? 0 : -errno);
+    ASSERT_OK(subproc_expect_new(&e, pp[0], pp[1], 0, SUBPROC_EXPECT_OWN_FDS));
+    subproc_expect_free(e);
+
+    /* Output that never matches stops at max_buffer bytes. */
+    o.stdio[0].kind = SUBPROC_IO_NULL;
+    o.argv = helper_argv("spew", "100000", NULL);
+    ASSERT_OK(subproc_spawn(&p, &o, NULL));
+    ASSERT_OK(subproc_expect_new(&e, subproc_proc_fd(p, 1), -1, 1000, 0));
+    ASSERT_EQ(subproc_expect_match(e, "y", 0, 10000, &mt), -ENOBUFS);
+    ASSERT_EQ(subproc_expect_send(e, "x", 1, 0), -EBADF);
+    ASSERT(subproc_expect_pending(e, &n) != NULL && n >= 1000);
+    subproc_expect_free(e);
+    subproc_proc_free(p);
+    ASSERT_EQ(subproc_expect_new(&e, -1, -1, 0, 0), -EINVAL);
 }

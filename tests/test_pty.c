@@ -4,6 +4,7 @@
 #include "test.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <termios.h>
 #include <unistd.h>
@@ -465,4 +466,39 @@ TEST(expect_over_pipes_pending_and_buffer_limit)
     subproc_expect_free(e);
     subproc_proc_free(p);
     ASSERT_EQ(subproc_expect_new(&e, -1, -1, 0, 0), -EINVAL);
+}
+
+static void *pty_worker(void *arg)
+{
+    long id = (long)arg;
+    for (int k = 0; k < 10; k++) {
+        char word[32];
+        snprintf(word, sizeof word, "t%ld-%d\n", id, k);
+        subproc_opts o = SUBPROC_OPTS_INIT;
+        all_pty(&o, NULL);
+        /* Built here: helper_argv()'s static buffer is not for threads. */
+        const char *argv[] = {test_self, "helper", "out", word, NULL};
+        o.argv = argv;
+        subproc_result res;
+        if (subproc_run(&res, &o, NULL) != 0) return (void *)1;
+        char want[40];
+        snprintf(want, sizeof want, "t%ld-%d\r\n", id, k);
+        int ok = strcmp(res.out.data, want) == 0;
+        subproc_result_free(&res);
+        if (!ok) return (void *)2;
+    }
+    return NULL;
+}
+
+TEST(pty_spawns_from_many_threads)
+{
+    /* Each spawn has a terminal of its own; nothing is shared between threads. */
+    pthread_t t[4];
+    for (long i = 0; i < 4; i++)
+        ASSERT_OK(pthread_create(&t[i], NULL, pty_worker, (void *)i));
+    for (int i = 0; i < 4; i++) {
+        void *r;
+        pthread_join(t[i], &r);
+        ASSERT(r == NULL);
+    }
 }

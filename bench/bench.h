@@ -118,5 +118,6 @@ int sp_cat(bench_ctx *c, void *state);           /* c->payload through /bin/cat,
 int sp_pipeline3(bench_ctx *c, void *state);     /* cat|cat|cat, stdin c->in_fd, drain stdout */
 int sp_pool(bench_ctx *c, void *state);          /* c->njobs /bin/true, at most c->jobs at once */
 int sp_capture_limited(bench_ctx *c, void *state); /* `gen c->bytes`, keep at most c->limit */
+int sp_pty_capture(bench_ctx *c, void *state);   /* all of `gen c->bytes` through a new pty */
 
 #endif

@@ -5,6 +5,7 @@
  *   cat BYTES           BYTES through /bin/cat, stdin written while stdout is read
  *   pipeline BYTES      `gen BYTES` | cat | cat | cat, last stdout drained by the parent
  *   rss BYTES LIMIT     peak RSS growth (KiB) while capturing with a LIMIT-byte cap
+ *   pty BYTES           all of `gen BYTES` into memory through a pseudo-terminal
  *
  * Every run checks what it got (exit status, byte count, the byte pattern): a contender
  * that gets the job wrong reports an error instead of a number.
@@ -536,6 +537,88 @@ static const bench_contender rss[] = {
      .run = py_run, .teardown = py_teardown},
 };
 
+/* ---- capture through a pseudo-terminal ---------------------------------------------------- */
+
+/* By hand: posix_openpt, gen with the slave as stdout (no session or controlling terminal: the
+ * least a pty capture can do), the slave closed, the master read until EIO (Linux's end). */
+static int raw_pty(bench_ctx *c, void *state)
+{
+    (void)state;
+    int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (m < 0 || grantpt(m) < 0 || unlockpt(m) < 0)
+        return bench_fail(c, "posix_openpt: %s", strerror(errno));
+    char name[128];
+    int s = ptsname_r(m, name, sizeof name) == 0 ? open(name, O_RDWR | O_NOCTTY | O_CLOEXEC) : -1;
+    if (s < 0) {
+        close(m);
+        return bench_fail(c, "open slave: %s", strerror(errno));
+    }
+    const char *argv[] = {c->gen, bytes_arg, NULL};
+    pid_t pid;
+    int rc = bench_spawn_fds(&pid, argv, -1, s);
+    close(s);
+    if (rc) {
+        close(m);
+        return bench_fail(c, "posix_spawn: %s", strerror(-rc));
+    }
+    size_t cap = 1 << 20, len = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (cap - len < 65536)
+            buf = realloc(buf, cap *= 2);
+        ssize_t r = read(m, buf + len, cap - len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break; /* EIO: every slave fd is closed */
+        len += (size_t)r;
+    }
+    close(m);
+    rc = bench_wait_ok(c, pid, "gen");
+    if (rc == BENCH_OK)
+        rc = check_capture(c, buf, len);
+    free(buf);
+    return rc;
+}
+
+/* script(1) doing the same job: gen on the pty script makes, script's copy read from a pipe. */
+static int script_pty(bench_ctx *c, void *state)
+{
+    (void)state;
+    if (access("/usr/bin/script", X_OK))
+        return bench_skip(c, "script(1) not installed (bsdutils)");
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "'%s' %s", c->gen, bytes_arg);
+    const char *argv[] = {"/usr/bin/script", "-qc", cmd, "/dev/null", NULL};
+    int p[2], in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (bench_pipe(p, 0) < 0)
+        return bench_fail(c, "pipe: %s", strerror(errno));
+    pid_t pid;
+    int rc = bench_spawn_fds(&pid, argv, in, p[1]);
+    close(p[1]);
+    close(in);
+    if (rc) {
+        close(p[0]);
+        return bench_fail(c, "posix_spawn: %s", strerror(-rc));
+    }
+    char *buf = NULL;
+    long long n = bench_read_all(p[0], &buf);
+    close(p[0]);
+    rc = bench_wait_ok(c, pid, "script");
+    if (n < 0)
+        rc = bench_fail(c, "read: %s", strerror((int)-n));
+    if (rc == BENCH_OK)
+        rc = check_capture(c, buf, (size_t)n);
+    free(buf);
+    return rc;
+}
+
+static const bench_contender pty[] = {
+    {.name = "subproc", .kind = "subproc", .run = sp_pty_capture},
+    {.name = "raw posix_openpt, read to EIO", .kind = "raw", .run = raw_pty},
+    {.name = "script -qc", .kind = "peer", .run = script_pty},
+};
+
 /* ----------------------------------------------------------------------------------------- */
 
 int main(int argc, char **argv)
@@ -544,7 +627,7 @@ int main(int argc, char **argv)
     bench_ctx c = {.gen = "gen", .peer = "peer.py", .in_fd = -1};
     int i = bench_parse(argc, argv, &lim, &c);
     if (argc - i < 2) {
-        fprintf(stderr, "usage: bench_io [opts] capture|cat|pipeline|rss BYTES [LIMIT]\n");
+        fprintf(stderr, "usage: bench_io [opts] capture|cat|pipeline|rss|pty BYTES [LIMIT]\n");
         return 2;
     }
     const char *what = argv[i];
@@ -579,6 +662,8 @@ int main(int argc, char **argv)
         snprintf(param + strlen(param), sizeof param - strlen(param), ", %zu KiB limit",
                  c.limit >> 10);
         USE(rss);
+    } else if (!strcmp(what, "pty")) {
+        USE(pty);
     } else {
         fprintf(stderr, "bench_io: unknown comparison %s\n", what);
         return 2;

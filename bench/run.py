@@ -26,12 +26,12 @@ ROOT = os.path.dirname(HERE)
 MiB = 1 << 20
 
 FULL = dict(spawn_sizes=[10, 256, 1024, 4096], capture=1024 * MiB, cat=256 * MiB,
-            pipe=1024 * MiB, pool_jobs=[2, 64], pool_n=5000, rss=1024 * MiB,
+            pipe=1024 * MiB, pool_jobs=[2, 64], pool_n=5000, rss=1024 * MiB, pty=64 * MiB,
             rounds=('-m', '5', '-r', '200', '-t', '15'), io_rounds=('-m', '5', '-r', '30', '-t', '30'),
             # Capture and the pipeline move 1 GiB per run and vary most between rounds: more rounds.
             long_rounds=('-m', '15', '-r', '40', '-t', '100'))
 QUICK = dict(spawn_sizes=[10, 2048], capture=128 * MiB, cat=32 * MiB, pipe=128 * MiB,
-             pool_jobs=[2, 64], pool_n=200, rss=128 * MiB,
+             pool_jobs=[2, 64], pool_n=200, rss=128 * MiB, pty=16 * MiB,
              rounds=('-m', '3', '-r', '40', '-t', '1.5'), io_rounds=('-m', '3', '-r', '5', '-t', '2'),
              long_rounds=('-m', '3', '-r', '5', '-t', '2'))
 
@@ -43,6 +43,7 @@ TITLES = {
     'pipeline': '3-stage /bin/cat pipeline, drained by the parent',
     'pool': '/bin/true through a pool, whole batch',
     'rss': 'Peak parent RSS growth while capturing with a 1 MiB limit (KiB, lower is better)',
+    'pty': 'Capture all of a child\'s output through a pseudo-terminal',
 }
 
 
@@ -341,6 +342,7 @@ def main():
     for j in cfg['pool_jobs']:
         rows += run(build, ['bench_pool', *cfg['io_rounds'], str(j), str(cfg['pool_n'])], notes)
     rows += run(build, io + ['rss', str(cfg['rss']), str(MiB)], notes)
+    rows += run(build, io + ['pty', str(cfg['pty'])], notes)
     took = (datetime.datetime.now(datetime.timezone.utc) - started).total_seconds()
     info.insert(info.index(next(kv for kv in info if kv[0] == 'load average at start')) + 1,
                 ('load average at end', ' '.join('%.2f' % x for x in os.getloadavg())))

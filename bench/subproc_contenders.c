@@ -168,3 +168,23 @@ int sp_capture_limited(bench_ctx *c, void *state)
     subproc_result_free(&res);
     return ok ? BENCH_OK : bench_fail(c, "limited capture is wrong");
 }
+
+/* The generator on a new pseudo-terminal (stdin, stdout and stderr), its output captured whole
+ * through the master by subproc_run(). gen writes no newline, so the terminal's output
+ * processing (ONLCR) changes no byte. */
+int sp_pty_capture(bench_ctx *c, void *state)
+{
+    (void)state;
+    char n[32];
+    snprintf(n, sizeof n, "%zu", c->bytes);
+    const char *argv[] = {c->gen, n, NULL};
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    o.argv = argv;
+    for (int i = 0; i < 3; i++) o.stdio[i].kind = SUBPROC_IO_PTY;
+    subproc_result res;
+    if (check_result(c, subproc_run(&res, &o, NULL), &res, "subproc_run") != BENCH_OK)
+        return BENCH_FAIL;
+    int ok = res.out.len == c->bytes && bench_payload_ok(res.out.data, res.out.len);
+    subproc_result_free(&res);
+    return ok ? BENCH_OK : bench_fail(c, "captured output is wrong");
+}

@@ -53,6 +53,9 @@ int cli_parse_leftovers(const char *s);
 /* A byte count: decimal, with an optional k/K, M or G suffix (powers of 1024). */
 int cli_parse_size(const char *s, size_t *out);
 
+/* A terminal size ROWSxCOLS, each 1..65535 (e.g. "40x120"). */
+int cli_parse_pty_size(const char *s, unsigned *rows, unsigned *cols);
+
 /* Split words[0..n) into stages at each word that is exactly "|", which is replaced by NULL so
  * each stage is a NULL-terminated argv (words[n] must be NULL). stages needs room for n/2+1
  * entries. Returns 0, or -1 for an empty stage ("|" first, last, or twice in a row). */
@@ -110,6 +113,8 @@ typedef struct cli_run_opts {
     int argc;
     char ***stages; /* pipe: malloc'd; each a NULL-terminated argv inside argv */
     size_t nstages;
+    int pty;                      /* run --pty */
+    unsigned pty_rows, pty_cols;  /* --pty-size; 0: not given */
 } cli_run_opts;
 
 /*
@@ -231,6 +236,9 @@ void cli_relay_pending(cli_relay_fn send, void *arg);
 void cli_relay_stop(cli_relay *r);
 /* A cli_relay_fn for one child: its contained tree, else its process group, else the child. */
 void cli_relay_to_proc(void *proc, int sig, int from_terminal);
+/* sig to everything a deadline must end: the contained tree, else the process group (through
+ * the child's handle, only while it is unreaped), else the child. */
+void cli_signal_all(subproc_proc *p, int sig);
 
 /* Hand the terminal (the first of fds 0-2 that is one) to process group pgid, as a shell does for
  * a foreground job, when subproc itself is in the terminal's foreground. Returns the terminal's
@@ -241,6 +249,16 @@ int cli_take_terminal(pid_t pgid, pid_t *fg);
  * the environment variable SUBPROC_CONTAIN (cgroup, pidns, pgroup or none) forces one, for
  * tests and for hosts where the automatic choice is not wanted. */
 unsigned cli_contain_mask(int no_contain);
+
+/* run --pty (ptyrun.c). cli_pty_setup() puts every stream that --stdin/--stdout/--stderr left
+ * alone on the new terminal and fills *po: --pty-size, and when subproc's stdin is a terminal
+ * its modes and size. cli_pty_session() then relays subproc's stdin to the terminal and the
+ * terminal to subproc's stdout (stdin a terminal: in raw mode, restored on every way out; the
+ * size followed on SIGWINCH; else the terminal's EOF character when stdin ends), relays INT,
+ * TERM, HUP and QUIT to the child's session, enforces -t/-s/-k, and fills cap (status,
+ * timed_out, the terminal's output as stdout with --capture). 0 or a negative errno. */
+void cli_pty_setup(const cli_run_opts *o, subproc_opts *so, subproc_pty_opts *po);
+int cli_pty_session(subproc_proc *p, const cli_run_opts *o, subproc_result *cap);
 
 extern const char *cli_progname; /* "subproc", for messages */
 

@@ -28,6 +28,8 @@ enum {
     OPT_KILL_AFTER,
     OPT_NO_CONTAIN,
     OPT_LEFTOVERS,
+    OPT_PTY,
+    OPT_PTY_SIZE,
 };
 
 static const struct option run_longopts[] = {
@@ -53,6 +55,8 @@ static const struct option run_longopts[] = {
     {"no-contain", no_argument, NULL, OPT_NO_CONTAIN},
     {"leftovers", required_argument, NULL, OPT_LEFTOVERS},
     {"help", no_argument, NULL, OPT_HELP},
+    {"pty", no_argument, NULL, OPT_PTY},
+    {"pty-size", required_argument, NULL, OPT_PTY_SIZE},
     {NULL, 0, NULL, 0},
 };
 /* '+': stop at the first non-option, as env(1) and timeout(1) do, so `run ls -l` works.
@@ -276,6 +280,16 @@ static int cmd_parse(cli_run_opts *o, int is_pipe, int argc, char **argv, char *
             if ((o->leftovers = cli_parse_leftovers(a)) < 0)
                 return fail(err, errlen,
                             "invalid value '%s' for --leftovers (expected leave, kill or wait)", a);
+            break;
+        case OPT_PTY:
+        case OPT_PTY_SIZE:
+            if (is_pipe) return fail(err, errlen, "--pty is an option of run only");
+            o->pty = 1;
+            if (c == OPT_PTY_SIZE && cli_parse_pty_size(a, &o->pty_rows, &o->pty_cols) < 0)
+                return fail(err, errlen,
+                            "invalid size '%s' for --pty-size (expected ROWSxCOLS, each 1 to "
+                            "65535, e.g. 40x120)",
+                            a);
             break;
         case OPT_HELP:
             o->help = 1;

@@ -298,3 +298,23 @@ int cli_parse_leftovers(const char *s)
     if (!strcmp(s, "wait")) return SUBPROC_LEFTOVERS_WAIT;
     return -1;
 }
+
+int cli_parse_pty_size(const char *s, unsigned *rows, unsigned *cols)
+{
+    if (!s) return -1;
+    unsigned long v[2] = {0, 0};
+    const char *p = s;
+    for (int k = 0; k < 2; k++) {
+        const char *d = p;
+        for (; *p >= '0' && *p <= '9'; p++) {
+            v[k] = v[k] * 10 + (unsigned long)(*p - '0');
+            if (v[k] > 65535) return -1;
+        }
+        if (p == d || v[k] == 0) return -1;
+        if (k == 0 && *p++ != 'x') return -1;
+    }
+    if (*p) return -1;
+    *rows = (unsigned)v[0];
+    *cols = (unsigned)v[1];
+    return 0;
+}

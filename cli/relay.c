@@ -92,11 +92,17 @@ void cli_relay_stop(cli_relay *r)
 void cli_relay_to_proc(void *proc, int sig, int from_terminal)
 {
     subproc_proc *p = proc;
+    if (subproc_proc_containment(p) != 0 || subproc_proc_pgid(p) > 0 || !from_terminal)
+        cli_signal_all(p, sig);
+}
+
+void cli_signal_all(subproc_proc *p, int sig)
+{
     if (subproc_proc_containment(p) != 0)
         subproc_proc_signal_tree(p, sig);
     else if (subproc_proc_pgid(p) > 0)
         subproc_proc_signal_group(p, sig);
-    else if (!from_terminal)
+    else
         subproc_proc_signal(p, sig);
 }
 

@@ -69,6 +69,10 @@ void cli_run_usage(FILE *f)
         "      --max-output=BYTES     keep at most BYTES of each (head and tail; K, M, G\n"
         "                             suffixes); implies --capture\n"
         "      --json=FILE|-          write a JSON report of how it ended to FILE or stdout\n"
+        "      --pty                  run on a new pseudo-terminal (every stream not redirected);\n"
+        "                             from a terminal: interactive, subproc's terminal raw\n"
+        "                             meanwhile; else stdin is typed in, then the EOF character\n"
+        "      --pty-size=ROWSxCOLS   its window size (default: subproc's terminal's, or 24x80)\n"
         "      --help                 show this help\n"
         "\n"
         "Exit status: the program's; 128+N when killed by signal N; 124 when the deadline\n"
@@ -150,18 +154,6 @@ typedef struct run_result {
     unsigned containment;      /* SUBPROC_CONTAIN_* the tree got */
 } run_result;
 
-/* sig to everything the deadline must end: the contained tree, else the process group (through
- * the child's handle, only while it is unreaped), else the child. */
-static void signal_all(subproc_proc *p, int sig)
-{
-    if (subproc_proc_containment(p) != 0)
-        subproc_proc_signal_tree(p, sig);
-    else if (subproc_proc_pgid(p) > 0)
-        subproc_proc_signal_group(p, sig);
-    else
-        subproc_proc_signal(p, sig);
-}
-
 /* Whether anything of the tree is still there once the child has exited (it is a zombie: the
  * group id is still ours). */
 static int rest_alive(subproc_proc *p)
@@ -211,15 +203,15 @@ static int supervise(subproc_proc *p, const cli_run_opts *o, run_result *res)
         if (deadline < 0 || now_ms() < deadline) continue;
         if (phase == RUNNING) {
             res->timed_out = 1;
-            signal_all(p, o->signal);
+            cli_signal_all(p, o->signal);
             /* A stopped process acts on no signal but KILL until it is continued (as
              * timeout(1) does, follow with CONT). */
-            if (o->signal != SIGKILL && o->signal != SIGCONT) signal_all(p, SIGCONT);
+            if (o->signal != SIGKILL && o->signal != SIGCONT) cli_signal_all(p, SIGCONT);
             phase = GRACE;
             deadline = o->kill_after_ms ? deadline_after(o->kill_after_ms) : -1;
             if (child_gone && deadline < 0) break;
         } else if (phase == GRACE) {
-            signal_all(p, SIGKILL);
+            cli_signal_all(p, SIGKILL);
             phase = KILLED;
             deadline = -1;
             if (child_gone) break;
@@ -267,6 +259,18 @@ static int communicate(subproc_proc *p, const cli_run_opts *o, subproc_result *c
     res->cap = cap;
     res->timed_out = cap->timed_out;
     if (r < 0 && r != -ETIMEDOUT) return r;
+    res->st = cap->status;
+    res->waited = 1;
+    return 0;
+}
+
+/* --pty: ptyrun.c relays between subproc's stdin/stdout and the child's terminal. */
+static int pty_run(subproc_proc *p, const cli_run_opts *o, subproc_result *cap, run_result *res)
+{
+    int r = cli_pty_session(p, o, cap);
+    res->cap = cap;
+    res->timed_out = cap->timed_out;
+    if (r < 0) return r;
     res->st = cap->status;
     res->waited = 1;
     return 0;
@@ -363,6 +367,8 @@ int cli_run_main(int argc, char **argv)
             break;
         }
     }
+    subproc_pty_opts po = SUBPROC_PTY_OPTS_INIT;
+    if (o.pty) cli_pty_setup(&o, &so, &po);
     if (o.capture)
         for (int i = 1; i <= 2; i++)
             if (so.stdio[i].kind == SUBPROC_IO_INHERIT) so.stdio[i].kind = SUBPROC_IO_PIPE;
@@ -407,10 +413,13 @@ int cli_run_main(int argc, char **argv)
     memset(&cap, 0, sizeof cap);
     res.containment = subproc_proc_containment(p);
     /* A child in a process group of its own gets the terminal, as a shell's foreground job
-     * would (a password prompt under -t works); a contained child is in ours already. */
+     * would (a password prompt under -t works); a contained child is in ours already, and a
+     * --pty child has a terminal of its own. */
     pid_t fg = -1;
-    int tty = o.new_session ? -1 : cli_take_terminal(subproc_proc_pgid(p), &fg);
-    r = o.capture ? communicate(p, &o, &cap, &res) : supervise(p, &o, &res);
+    int tty = o.new_session || o.pty ? -1 : cli_take_terminal(subproc_proc_pgid(p), &fg);
+    r = o.pty       ? pty_run(p, &o, &cap, &res)
+        : o.capture ? communicate(p, &o, &cap, &res)
+                    : supervise(p, &o, &res);
     if (tty >= 0) tcsetpgrp(tty, fg);
     long long wall = now_ms() - t0;
     if (r < 0) {

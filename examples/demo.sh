@@ -5,7 +5,7 @@ set -eu
 B=${1:-build}
 X=$B/examples
 S=$B/subproc
-for f in "$S" "$X/pipes" "$X/exitstatus" "$X/launcher" "$X/forking" "$X/environ"; do
+for f in "$S" "$X/pipes" "$X/exitstatus" "$X/launcher" "$X/forking" "$X/environ" "$X/dialogue"; do
     [ -x "$f" ] || { echo "demo: $f is missing: run make first" >&2; exit 1; }
 done
 
@@ -25,6 +25,9 @@ step "forking: a child runs only the function it was given, and its return value
 step "environ: a child sees the parent's environment, output captured, and a variable set for one child only"
 "$X/environ"
 
+step "dialogue: python3 -i on a pseudo-terminal, driven by its prompts; Ctrl-C and Ctrl-D typed as a user would"
+"$X/dialogue"
+
 step "subproc run: a 0.5 s deadline for a program that would sleep 10 s, with a JSON report (exit status 124)"
 show_status "$S" run --timeout=0.5 --json=- -- sleep 10
 step "subproc run --capture: a grandchild keeps the output pipe open; the deadline still ends it at 1 s"
@@ -34,6 +37,8 @@ show_status "$S" pipe --json=- -- seq 1000 '|' grep 7 '|' wc -l
 step "subproc pipe: a failing middle stage decides the status (pipefail), unless --no-pipefail"
 show_status "$S" pipe -- seq 3 '|' sh -c 'cat >/dev/null; exit 3' '|' cat
 show_status "$S" pipe --no-pipefail -- seq 3 '|' sh -c 'cat >/dev/null; exit 3' '|' cat
+step "subproc run --pty: ls on a terminal writes colours (ESC [ ... m) and columns 120 wide"
+"$S" run --pty --pty-size=10x120 --capture --json=- -- ls --color=auto -C / </dev/null
 step "subproc par: one job per input, 3 at once, each job's lines printed together, in input order (-k)"
 "$S" par -j3 -k -- sh -c 'echo "job {} starts"; sleep 0.1; echo "job {} ends"' ::: 1 2 3 4 5
 step "subproc par: two of four jobs fail; they are listed at the end and the exit status counts them"

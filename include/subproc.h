@@ -67,6 +67,8 @@ typedef enum subproc_step {
     /* Later additions (numbered after the ones above so that existing values never change): */
     SUBPROC_STEP_CGROUP,      /* parent: making the child's cgroup, or applying a limit to it;
                                  child: joining it (where clone3 cannot start it inside) */
+    SUBPROC_STEP_CTTY,        /* making the pty the controlling terminal (TIOCSCTTY), right
+                                 after setsid() */
     SUBPROC_STEP__COUNT
 } subproc_step;
 
@@ -145,13 +147,28 @@ typedef enum subproc_io_kind {
      * reader and writer do not take turns on a pipe's mutex, so bulk output is captured faster
      * (docs/BENCHMARKS.md). Opt-in because a socket is not a pipe: a child that opens
      * /dev/stdout or /proc/self/fd/1 gets ENXIO, and lseek/splice rules differ. */
-    SUBPROC_IO_SOCKET
+    SUBPROC_IO_SOCKET,
+    /* The slave side of a new pseudo-terminal (see "Terminals" below). Every stream of one
+     * spawn that asks for it gets the same terminal, which also becomes the child's controlling
+     * terminal in a session of its own (SUBPROC_NEW_SESSION is implied). The parent keeps the
+     * master end: subproc_proc_pty(). subproc_io.pty gives its size and modes (NULL: 24x80, a
+     * sane cooked terminal). */
+    SUBPROC_IO_PTY
 } subproc_io_kind;
+
+struct subproc_pty_opts;
 
 typedef struct subproc_io {
     subproc_io_kind kind;
     int fd;           /* SUBPROC_IO_FD */
-    const char *path; /* SUBPROC_IO_FILE, relative to the parent's cwd */
+#if defined(__GNUC__) || defined(__cplusplus)
+    __extension__ union {
+#else
+    union {
+#endif
+        const char *path; /* SUBPROC_IO_FILE, relative to the parent's cwd */
+        const struct subproc_pty_opts *pty; /* SUBPROC_IO_PTY: NULL means the defaults */
+    };
     int flags;        /* SUBPROC_IO_FILE: open() flags; 0 means O_RDONLY for stdin and
                          O_WRONLY|O_CREAT|O_TRUNC for stdout/stderr. O_CLOEXEC is always added. */
     mode_t mode;      /* SUBPROC_IO_FILE with O_CREAT; 0 means 0666 (umask applies) */
@@ -368,7 +385,8 @@ int subproc_proc_pidfd(const subproc_proc *p);
 /* The child's process group when it leads or joined one, else -1. */
 pid_t subproc_proc_pgid(const subproc_proc *p);
 /* The parent end of the pipe (or socket) for stream 0, 1 or 2 (SUBPROC_IO_PIPE or _SOCKET), or
- * -1. Owned by p. */
+ * -1. Owned by p. For SUBPROC_IO_PTY streams: a copy of the terminal's master end for stdin, and
+ * one for the first output stream on the terminal (-1 for stderr when stdout has it). */
 int subproc_proc_fd(const subproc_proc *p, int stream);
 /* Take ownership of that fd (the handle forgets it); -1 when there is none. */
 int subproc_proc_take_fd(subproc_proc *p, int stream);
@@ -720,7 +738,8 @@ int subproc_pclose(FILE *f, subproc_status *status);
  * stdout is stages[n-1].stdio[1], in any form a single child takes (inherit, null, file, fd,
  * pipe); the stdin of later stages and the stdout of earlier ones are the library's.
  * All stages share one process group (led by the first stage that starts), so one signal reaches
- * them all. Stage options must not ask for process groups or sessions of their own (-EINVAL).
+ * them all. Stage options must not ask for process groups or sessions of their own, nor for
+ * SUBPROC_IO_PTY, which brings one (-EINVAL).
  */
 typedef struct subproc_pipeline subproc_pipeline;
 
@@ -913,6 +932,130 @@ int subproc_pool_run(subproc_job *jobs, size_t n, const subproc_pool_opts *opts)
 void subproc_job_clear(subproc_job *job);
 
 /* ---- end of groups ---- */
+
+/* ---- Terminals (pty.c) -------------------------------------------------------------------- */
+
+/*
+ * A child on a pseudo-terminal: set any of opts.stdio[0..2] to SUBPROC_IO_PTY. The parent opens
+ * the terminal with posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC), grantpt(), unlockpt(), and opens
+ * the slave side itself (O_NOCTTY | O_CLOEXEC; Linux: TIOCGPTPEER), applies the size and the
+ * modes below, and closes its slave fd once the child has started. The child calls setsid() and
+ * ioctl(TIOCSCTTY) on the slave (step SUBPROC_STEP_CTTY) before its fd plan, then gets the slave
+ * as each stream that asked for it; the others keep their own kinds (e.g. stderr as a pipe).
+ * SUBPROC_NEW_PGROUP is accepted and means the same; SUBPROC_JOIN_PGROUP is refused (-EINVAL):
+ * a process cannot join a group of another session.
+ *
+ * The handle keeps the master end (subproc_proc_pty()). subproc_proc_fd() of a pty stream is a
+ * copy of it, so communicate/run work as with pipes: stream 1 (or 2 when only stderr is on the
+ * terminal) carries everything the terminal shows - output of every stream on it, and the echo
+ * of input when ECHO is set. Input given to communicate/run is written to the terminal and
+ * followed by the terminal's EOF character (VEOF; twice when the input does not end with a
+ * newline, as a user ends a partial line); with ICANON off no EOF can be sent. Without input the
+ * EOF character is sent at once. Lines longer than MAX_CANON (4095 on Linux) are cut by the
+ * line discipline in canonical mode.
+ *
+ * Reading to the end: once every slave fd is closed, Linux reports EIO on the master (POSIX
+ * leaves it open); the library reads until then and takes that EIO as end-of-file, after every
+ * byte the child wrote. When the child (the session leader) exits, the kernel sends SIGHUP to
+ * the terminal's foreground process group (POSIX "controlling process"); a descendant that
+ * ignores it and keeps the terminal open keeps the output open, as with a pipe: use a deadline.
+ */
+
+#define SUBPROC_PTY_FROM_FD (1u << 0) /* copy modes and size from the terminal term_fd */
+#define SUBPROC_PTY_RAW (1u << 1)     /* then cfmakeraw(): no echo, no line editing, no signals */
+
+#define SUBPROC_PTY_OPTS_VERSION 1
+
+struct termios;
+
+/* The new terminal. Zero fields mean the default. */
+typedef struct subproc_pty_opts {
+    unsigned version; /* SUBPROC_PTY_OPTS_VERSION */
+    unsigned flags;   /* SUBPROC_PTY_* */
+    unsigned short rows, cols; /* window size in characters; 0: term_fd's with FROM_FD, else
+                                  24 rows and 80 columns */
+    int term_fd;      /* SUBPROC_PTY_FROM_FD: a terminal (e.g. 0) to copy from */
+    /* Exact modes (tcsetattr) instead of the defaults or term_fd's; NULL: the defaults, which
+     * are those of `stty sane`: ICRNL IXON BRKINT IMAXBEL, OPOST ONLCR, CS8 CREAD, ISIG ICANON
+     * IEXTEN ECHO ECHOE ECHOK ECHOCTL ECHOKE, and ^C ^\ ^? ^U ^D ^Z ^W ^R ^V as VINTR VQUIT
+     * VERASE VKILL VEOF VSUSP VWERASE VREPRINT VLNEXT, VMIN 1, VTIME 0. */
+    const struct termios *termios;
+} subproc_pty_opts;
+
+#ifdef __cplusplus
+#define SUBPROC_PTY_OPTS_INIT {SUBPROC_PTY_OPTS_VERSION}
+#else
+#define SUBPROC_PTY_OPTS_INIT {.version = SUBPROC_PTY_OPTS_VERSION}
+#endif
+
+/* The master end of the child's terminal (SUBPROC_IO_PTY), or -1. O_CLOEXEC, owned by p and
+ * closed by subproc_proc_free(): read what the terminal shows, write what a user types. */
+int subproc_proc_pty(const subproc_proc *p);
+
+/* Set the window size of the terminal whose master (or slave) is fd: TIOCSWINSZ. The kernel
+ * sends SIGWINCH to the terminal's foreground process group when the size changes.
+ * Errors: -EINVAL (rows or cols 0, or above 65535), -ENOTTY, -EBADF. */
+int subproc_pty_set_size(int fd, unsigned rows, unsigned cols);
+/* The window size (TIOCGWINSZ) into *rows and *cols. -ENOTTY, -EBADF. */
+int subproc_pty_get_size(int fd, unsigned *rows, unsigned *cols);
+/*
+ * Type the terminal's special character cc (an index into c_cc: VEOF, VINTR, VQUIT, VSUSP, ...)
+ * on the master fd, as a user at a keyboard would: the character is read from the terminal's
+ * current modes (tcgetattr), so a program that changed it is still reached. What it does is the
+ * line discipline's: VINTR raises SIGINT in the foreground process group when ISIG is set, VEOF
+ * ends a read when ICANON is set. Errors: -EINVAL (cc out of range), -ENOTSUP (the character is
+ * disabled, _POSIX_VDISABLE), -ENOTTY, -EBADF, -EIO (the child side is closed).
+ */
+int subproc_pty_send_cc(int fd, int cc);
+int subproc_pty_send_eof(int fd);  /* subproc_pty_send_cc(fd, VEOF): Ctrl-D */
+int subproc_pty_send_intr(int fd); /* subproc_pty_send_cc(fd, VINTR): Ctrl-C */
+
+/*
+ * Expect-style dialogue over a child's output: wait until it matches a literal string or a POSIX
+ * extended regular expression (regcomp(REG_EXTENDED)), with a deadline; send input. The reader
+ * reads from rfd (e.g. subproc_proc_pty(p), or a stdout pipe) and sends to wfd (the same pty
+ * master, or a stdin pipe; -1: no sending). Neither fd is owned unless SUBPROC_EXPECT_OWN_FDS.
+ * Output not yet matched is kept in memory (up to max_buffer bytes).
+ */
+typedef struct subproc_expect subproc_expect;
+
+#define SUBPROC_EXPECT_OWN_FDS (1u << 0) /* subproc_expect_free() closes rfd and wfd */
+#define SUBPROC_EXPECT_REGEX (1u << 1)   /* subproc_expect_match(): pattern is a POSIX ERE */
+#define SUBPROC_EXPECT_ICASE (1u << 2)   /* ... matched ignoring case (REG_ICASE; regex only) */
+
+/* What a match found. Both pointers are NUL-terminated, point into the reader's buffer and stay
+ * valid until the next call on the reader. */
+typedef struct subproc_match {
+    const char *before; /* output read before the match (everything left at end-of-file) */
+    size_t before_len;
+    const char *match; /* the matched text ("" at end-of-file) */
+    size_t match_len;
+} subproc_match;
+
+/* New reader. max_buffer: most bytes kept unmatched (0: 16 MiB). Errors: -EINVAL (rfd < 0,
+ * unknown flags), -ENOMEM. */
+int subproc_expect_new(subproc_expect **out, int rfd, int wfd, size_t max_buffer, unsigned flags);
+/*
+ * Read until the output holds pattern (a literal string, or with SUBPROC_EXPECT_REGEX an ERE;
+ * the earliest match wins, and a regex matches what has arrived so far, so "a.*b" may stop at
+ * the first b) or, with pattern NULL, until end-of-file. timeout_ms < 0 waits forever.
+ * Returns 1 with *m filled and everything up to the end of the match consumed; 0 at end-of-file
+ * without a match (*m->before holds what was left, now consumed); -ETIMEDOUT (nothing consumed:
+ * a later call sees the same output); -EINVAL (bad pattern: regcomp refused it, or empty);
+ * -ENOBUFS (max_buffer bytes without a match); a read error (-EBADF, ...). EIO on a pty master
+ * is end-of-file. EINTR never surfaces. A regex sees the output up to its first NUL byte.
+ */
+int subproc_expect_match(subproc_expect *e, const char *pattern, unsigned flags,
+                         int timeout_ms, subproc_match *m);
+/* Write all of data to wfd within timeout_ms (< 0: forever). Returns 0, -ETIMEDOUT, -EBADF (no
+ * wfd), -EPIPE or -EIO (the child side is gone; no SIGPIPE is left behind, see I/O). */
+int subproc_expect_send(subproc_expect *e, const void *data, size_t len, int timeout_ms);
+/* The unmatched output read so far (NUL-terminated; valid until the next call on e). */
+const char *subproc_expect_pending(const subproc_expect *e, size_t *len);
+/* NULL is allowed. */
+void subproc_expect_free(subproc_expect *e);
+
+/* ---- end of terminals ---- */
 
 #ifdef __cplusplus
 }

@@ -16,7 +16,7 @@
  * Setup order (documented in subproc(3)):
  *  0 into the contained tree's cgroup (when clone3 could not start the child there), then
  *    close every fd >= 3 the fd plan does not read
- *  1 signal handlers to SIG_DFL   2 setsid/setpgid   3 rlimits, nice, umask
+ *  1 signal handlers to SIG_DFL   2 setsid (+ a pty's TIOCSCTTY)/setpgid   3 rlimits, nice, umask
  *  4 fd plan (dup2)               5 close every other fd, then a lower RLIMIT_NOFILE   6 chdir
  *  7 setgroups, setgid, setuid    8 parent-death signal    9 no_new_privs
  *  10 pending job-control stops dropped, signal mask
@@ -35,6 +35,7 @@
 #include <stdio_ext.h>
 #endif
 #endif
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #ifdef __linux__
@@ -269,6 +270,9 @@ _Noreturn void subproc__child(struct subproc__plan *pl)
     reset_signals(pl);
 
     if ((f & SUBPROC_NEW_SESSION) && setsid() < 0) fail(pl, SUBPROC_STEP_SETSID, errno, -1, -1);
+    /* A session leader without a controlling terminal acquires the pty (prepared in pty.c). */
+    if (pl->ctty_fd >= 0 && ioctl(pl->ctty_fd, TIOCSCTTY, 0) < 0)
+        fail(pl, SUBPROC_STEP_CTTY, errno, -1, -1);
     if ((f & SUBPROC_NEW_PGROUP) && setpgid(0, 0) < 0)
         fail(pl, SUBPROC_STEP_SETPGID, errno, -1, -1);
     if ((f & SUBPROC_JOIN_PGROUP) && setpgid(0, pl->pgid) < 0)

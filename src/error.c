@@ -68,6 +68,7 @@ static const char *const step_names[SUBPROC_STEP__COUNT] = {
     [SUBPROC_STEP_SIGMASK] = "sigmask",
     [SUBPROC_STEP_EXEC] = "exec",
     [SUBPROC_STEP_CGROUP] = "cgroup",
+    [SUBPROC_STEP_CTTY] = "controlling terminal",
 };
 
 const char *subproc_step_name(subproc_step step)

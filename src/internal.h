@@ -74,6 +74,7 @@ struct subproc__plan {
     int newuser;         /* ... with a user namespace of its own (unprivileged callers) */
     int gofd;            /* fork backend: read end the child waits on until the parent holds its
                             pidfd, or -1 */
+    int ctty_fd; /* a pty slave (parent fd number) to make the controlling terminal, or -1 */
 
     /* child writes: the failure, when there is one */
     volatile int fail_step;
@@ -108,6 +109,7 @@ struct subproc_proc {
     struct subproc__cgroup cg; /* contain == SUBPROC_CONTAIN_CGROUP */
     char *cg_path;     /* malloc'd path of cg, for subproc_proc_cgroup_path() */
     int fds[3];
+    int pty; /* master end of the child's terminal (SUBPROC_IO_PTY), or -1 */
     pthread_mutex_t lock; /* guards reaped/status against concurrent wait and signal */
     int reaped;
     int lost; /* someone else reaped it (ECHILD) */
@@ -223,6 +225,25 @@ SUBPROC__HIDDEN void subproc__contain_release(subproc_proc *p);
  * stride of a caller's array of them); subproc__opts_copy() makes a current-version copy. */
 SUBPROC__HIDDEN size_t subproc__opts_size(const subproc_opts *o);
 SUBPROC__HIDDEN void subproc__opts_copy(subproc_opts *dst, const subproc_opts *src);
+/* pty.c: the terminal of one spawn; every SUBPROC_IO_PTY stream shares it. */
+struct subproc__pty {
+    int master, slave; /* -1 until the first pty stream opens them */
+    const subproc_pty_opts *opts;
+    int out_given; /* an output stream already has its copy of the master */
+};
+SUBPROC__HIDDEN void subproc__pty_init(struct subproc__pty *t);
+/* Open the terminal on first use; returns the slave (the child's fd source for stream i) and
+ * puts in *parent_end a copy of the master for the handle's fds[i] (-1 for stderr when stdout
+ * already has one), or returns < -1 (a negative errno, err filled). */
+SUBPROC__HIDDEN int subproc__pty_stream(struct subproc__pty *t, const subproc_io *stdio, int i,
+                                        int *parent_end, subproc_error *err);
+/* Close the slave, and the master unless the handle takes it. */
+SUBPROC__HIDDEN void subproc__pty_release(struct subproc__pty *t, int keep_master);
+/* communicate's input for a pty stdin: a malloc'd copy of in followed by VEOF (see subproc.h)
+ * in *buf; *in and *len are replaced. 0, or -ENOMEM. Nothing to do (0, *buf NULL) when stdin is not
+ * this handle's terminal. */
+SUBPROC__HIDDEN int subproc__pty_input(const subproc_proc *p, const void **in, size_t *len,
+                                       char **buf);
 
 /* error.c */
 SUBPROC__HIDDEN int subproc__fail(subproc_error *err, subproc_step step, int e, int fd,

@@ -281,6 +281,9 @@ static int pump_read(struct subproc__pump *pm, struct subproc__pump_out *o)
     do
         got = read(o->fd, buf, n);
     while (got < 0 && errno == EINTR);
+    /* A pty master says EIO once every slave fd is closed (Linux), after the last byte: its
+     * end-of-file. Pipes and sockets never say EIO. */
+    if (got < 0 && errno == EIO) return 1;
     if (got < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
     if (got == 0) return 1;
     size_t g = (size_t)got;
@@ -590,8 +593,13 @@ int subproc_proc_communicate(subproc_proc *p, const subproc_comm_opts *co, subpr
     int64_t deadline =
         co->timeout_ms > 0 ? subproc__deadline_after(subproc__now_ms(), co->timeout_ms) : 0;
 
+    /* A terminal's input ends with its EOF character, not by closing (pty.c). */
+    const void *in = co->input;
+    size_t in_len = co->input_len;
+    char *in_buf;
+    if ((r = subproc__pty_input(p, &in, &in_len, &in_buf)) < 0) return r;
     int in_fd = -1;
-    if (co->input)
+    if (in)
         in_fd = subproc_proc_take_fd(p, 0);
     else
         subproc_proc_close_fd(p, 0);
@@ -606,7 +614,7 @@ int subproc_proc_communicate(subproc_proc *p, const subproc_comm_opts *co, subpr
         nout++;
     }
     struct subproc__pump pm;
-    subproc__pump_init(&pm, in_fd, co->input, co->input_len, outs, nout, co);
+    subproc__pump_init(&pm, in_fd, in, in_len, outs, nout, co);
     /* Once the child has ended: a contained tree's leftovers are killed (read to the end then)
      * or waited for (within the deadline); otherwise whoever still holds the pipes gets the
      * wait delay at most, and the output is flagged as possibly incomplete. */
@@ -644,6 +652,7 @@ int subproc_proc_communicate(subproc_proc *p, const subproc_comm_opts *co, subpr
     if (subproc__pump_open(&pm)) incomplete = 1;
     subproc__pump_finish(&pm);
     if (v2) out->output_incomplete = incomplete;
+    free(in_buf);
     if (subproc_proc_wait_timeout(p, 0, &out->status) == -ECHILD && r == 0) r = -ECHILD;
     r = subproc__result_captures(out, co, r);
     out->wall_usec = now_us() - t0;

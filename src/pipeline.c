@@ -177,6 +177,13 @@ static const char *stages_problem(const subproc_opts *stages, size_t n, unsigned
                                "differ from stages[0]'s: one tree holds the whole pipeline", i);
             return buf;
         }
+        /* A pseudo-terminal brings a session of its own, which the group cannot span. */
+        for (int k = 0; k < 3; k++)
+            if (st.stdio[k].kind == SUBPROC_IO_PTY) {
+                snprintf(buf, len, "stages[%zu].stdio[%d] is a pty: a terminal brings a session "
+                                   "of its own, which the pipeline's group cannot span", i, k);
+                return buf;
+            }
     }
     return NULL;
 }

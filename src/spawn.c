@@ -62,6 +62,7 @@ struct spawn_ctx {
     int opened[3];  /* fds we opened for stdio (files, /dev/null, child ends of pipes) */
     int parent[3];  /* parent ends of pipes */
     int nullfd;
+    struct subproc__pty pty; /* the child's terminal (pty.c) */
 };
 
 static void ctx_release(struct spawn_ctx *c, int keep_parent_ends)
@@ -71,6 +72,7 @@ static void ctx_release(struct spawn_ctx *c, int keep_parent_ends)
         if (!keep_parent_ends) subproc__close(c->parent[i]);
     }
     subproc__close(c->nullfd);
+    subproc__pty_release(&c->pty, keep_parent_ends);
     if (c->cands != c->cand_one) free(c->cands);
     if (c->mv != c->mv_small) free(c->mv);
     if (c->keep != c->keep_small) free(c->keep);
@@ -147,7 +149,7 @@ static int check_opts(const subproc_opts *o, subproc_error *err)
     }
     for (int i = 0; i < 3; i++) {
         const subproc_io *io = &o->stdio[i];
-        if ((unsigned)io->kind > SUBPROC_IO_SOCKET)
+        if ((unsigned)io->kind > SUBPROC_IO_PTY)
             return bad(err, EINVAL, i, "stdio[%d].kind %d is not a subproc_io_kind (%s)", i,
                        (int)io->kind, stream_names[i]);
         if (io->kind == SUBPROC_IO_STDOUT && i != 2)
@@ -187,6 +189,9 @@ static int check_opts(const subproc_opts *o, subproc_error *err)
             if (rl.rlim_cur != RLIM_INFINITY && (rlim_t)o->fds[i].child_fd >= rl.rlim_cur)
                 return subproc__fail(err, SUBPROC_STEP_FDMAP, EBADF, o->fds[i].child_fd, NULL);
     }
+    for (int i = 0; i < 3; i++)
+        if (o->stdio[i].kind == SUBPROC_IO_PTY && (o->flags & SUBPROC_JOIN_PGROUP))
+            return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, i, NULL);
     if (o->cwd && !*o->cwd) return subproc__fail(err, SUBPROC_STEP_CHDIR, ENOENT, -1, o->cwd);
     if (o->contain & ~SUBPROC_CONTAIN_ANY)
         return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1, "contain");
@@ -317,6 +322,8 @@ static int stdio_source(struct spawn_ctx *c, const subproc_opts *o, int i, subpr
     }
     case SUBPROC_IO_FD:
         return io->fd;
+    case SUBPROC_IO_PTY:
+        return subproc__pty_stream(&c->pty, o->stdio, i, &c->parent[i], err);
     case SUBPROC_IO_STDOUT:
         break;
     }
@@ -420,6 +427,7 @@ int subproc__spawn_into(subproc_proc **out, const subproc_opts *o, subproc_error
     struct spawn_ctx c;
     memset(&c, 0, sizeof c);
     c.nullfd = -1;
+    subproc__pty_init(&c.pty);
     for (int i = 0; i < 3; i++) c.opened[i] = c.parent[i] = -1;
 
     subproc_proc *p = subproc__calloc(1, sizeof *p);
@@ -429,6 +437,7 @@ int subproc__spawn_into(subproc_proc **out, const subproc_opts *o, subproc_error
     pl->errfd = -1;
     pl->gofd = -1;
     pl->cgroup_fd = pl->cgroup_procs_fd = -1;
+    pl->ctty_fd = -1;
     pl->fail_cand = -1;
     pl->flags = o->flags;
     pl->cwd = o->cwd;
@@ -460,6 +469,11 @@ int subproc__spawn_into(subproc_proc **out, const subproc_opts *o, subproc_error
     if ((r = build_fd_plan(&c, o, err)) < 0) goto fail;
     struct subproc__contain ct;
     if ((r = subproc__contain_prepare(&ct, o, pl, join, err)) < 0) goto fail;
+    if (c.pty.slave >= 0) {
+        /* The terminal becomes the controlling terminal of a new session (child.c). */
+        pl->ctty_fd = c.pty.slave;
+        pl->flags = (pl->flags & ~SUBPROC_NEW_PGROUP) | SUBPROC_NEW_SESSION;
+    }
 
     pid_t pid = -1;
     int pidfd = -1;
@@ -495,6 +509,7 @@ int subproc__spawn_into(subproc_proc **out, const subproc_opts *o, subproc_error
         p->reaped = p->lost = 1;
     }
     for (int i = 0; i < 3; i++) p->fds[i] = c.parent[i];
+    p->pty = c.pty.master;
     pthread_mutex_init(&p->lock, NULL);
     ctx_release(&c, 1);
     *out = p;

@@ -336,6 +336,7 @@ void subproc_proc_free(subproc_proc *p)
     }
     subproc__contain_release(p);
     subproc__close(p->pidfd);
+    subproc__close(p->pty);
     pthread_mutex_destroy(&p->lock);
     free(p);
 }

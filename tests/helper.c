@@ -7,9 +7,11 @@
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
 
 extern char **environ;
 
@@ -294,6 +296,76 @@ int helper_main(int argc, char **argv)
         int r = subproc_proc_wait(p, &st);
         subproc_proc_free(p);
         return r == 0 && st.exited && st.code == 0 ? 0 : 108;
+    }
+    if (!strcmp(m, "ttyinfo")) { /* which of fds 0-2 are terminals; session, ctty: to 2 and 1 */
+        int t = -1;
+        for (int fd = 0; fd < 3 && t < 0; fd++)
+            if (isatty(fd)) t = fd;
+        int cfd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+        snprintf(line, sizeof line, "tty=%d%d%d leader=%d fg=%d ctty=%d\n", isatty(0), isatty(1),
+                 isatty(2), getsid(0) == getpid(), t >= 0 && tcgetpgrp(t) == getpgrp(), cfd >= 0);
+        if (cfd >= 0) close(cfd);
+        write_all(2, line, strlen(line));
+        write_all(1, line, strlen(line));
+        return 0;
+    }
+    if (!strcmp(m, "winsize")) { /* "ROWS COLS", then "ready"; at SIGWINCH "winch ROWS COLS" */
+        sigset_t w;
+        sigemptyset(&w);
+        sigaddset(&w, SIGWINCH);
+        sigprocmask(SIG_BLOCK, &w, NULL);
+        struct winsize ws;
+        ioctl(0, TIOCGWINSZ, &ws);
+        snprintf(line, sizeof line, "%d %d\nready\n", ws.ws_row, ws.ws_col);
+        out(line);
+        int sig;
+        sigwait(&w, &sig);
+        ioctl(0, TIOCGWINSZ, &ws);
+        snprintf(line, sizeof line, "winch %d %d\n", ws.ws_row, ws.ws_col);
+        out(line);
+        return 0;
+    }
+    if (!strcmp(m, "termios")) { /* the modes of stdin's terminal, in words */
+        struct termios t;
+        if (tcgetattr(0, &t) < 0) return 104;
+        snprintf(line, sizeof line,
+                 "icanon=%d echo=%d isig=%d iexten=%d opost=%d onlcr=%d icrnl=%d ixon=%d cs8=%d "
+                 "intr=%d quit=%d erase=%d kill=%d eof=%d susp=%d min=%d time=%d\n",
+                 !!(t.c_lflag & ICANON), !!(t.c_lflag & ECHO), !!(t.c_lflag & ISIG),
+                 !!(t.c_lflag & IEXTEN), !!(t.c_oflag & OPOST), !!(t.c_oflag & ONLCR),
+                 !!(t.c_iflag & ICRNL), !!(t.c_iflag & IXON), (t.c_cflag & CSIZE) == CS8,
+                 t.c_cc[VINTR], t.c_cc[VQUIT], t.c_cc[VERASE], t.c_cc[VKILL], t.c_cc[VEOF],
+                 t.c_cc[VSUSP], t.c_cc[VMIN], t.c_cc[VTIME]);
+        out(line);
+        return 0;
+    }
+    if (!strcmp(m, "prompt")) { /* "name? ", read a line, "hello NAME", until EOF: "bye" */
+        for (;;) {
+            out("name? ");
+            ssize_t n = read(0, line, sizeof line - 1);
+            if (n <= 0) break;
+            line[n] = '\0';
+            char msg[600];
+            snprintf(msg, sizeof msg, "hello %s", line);
+            out(msg);
+        }
+        out("bye\n");
+        return 0;
+    }
+    if (!strcmp(m, "spew-exit")) { /* BYTES bytes, byte i = "0123...uv"[i % 32], no newline,
+                                     then _exit(0) at once */
+        static char buf[(1 << 20) + 32];
+        for (size_t i = 0; i < sizeof buf; i++) buf[i] = "0123456789abcdefghijklmnopqrstuv"[i % 32];
+        long long left = atoll(argv[1]), off = 0;
+        while (left > 0) {
+            size_t k = left < (1 << 20) ? (size_t)left : (1 << 20);
+            ssize_t w = write(1, buf + off % 32, k);
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) _exit(107);
+            left -= w;
+            off += w;
+        }
+        _exit(0);
     }
     if (!strcmp(m, "tty-fg")) { /* "fg" once in the foreground of stderr's terminal (5 s: "bg") */
         for (int i = 0; i < 500 && tcgetpgrp(2) != getpgrp(); i++)

@@ -170,3 +170,15 @@ TEST(example_environ)
     ASSERT(strstr(out, "parent: USER is still Arthur\n"));
     free(out);
 }
+
+TEST(example_dialogue)
+{
+    int code;
+    /* python3 -i on a pseudo-terminal, driven by prompts; "x = 5" answers nothing. */
+    char *out = run_example(&code, NULL, "dialogue", "2**64", "x = 5", "x*x", NULL);
+    ASSERT_EQ(code, 0);
+    ASSERT(strstr(out, "2**64 -> 18446744073709551616\nx = 5 -> \nx*x -> 25\n") == out);
+    ASSERT(strstr(out, "Ctrl-C -> KeyboardInterrupt, and the prompt again\n"));
+    ASSERT(strstr(out, "Ctrl-D -> python3 "));
+    free(out);
+}

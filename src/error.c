@@ -67,6 +67,7 @@ static const char *const step_names[SUBPROC_STEP__COUNT] = {
     [SUBPROC_STEP_NO_NEW_PRIVS] = "no_new_privs",
     [SUBPROC_STEP_SIGMASK] = "sigmask",
     [SUBPROC_STEP_EXEC] = "exec",
+    [SUBPROC_STEP_REMOTE] = "remote",
 };
 
 const char *subproc_step_name(subproc_step step)
@@ -80,6 +81,11 @@ char *subproc_error_str(const subproc_error *e, char *buf, size_t len)
     if (!buf || len == 0) return buf;
     if (!e) {
         snprintf(buf, len, "no error");
+        return buf;
+    }
+    if (e->step == SUBPROC_STEP_REMOTE && e->path[0]) {
+        /* The path is ssh's own message, which already says what went wrong. */
+        snprintf(buf, len, "remote: %s", e->path);
         return buf;
     }
     char fdpart[24] = "";

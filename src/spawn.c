@@ -75,7 +75,7 @@ static void ctx_release(struct spawn_ctx *c, int keep_parent_ends)
 
 static int check_opts(const subproc_opts *o, subproc_error *err)
 {
-    if (!o || o->version != SUBPROC_OPTS_VERSION)
+    if (!o || o->version < 1 || o->version > SUBPROC_OPTS_VERSION)
         return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1, NULL);
     const unsigned known = (SUBPROC_FORCE_FORK << 1) - 1;
     if (o->flags & ~known) return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1, NULL);
@@ -301,6 +301,8 @@ int subproc_spawn(subproc_proc **out, const subproc_opts *o, subproc_error *err)
     if (err) subproc__fail(err, SUBPROC_STEP_NONE, 0, -1, NULL);
     if (!out) return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1, NULL);
     *out = NULL;
+    /* A remote child is a local ssh client that remote.c describes and starts through here. */
+    if (o && o->version >= 2 && o->remote) return subproc__remote_spawn(out, o, err);
     if ((r = check_opts(o, err)) < 0) return r;
     pthread_once(&backend_once, backend_init);
 

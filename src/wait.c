@@ -177,6 +177,7 @@ int subproc_proc_wait_ex(subproc_proc *p, int timeout_ms, unsigned flags, subpro
         }
         sleep_on_child(p, left, flags, traced, &backoff);
     }
+    if (p->remote) subproc__remote_reaped(p);
     if (p->lost) return -ECHILD;
     if (out) *out = p->status;
     return 0;
@@ -206,6 +207,7 @@ int subproc_proc_done(const subproc_proc *p)
 int subproc_proc_signal(subproc_proc *p, int sig)
 {
     if (!p || (sig != 0 && !subproc__sig_valid(sig))) return -EINVAL;
+    if (p->remote && sig != 0 && sig != SIGKILL) return subproc__remote_signal(p, sig);
     int r = 0;
     pthread_mutex_lock(&p->lock);
     if (p->reaped) {
@@ -229,6 +231,7 @@ out:
 int subproc_proc_signal_group(subproc_proc *p, int sig)
 {
     if (!p || (sig != 0 && !subproc__sig_valid(sig)) || p->pgid <= 0) return -EINVAL;
+    if (p->remote && sig != 0 && sig != SIGKILL) return subproc__remote_signal(p, sig);
     /* While our child (the leader, or a member) is unreaped the group id cannot be recycled;
      * after the reap a group that still has members keeps its id too. */
     if (kill(-p->pgid, sig) < 0) return -errno;
@@ -297,6 +300,7 @@ void subproc_proc_free(subproc_proc *p)
         subproc_proc_signal(p, SIGKILL);
         subproc_proc_wait(p, NULL);
     }
+    subproc__remote_free(p);
     subproc__close(p->pidfd);
     pthread_mutex_destroy(&p->lock);
     free(p);

@@ -71,10 +71,10 @@ static const char CTL_SH[] =
     "done\n"
     "if [ -s \"$d/p\" ]; then\n"
     "  g=$(cat \"$d/p\")\n"
-    "  if kill -0 -- \"-$g\" 2>/dev/null; then\n"
+    "  if kill -s 0 -- \"-$g\" 2>/dev/null; then\n"
     "    kill -s TERM -- \"-$g\"; kill -s CONT -- \"-$g\" 2>/dev/null\n"
     "    i=0\n"
-    "    while [ $i -lt \"$1\" ] && kill -0 -- \"-$g\" 2>/dev/null; do\n"
+    "    while [ $i -lt \"$1\" ] && kill -s 0 -- \"-$g\" 2>/dev/null; do\n"
     "      sleep 0.1 2>/dev/null || { sleep 1; i=$((i+9)); }; i=$((i+1))\n"
     "    done\n"
     "    kill -s KILL -- \"-$g\" 2>/dev/null\n"
@@ -88,16 +88,18 @@ static const char CTL_SH[] =
 /*
  * The program's session. $1: the control directory; then -C DIR, -m UMASK, -e NAME=VALUE,
  * -u NAME, then -- and argv. The FIFO is opened first and the PID written after, so the control
- * side knows the FIFO is held whenever the PID file exists. The wrapper survives TERM/INT/HUP
- * (the program's own group signal reaches it too) to report the status; the program starts with
- * default dispositions (a subshell resets caught signals) and without fd 3.
+ * side knows the FIFO is held whenever the PID file exists. The wrapper catches (and ignores)
+ * every signal whose default is to end a process, since a signal for the program's group reaches
+ * it too, and it must live to report the status; the program starts with default dispositions
+ * (a subshell resets caught signals to their defaults) and without fds 3 and 4.
  */
 static const char RUN_SH[] =
     "set -f\n"
     "exec 3>\"$1/f\" || exit 255\n"
     "echo $$ > \"$1/p.t\" && mv -f \"$1/p.t\" \"$1/p\" || exit 255\n"
     "shift\n"
-    "trap : HUP INT TERM\n"
+    "trap : HUP INT QUIT ILL TRAP ABRT BUS FPE USR1 SEGV USR2 PIPE ALRM TERM XCPU XFSZ VTALRM "
+    "PROF SYS\n"
     "while [ $# -gt 0 ]; do\n"
     "  case $1 in\n"
     "  -C) if ! cd -- \"$2\" 2>/dev/null; then\n"
@@ -445,6 +447,7 @@ static int ssh_fail(subproc_error *err, int fd, const char *fallback)
             n += (size_t)r;
         }
     }
+    subproc__close(fd);
     text[n] = '\0';
     while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r')) text[--n] = '\0';
     char *line = strrchr(text, '\n');

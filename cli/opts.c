@@ -26,6 +26,8 @@ enum {
     OPT_HALT,
     OPT_PROGRESS,
     OPT_KILL_AFTER,
+    OPT_HOST,
+    OPT_SSH,
 };
 
 static const struct option run_longopts[] = {
@@ -48,6 +50,8 @@ static const struct option run_longopts[] = {
     {"capture", no_argument, NULL, OPT_CAPTURE},
     {"max-output", required_argument, NULL, OPT_MAX_OUTPUT},
     {"no-pipefail", no_argument, NULL, OPT_NO_PIPEFAIL},
+    {"host", required_argument, NULL, OPT_HOST},
+    {"ssh", required_argument, NULL, OPT_SSH},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -265,6 +269,25 @@ static int cmd_parse(cli_run_opts *o, int is_pipe, int argc, char **argv, char *
             if (!is_pipe) return fail(err, errlen, "--no-pipefail is an option of pipe only");
             o->no_pipefail = 1;
             break;
+        case OPT_HOST:
+        case OPT_SSH: {
+            const char *what = c == OPT_HOST ? "--host" : "--ssh";
+            if (is_pipe) return fail(err, errlen, "%s is an option of run only", what);
+            if (c == OPT_SSH) {
+                if (!a[0] || !a[strspn(a, " \t")])
+                    return fail(err, errlen, "empty command for --ssh");
+                o->ssh = a;
+            } else {
+                cli_host h;
+                if (cli_parse_host(a, &h) < 0)
+                    return fail(err, errlen,
+                                "invalid host '%s' for --host (expected [USER@]HOST[:PORT], "
+                                "[USER@][ADDRESS]:PORT for IPv6)",
+                                a);
+                o->host = a;
+            }
+            break;
+        }
         case OPT_HELP:
             o->help = 1;
             return 0;
@@ -280,6 +303,16 @@ static int cmd_parse(cli_run_opts *o, int is_pipe, int argc, char **argv, char *
         return fail(err, errlen, "--new-session is not available for pipe");
     if (o->append && o->stream[1] != CLI_STREAM_FILE && o->stream[2] != CLI_STREAM_FILE)
         return fail(err, errlen, "--append needs --stdout=FILE or --stderr=FILE");
+    if (o->ssh && !o->host) return fail(err, errlen, "--ssh needs --host");
+    if (o->host) {
+        /* What describes this machine's side of the child has no meaning on another host. */
+        const char *bad = o->ignore_env    ? "-i/--ignore-environment"
+                          : o->nrlimits    ? "--rlimit"
+                          : o->set_nice    ? "--nice"
+                          : o->new_session ? "--new-session"
+                                           : NULL;
+        if (bad) return fail(err, errlen, "%s is not available with --host", bad);
+    }
     if (optind >= argc) return fail(err, errlen, "no program given");
     o->argv = argv + optind;
     o->argc = argc - optind;

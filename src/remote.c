@@ -244,9 +244,19 @@ static void host_put(struct host *h)
                 break;
             }
     }
+    int empty = last && !hosts;
     pthread_mutex_unlock(&hosts_lock);
     if (!last) return;
     master_end(m, h->sock);
+    if (empty) {
+        /* The directory goes with the last master (a new one makes a new directory). */
+        pthread_mutex_lock(&hosts_lock);
+        if (!hosts && sockdir[0]) {
+            rmdir(sockdir);
+            sockdir[0] = '\0';
+        }
+        pthread_mutex_unlock(&hosts_lock);
+    }
     pthread_mutex_destroy(&h->start);
     free(h->key);
     free(h);

@@ -552,3 +552,146 @@ TEST_T(remote_pool_and_pipeline, 90)
     subproc_result_free(&r);
     test_sshd_stop(&s);
 }
+
+/* ---- subproc run --host ---- */
+
+static const char *cli_bin(void)
+{
+    static char path[4200];
+    snprintf(path, sizeof path, "%s", test_self);
+    char *slash = strrchr(path, '/');
+    strcpy(slash + 1, "subproc");
+    return path;
+}
+
+typedef struct {
+    int code;
+    char *out, *err;
+} cli_res;
+
+/* subproc run --host=HOST --ssh=SSH ARGS... with stdin from /dev/null. */
+static cli_res cli_host(const struct test_sshd *s, const char *host, const char *const *args)
+{
+    const char *v[64];
+    char hostopt[300], sshopt[600];
+    snprintf(hostopt, sizeof hostopt, "--host=%s", host);
+    snprintf(sshopt, sizeof sshopt, "--ssh=%s", s->ssh_cmd);
+    size_t n = 0;
+    v[n++] = cli_bin();
+    v[n++] = "run";
+    v[n++] = hostopt;
+    v[n++] = sshopt;
+    for (size_t i = 0; args[i] && n < 63; i++) v[n++] = args[i];
+    v[n] = NULL;
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    o.argv = v;
+    o.stdio[0].kind = SUBPROC_IO_NULL;
+    subproc_result r;
+    ASSERT_OK(subproc_run(&r, &o, NULL));
+    cli_res c = {subproc_status_code(&r.status), r.out.data, r.err.data};
+    r.out.data = r.err.data = NULL;
+    subproc_result_free(&r);
+    return c;
+}
+
+static void cli_res_free(cli_res *c)
+{
+    free(c->out);
+    free(c->err);
+}
+
+TEST_T(remote_cli_run_host, 90)
+{
+    struct test_sshd s;
+    test_sshd_start(&s, 1);
+    char host[64];
+    snprintf(host, sizeof host, "root@%s:%d", s.addr[0], s.port[0]);
+    const char *a1[] = {"-e", "SUBPROC_T2=x y", "--", test_self, "helper", "getenv", "SUBPROC_T2",
+                        NULL};
+    cli_res c = cli_host(&s, host, a1);
+    ASSERT_EQ(c.code, 0);
+    ASSERT_STREQ(c.out, "x y");
+    cli_res_free(&c);
+    const char *a2[] = {test_self, "helper", "out", "$(id) 'q' *", NULL};
+    c = cli_host(&s, host, a2);
+    ASSERT_STREQ(c.out, "$(id) 'q' *");
+    cli_res_free(&c);
+    const char *a3[] = {test_self, "helper", "exit", "255", NULL};
+    c = cli_host(&s, host, a3);
+    ASSERT_EQ(c.code, 255);
+    cli_res_free(&c);
+    const char *a4[] = {"--json=-", "--capture", test_self, "helper", "kill", "9", NULL};
+    c = cli_host(&s, host, a4);
+    ASSERT_EQ(c.code, 128 + 9);
+    ASSERT(strstr(c.out, "\"signal\":\"SIGKILL\"") != NULL);
+    ASSERT(strstr(c.out, "\"host\":") != NULL);
+    cli_res_free(&c);
+
+    /* A deadline: 124, and nothing left on the host. */
+    char token[64];
+    snprintf(token, sizeof token, "subproc-remote-token-%d-d", (int)getpid());
+    const char *a5[] = {"-t", "1", "-k", "0.3", test_self, "helper", "fork-ignore-term", "60000",
+                        token, NULL};
+    c = cli_host(&s, host, a5);
+    ASSERT_EQ(c.code, 124);
+    cli_res_free(&c);
+    ASSERT(test_procs_gone(token));
+
+    /* Clear errors. */
+    const char *a6[] = {"subproc-no-such-program", NULL};
+    c = cli_host(&s, host, a6);
+    ASSERT_EQ(c.code, 127);
+    ASSERT(strstr(c.err, "subproc-no-such-program") != NULL);
+    cli_res_free(&c);
+    const char *a7[] = {"--nice=3", "true", NULL};
+    c = cli_host(&s, host, a7);
+    ASSERT_EQ(c.code, 125);
+    ASSERT(strstr(c.err, "--nice is not available with --host") != NULL);
+    cli_res_free(&c);
+    char refused[64];
+    snprintf(refused, sizeof refused, "%s:%d", s.addr[0], s.port[0] == 65535 ? 65534 : s.port[0] + 1);
+    const char *a8[] = {"true", NULL};
+    c = cli_host(&s, refused, a8);
+    ASSERT_EQ(c.code, 125);
+    ASSERT(strstr(c.err, "remote: ssh: connect to host") != NULL);
+    ASSERT(strstr(c.err, "Connection refused") != NULL);
+    cli_res_free(&c);
+    c = cli_host(&s, "-oProxyCommand=x", a8);
+    ASSERT_EQ(c.code, 125);
+    ASSERT(strstr(c.err, "invalid host") != NULL);
+    cli_res_free(&c);
+    test_sshd_stop(&s);
+}
+
+TEST_T(remote_cli_killed_leaves_nothing, 60)
+{
+    struct test_sshd s;
+    test_sshd_start(&s, 1);
+    char host[64], sshopt[600], token[64];
+    snprintf(host, sizeof host, "--host=%s:%d", s.addr[0], s.port[0]);
+    snprintf(sshopt, sizeof sshopt, "--ssh=%s", s.ssh_cmd);
+    snprintf(token, sizeof token, "subproc-remote-token-%d-e", (int)getpid());
+    const char *v[] = {cli_bin(), "run", host, sshopt, test_self, "helper", "ignore-term", "60000",
+                       token, NULL};
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    o.argv = v;
+    o.stdio[0].kind = SUBPROC_IO_NULL;
+    o.stdio[1].kind = SUBPROC_IO_PIPE;
+    subproc_proc *p;
+    subproc_error e;
+    ASSERT_OK(subproc_spawn(&p, &o, &e));
+    subproc_reader *rd;
+    ASSERT_OK(subproc_reader_new(&rd, subproc_proc_fd(p, 1), 0, 0));
+    const char *line;
+    size_t len;
+    ASSERT_EQ(subproc_reader_readline(rd, &line, &len, 20000), 1);
+    ASSERT_STREQ(line, "ready\n");
+    /* subproc itself dies at once: its pipes to ssh close, and the host cleans up. */
+    subproc_proc_signal(p, SIGKILL);
+    subproc_status st;
+    ASSERT_OK(subproc_proc_wait(p, &st));
+    subproc_reader_free(rd);
+    subproc_proc_free(p);
+    ASSERT(test_procs_gone(token));
+    test_sshd_stop(&s);
+}

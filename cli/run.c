@@ -369,7 +369,13 @@ int cli_run_main(int argc, char **argv)
     /* The child gets the mask subproc started with, not the relay signals blocked. */
     so.flags |= SUBPROC_SET_SIGMASK;
     so.sigmask = oldmask;
-    if (o.host) so.remote = &remote.rm;
+    if (o.host) {
+        so.remote = &remote.rm;
+        /* The host's clean-up (when subproc lets go) ends with KILL too, after -k. */
+        if (o.kill_after_ms > 0)
+            remote.rm.kill_grace_ms = o.kill_after_ms > 0x7fffffff ? 0x7fffffff
+                                                                   : (int)o.kill_after_ms;
+    }
 
     run_result res;
     memset(&res, 0, sizeof res);

@@ -672,9 +672,10 @@ int subproc__remote_spawn(subproc_proc **out, const subproc_opts *o, subproc_err
 
     /* "s", or "e STEP ERRNO"; nothing when the program's session did not get there. */
     const char *line = NULL;
-    for (;;) {
+    for (int64_t until = subproc__now_ms() + 120000;;) {
         r = ctl_line(rs, &line, 50);
         if (r != -ETIMEDOUT) break;
+        if (subproc__now_ms() > until) break; /* the host never answered: give up */
         if (subproc_proc_try_wait(p, NULL) != -EAGAIN) {
             r = ctl_line(rs, &line, 200); /* a report racing the exit */
             break;

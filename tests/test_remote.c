@@ -695,3 +695,64 @@ TEST_T(remote_cli_killed_leaves_nothing, 60)
     ASSERT(test_procs_gone(token));
     test_sshd_stop(&s);
 }
+
+/* ---- threads ---- */
+
+#include <pthread.h>
+
+struct thr_arg {
+    const subproc_remote *rm;
+    int ok;
+};
+
+static void *thr_run(void *arg)
+{
+    struct thr_arg *a = arg;
+    const char *argv[] = {test_self, "helper", "out", "t", NULL};
+    for (int i = 0; i < 3; i++) {
+        subproc_opts o = SUBPROC_OPTS_INIT;
+        o.argv = argv;
+        o.remote = a->rm;
+        subproc_result r;
+        if (subproc_run(&r, &o, NULL) == 0 && r.status.exited && r.status.code == 0 &&
+            strcmp(r.out.data, "t") == 0)
+            a->ok++;
+        subproc_result_free(&r);
+    }
+    return NULL;
+}
+
+TEST_T(remote_threads_share_one_master, 90)
+{
+    struct test_sshd s;
+    test_sshd_start(&s, 1);
+    subproc_remote rm;
+    remote_init(&rm, &s, 0);
+    /* A handle held across the threads' runs keeps the master up for all of them. */
+    const char *argv[] = {test_self, "helper", "cat", NULL};
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    o.argv = argv;
+    o.remote = &rm;
+    o.stdio[0].kind = SUBPROC_IO_PIPE;
+    subproc_proc *hold;
+    subproc_error e;
+    ASSERT_OK(subproc_spawn(&hold, &o, &e));
+    enum { T = 4 };
+    pthread_t t[T];
+    struct thr_arg a[T];
+    for (int i = 0; i < T; i++) {
+        a[i] = (struct thr_arg){&rm, 0};
+        ASSERT_EQ(pthread_create(&t[i], NULL, thr_run, &a[i]), 0);
+    }
+    for (int i = 0; i < T; i++) {
+        pthread_join(t[i], NULL);
+        ASSERT_EQ(a[i].ok, 3);
+    }
+    subproc_proc_close_fd(hold, 0);
+    subproc_status st;
+    ASSERT_OK(subproc_proc_wait(hold, &st));
+    ASSERT(st.exited && st.code == 0);
+    subproc_proc_free(hold);
+    ASSERT_EQ(test_sshd_log_count(&s, 0, "Accepted publickey"), 1);
+    test_sshd_stop(&s);
+}

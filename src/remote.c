@@ -298,13 +298,14 @@ static void sv_free(struct strv *s)
     memset(s, 0, sizeof *s);
 }
 
-/* ssh [options] [-o ControlPath=...] [-l user] [-p port] -- host; extra: options before "--" */
+/* ssh EXTRA [-o ControlPath=...] [options] [-l user] [-p port] -- host. ssh keeps the first
+ * value it gets for an option, so ours come before the caller's (and the ssh_config files). */
 static void ssh_base(struct strv *s, const subproc_remote *rm, const struct host *h,
                      const char *const *extra)
 {
     static const char *const dflt[] = {"ssh", NULL};
     const char *const *sa = rm->ssh_argv && rm->ssh_argv[0] ? rm->ssh_argv : dflt;
-    for (size_t i = 0; sa[i]; i++) sv_add(s, sa[i]);
+    sv_add(s, sa[0]);
     for (size_t i = 0; extra && extra[i]; i++) sv_add(s, extra[i]);
     if (h) {
         char cp[96];
@@ -312,6 +313,7 @@ static void ssh_base(struct strv *s, const subproc_remote *rm, const struct host
         sv_add(s, "-o");
         sv_add(s, cp);
     }
+    for (size_t i = 1; sa[i]; i++) sv_add(s, sa[i]);
     if (rm->user) {
         sv_add(s, "-l");
         sv_add(s, rm->user);
@@ -545,6 +547,10 @@ out:
     return r;
 }
 
+/* Sessions through our master; without one, the caller's ssh settings decide. */
+static const char *const mux_client[] = {"-T", "-o", "ControlMaster=no", NULL};
+static const char *const no_mux[] = {"-T", NULL};
+
 /* The next line from the control session; 1, 0 at EOF, -ETIMEDOUT. */
 static int ctl_line(struct subproc__remote *rs, const char **line, int timeout_ms)
 {
@@ -569,8 +575,7 @@ static int ctl_start(struct subproc__remote *rs, const subproc_remote *rm, char 
                      size_t dirsize, subproc_error *err)
 {
     struct strv sv = {0};
-    static const char *const extra[] = {"-T", "-o", "ControlMaster=no", NULL};
-    ssh_base(&sv, rm, rs->h, extra);
+    ssh_base(&sv, rm, rs->h, rs->h ? mux_client : no_mux);
     struct buf cmd = {0};
     buf_script(&cmd, CTL_SH, "subproc-ctl");
     char ticks[16];
@@ -605,8 +610,7 @@ static int run_argv(struct strv *sv, const subproc_opts *o, struct subproc__remo
                     const char *dir)
 {
     const subproc_remote *rm = o->remote;
-    static const char *const extra[] = {"-T", "-o", "ControlMaster=no", NULL};
-    ssh_base(sv, rm, rs->h, extra);
+    ssh_base(sv, rm, rs->h, rs->h ? mux_client : no_mux);
     struct buf cmd = {0};
     buf_script(&cmd, RUN_SH, "subproc-run");
     buf_str(&cmd, dir);

@@ -3,6 +3,7 @@
 #include "sshd.h"
 #include "test.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
@@ -514,7 +515,7 @@ TEST_T(remote_pool_and_pipeline, 90)
     enum { N = 8 };
     subproc_opts jo[N];
     subproc_job jobs[N];
-    char codes[N][8];
+    char codes[N][16];
     const char *argvs[N][5];
     memset(jobs, 0, sizeof jobs);
     for (int i = 0; i < N; i++) {
@@ -754,5 +755,44 @@ TEST_T(remote_threads_share_one_master, 90)
     ASSERT(st.exited && st.code == 0);
     subproc_proc_free(hold);
     ASSERT_EQ(test_sshd_log_count(&s, 0, "Accepted publickey"), 1);
+    test_sshd_stop(&s);
+}
+
+TEST_T(remote_callers_control_options_yield, 60)
+{
+    struct test_sshd s;
+    test_sshd_start(&s, 1);
+    subproc_remote rm;
+    remote_init(&rm, &s, 0);
+    /* The caller's own multiplexing settings come after the library's, which win (ssh keeps the
+     * first value): no persistent master of the caller's is left behind, one handshake. */
+    char cp[160];
+    snprintf(cp, sizeof cp, "ControlPath=%s/mine-%%C", s.dir);
+    const char *ssh[24];
+    size_t n = 0;
+    for (; s.ssh[n]; n++) ssh[n] = s.ssh[n];
+    const char *more[] = {"-o", "ControlMaster=auto", "-o", cp, "-o", "ControlPersist=60", NULL};
+    for (size_t i = 0; more[i]; i++) ssh[n++] = more[i];
+    ssh[n] = NULL;
+    rm.ssh_argv = ssh;
+    const char *argv[] = {test_self, "helper", "exit", "5", NULL};
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    o.argv = argv;
+    o.remote = &rm;
+    subproc_proc *hold, *p;
+    subproc_error e;
+    subproc_status st;
+    ASSERT_OK(subproc_spawn(&hold, &o, &e));
+    ASSERT_OK(subproc_spawn(&p, &o, &e));
+    ASSERT_OK(subproc_proc_wait(p, &st));
+    ASSERT(st.exited && st.code == 5);
+    subproc_proc_free(p);
+    subproc_proc_free(hold);
+    ASSERT_EQ(test_sshd_log_count(&s, 0, "Accepted publickey"), 1);
+    DIR *d = opendir(s.dir);
+    ASSERT(d != NULL);
+    struct dirent *de;
+    while ((de = readdir(d))) ASSERT(strncmp(de->d_name, "mine-", 5) != 0);
+    closedir(d);
     test_sshd_stop(&s);
 }

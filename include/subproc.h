@@ -736,7 +736,10 @@ void subproc_job_clear(subproc_job *job);
  * - Connection reuse: unless SUBPROC_REMOTE_NO_MASTER, one ssh ControlMaster per (ssh command,
  *   user, host, port) is started on first use (a child of the caller, in its own process group,
  *   socket in a private 0700 directory under /tmp) and ended when the last handle using it is
- *   freed, or at exit(). N children on a host then cost one handshake.
+ *   freed, or at exit(). N children on a host then cost one handshake. The library's ssh
+ *   options (-T, ControlMaster, ControlPath, ControlPersist) come before ssh_argv's (ssh keeps
+ *   the first value), so the caller's multiplexing settings do not apply then; with
+ *   SUBPROC_REMOTE_NO_MASTER they do (ssh_argv or ssh_config).
  * Not available remotely (-EINVAL, step options): fork mode, opts.program, opts.env (the local
  * environment is not the remote one: use remote->env), extra fds, uid/gid/groups, rlimits, nice,
  * SUBPROC_NO_PATH_SEARCH. Process group, session, signal mask and pdeathsig flags apply to the

@@ -773,6 +773,20 @@ struct subproc_remote {
 #endif
 
 /*
+ * Hold a host's connection: start (or share) its ControlMaster now and keep it until
+ * subproc_remote_conn_free(), so that children started one after another (each handle freed
+ * before the next starts) reuse it too; without a hold the master ends with the last handle.
+ * Only host, user, port and ssh_argv of rm are used; it need not outlive the call.
+ * Errors: -EINVAL (bad rm, or SUBPROC_REMOTE_NO_MASTER), -ENOMEM, ssh failures as for a spawn
+ * (step SUBPROC_STEP_REMOTE, ssh's message in err->path).
+ */
+typedef struct subproc_remote_conn subproc_remote_conn;
+int subproc_remote_connect(subproc_remote_conn **out, const subproc_remote *rm,
+                           subproc_error *err);
+/* Let go of the hold (the master ends when no child uses it either). NULL is allowed. */
+void subproc_remote_conn_free(subproc_remote_conn *c);
+
+/*
  * POSIX shell quoting of one argument of len bytes (NUL bytes are refused: -1): the argument in
  * single quotes, each ' inside written as '\'' ; the empty string is ''. Every byte from 1 to 255
  * stands for itself inside single quotes (POSIX.1-2017 XCU 2.2.2), so any POSIX shell reads the

@@ -712,6 +712,47 @@ fail:
     return r;
 }
 
+/* ---- holding a connection ---- */
+
+struct subproc_remote_conn {
+    struct host *h;
+};
+
+int subproc_remote_connect(subproc_remote_conn **out, const subproc_remote *rm,
+                           subproc_error *err)
+{
+    if (err) subproc__fail(err, SUBPROC_STEP_NONE, 0, -1, NULL);
+    if (!out || !rm) return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1, NULL);
+    *out = NULL;
+    /* The same checks as a spawn's, with a stand-in program. */
+    static const char *const argv[] = {"true", NULL};
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    o.argv = argv;
+    o.remote = rm;
+    int r = remote_check(&o, err);
+    if (r < 0) return r;
+    if (rm->flags & SUBPROC_REMOTE_NO_MASTER)
+        return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1, NULL);
+    subproc_remote_conn *c = subproc__calloc(1, sizeof *c);
+    if (!c || !(c->h = host_get(rm))) {
+        free(c);
+        return subproc__fail(err, SUBPROC_STEP_ALLOC, ENOMEM, -1, NULL);
+    }
+    if ((r = master_start(c->h, rm, err)) < 0) {
+        subproc_remote_conn_free(c);
+        return r;
+    }
+    *out = c;
+    return 0;
+}
+
+void subproc_remote_conn_free(subproc_remote_conn *c)
+{
+    if (!c) return;
+    host_put(c->h);
+    free(c);
+}
+
 /* ---- after the spawn ---- */
 
 static void status_from_code(subproc_status *st, int code)

@@ -796,3 +796,41 @@ TEST_T(remote_callers_control_options_yield, 60)
     closedir(d);
     test_sshd_stop(&s);
 }
+
+TEST_T(remote_connect_holds_the_master, 60)
+{
+    struct test_sshd s;
+    test_sshd_start(&s, 1);
+    subproc_remote rm;
+    remote_init(&rm, &s, 0);
+    const char *argv[] = {test_self, "helper", "exit", "0", NULL};
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    o.argv = argv;
+    o.remote = &rm;
+    subproc_result r;
+    /* One after another without a hold: each has the master to itself. */
+    for (int i = 0; i < 3; i++) {
+        ASSERT_OK(subproc_run(&r, &o, NULL));
+        subproc_result_free(&r);
+    }
+    ASSERT_EQ(test_sshd_log_count(&s, 0, "Accepted publickey"), 3);
+    /* With a hold: one more handshake for all of them. */
+    subproc_remote_conn *c;
+    subproc_error e;
+    ASSERT_OK(subproc_remote_connect(&c, &rm, &e));
+    for (int i = 0; i < 3; i++) {
+        ASSERT_OK(subproc_run(&r, &o, NULL));
+        ASSERT(r.status.exited && r.status.code == 0);
+        subproc_result_free(&r);
+    }
+    subproc_remote_conn_free(c);
+    ASSERT_EQ(test_sshd_log_count(&s, 0, "Accepted publickey"), 4);
+    /* Errors as a spawn's. */
+    rm.port = s.port[0] == 65535 ? 65534 : s.port[0] + 1;
+    ASSERT_EQ(subproc_remote_connect(&c, &rm, &e), -ECONNREFUSED);
+    ASSERT_EQ(e.step, SUBPROC_STEP_REMOTE);
+    rm.flags = SUBPROC_REMOTE_NO_MASTER;
+    ASSERT_EQ(subproc_remote_connect(&c, &rm, &e), -EINVAL);
+    subproc_remote_conn_free(NULL);
+    test_sshd_stop(&s);
+}

@@ -374,7 +374,9 @@ TEST_T(remote_dropped_connection, 60)
     subproc_result_free(&kr);
     subproc_status st;
     ASSERT_OK(subproc_proc_wait(p, &st));
-    ASSERT(st.exited && st.code == 255); /* ssh's own status: the connection is gone */
+    /* ssh's own status when the connection went before the report; when the control session's
+     * connection outlived the program's for a moment, the clean-up's TERM is what ended it. */
+    ASSERT((st.exited && st.code == 255) || (st.signaled && st.signal == SIGTERM));
     subproc_proc_free(p);
     ASSERT(test_procs_gone(token));
     test_sshd_stop(&s);

@@ -56,13 +56,16 @@ long subproc_shell_quote(char *buf, size_t size, const char *arg, size_t len)
 /* ---- the remote scripts ---- */
 
 /*
- * The control session. $1: grace in tenths of a second. Prints "d DIR", then relays the FIFO.
- * Lines on stdin: "k SIGNAME" signals the program's group. At end of stdin the group (if any is
- * left) gets TERM, CONT, and KILL after the grace, and the directory goes.
+ * The control session. $1: grace in tenths of a second; $2: the directory's name, random, made
+ * by the library (so that both sessions can start at once). Makes the directory (mkdir fails
+ * when it exists: nobody else's directory is ever used) and the FIFO, prints "d DIR", then
+ * relays the FIFO. Lines on stdin: "k SIGNAME" signals the program's group. At end of stdin the
+ * group (if any is left) gets TERM, CONT, and KILL after the grace, and the directory goes.
  */
 static const char CTL_SH[] =
     "set -f\n"
-    "d=$(mktemp -d \"${TMPDIR:-/tmp}/subproc.XXXXXXXXXX\") || exit 1\n"
+    "d=${TMPDIR:-/tmp}/subproc.$2\n"
+    "mkdir -m 700 \"$d\" || exit 1\n"
     "mkfifo -m 600 \"$d/f\" || { rm -rf \"$d\"; exit 1; }\n"
     "printf 'd %s\\n' \"$d\"\n"
     "cat \"$d/f\" & c=$!\n"
@@ -86,7 +89,7 @@ static const char CTL_SH[] =
     "rm -rf \"$d\"\n";
 
 /*
- * The program's session. $1: the control directory; then -C DIR, -m UMASK, -e NAME=VALUE,
+ * The program's session. $1: the control directory's name (see CTL_SH); then -C DIR, -m UMASK, -e NAME=VALUE,
  * -u NAME, then -- and argv. The FIFO is opened first and the PID written after, so the control
  * side knows the FIFO is held whenever the PID file exists. The wrapper catches (and ignores)
  * every signal whose default is to end a process, since a signal for the program's group reaches
@@ -95,8 +98,15 @@ static const char CTL_SH[] =
  */
 static const char RUN_SH[] =
     "set -f\n"
-    "exec 3>\"$1/f\" || exit 255\n"
-    "echo $$ > \"$1/p.t\" && mv -f \"$1/p.t\" \"$1/p\" || exit 255\n"
+    "d=${TMPDIR:-/tmp}/subproc.$1\n"
+    "i=0\n"
+    "while [ ! -p \"$d/f\" ]; do\n" /* the control session may start later: 60 s at most */
+    "  i=$((i+1)); [ $i -le 1200 ] || exit 255\n"
+    "  sleep 0.05 2>/dev/null || { sleep 1; i=$((i+19)); }\n"
+    "done\n"
+    "[ -O \"$d\" ] && [ -O \"$d/f\" ] || exit 255\n" /* ours, not planted */
+    "exec 3>\"$d/f\" || exit 255\n"
+    "echo $$ > \"$d/p.t\" && mv -f \"$d/p.t\" \"$d/p\" || exit 255\n"
     "shift\n"
     "trap : HUP INT QUIT ILL TRAP ABRT BUS FPE USR1 SEGV USR2 PIPE ALRM TERM XCPU XFSZ VTALRM "
     "PROF SYS\n"
@@ -570,9 +580,18 @@ static void rs_free(struct subproc__remote *rs)
     free(rs);
 }
 
-/* Start the control session and read its directory. */
-static int ctl_start(struct subproc__remote *rs, const subproc_remote *rm, char *dir,
-                     size_t dirsize, subproc_error *err)
+/* A name nobody can guess for the control directory: 16 random bytes in hex. */
+static int dir_name(char *out, size_t size)
+{
+    unsigned char b[16];
+    if (getentropy(b, sizeof b) < 0 || size < 2 * sizeof b + 1) return -EIO;
+    for (size_t i = 0; i < sizeof b; i++) snprintf(out + 2 * i, 3, "%02x", b[i]);
+    return 0;
+}
+
+/* Start the control session. */
+static int ctl_start(struct subproc__remote *rs, const subproc_remote *rm, const char *name,
+                     subproc_error *err)
 {
     struct strv sv = {0};
     ssh_base(&sv, rm, rs->h, rs->h ? mux_client : no_mux);
@@ -581,6 +600,7 @@ static int ctl_start(struct subproc__remote *rs, const subproc_remote *rm, char 
     char ticks[16];
     snprintf(ticks, sizeof ticks, "%d", (rs->grace_ms + 99) / 100);
     buf_str(&cmd, ticks);
+    buf_str(&cmd, name);
     sv_add(&sv, cmd.p ? cmd.p : "");
     int r;
     if (sv.nomem || cmd.nomem) {
@@ -592,11 +612,15 @@ static int ctl_start(struct subproc__remote *rs, const subproc_remote *rm, char 
     }
     sv_free(&sv);
     free(cmd.p);
-    if (r < 0) return r;
+    return r;
+}
+
+/* The control session's first line: its directory is there. */
+static int ctl_ready(struct subproc__remote *rs, subproc_error *err)
+{
     const char *line;
-    r = ctl_line(rs, &line, 120000);
-    if (r == 1 && strncmp(line, "d /", 3) == 0 && strlen(line + 2) < dirsize) {
-        strcpy(dir, line + 2);
+    int r = ctl_line(rs, &line, 120000);
+    if (r == 1 && strncmp(line, "d /", 3) == 0) {
         subproc_proc_close_fd(rs->ctl, 2);
         return 0;
     }
@@ -654,8 +678,16 @@ int subproc__remote_spawn(subproc_proc **out, const subproc_opts *o, subproc_err
         }
         if ((r = master_start(rs->h, rm, err)) < 0) goto fail;
     }
-    char dir[512];
-    if ((r = ctl_start(rs, rm, dir, sizeof dir, err)) < 0) goto fail;
+    char dir[40];
+    if (dir_name(dir, sizeof dir) < 0) {
+        r = subproc__fail(err, SUBPROC_STEP_REMOTE, EIO, -1, "getentropy");
+        goto fail;
+    }
+    if ((r = ctl_start(rs, rm, dir, err)) < 0) goto fail;
+    /* Through a master both sessions start at once (the program's waits for the FIFO); without
+     * one, a connection failure is the control session's to report, before the program's
+     * ssh could print it on the caller's stderr too. */
+    if (!rs->h && (r = ctl_ready(rs, err)) < 0) goto fail;
 
     struct strv sv = {0};
     if (run_argv(&sv, o, rs, dir) < 0) {
@@ -673,6 +705,10 @@ int subproc__remote_spawn(subproc_proc **out, const subproc_opts *o, subproc_err
     r = subproc_spawn(&p, &lo, err);
     sv_free(&sv);
     if (r < 0) goto fail;
+    if (rs->h && (r = ctl_ready(rs, err)) < 0) {
+        subproc_proc_free(p);
+        goto fail;
+    }
 
     /* "s", or "e STEP ERRNO"; nothing when the program's session did not get there. */
     const char *line = NULL;

@@ -3,7 +3,7 @@
  * A remote child is three local ssh clients at most, all started through subproc_spawn():
  *  - the ControlMaster of its host (one per ssh command, user, host and port; shared, counted),
  *  - the control session: its stdin and stdout are pipes of ours; its remote side (CTL_SH) makes
- *    a private directory with a FIFO, relays what the wrapper writes into the FIFO, forwards the
+ *    a private directory (named by us, so both sessions can start at once) with a FIFO, relays what the wrapper writes into the FIFO, forwards the
  *    signals we write to it to the program's process group, and when its stdin ends (we let go,
  *    or the connection dropped) ends that group: TERM and CONT, grace, KILL,
  *  - the program's session, whose stdio is the caller's: its remote side (RUN_SH) checks cwd and

@@ -135,6 +135,11 @@ demo: deps
 bench: all
 	@$(MAKE) -C bench B=../$(B)
 
+# Remote children: ms per short job over two loopback sshd servers (needs openssh-server; N=40).
+.PHONY: bench-remote
+bench-remote: all
+	@sh bench/remote.sh $(B) $(or $(N),40)
+
 install: all
 	install -d $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PCDIR) $(DESTDIR)$(BINDIR) \
 	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3

@@ -3,6 +3,7 @@
 #include "test.h"
 
 #include <dirent.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <netinet/in.h>
@@ -94,6 +95,7 @@ static int start_one(struct test_sshd *s, int i)
         const char *v[] = {"/usr/sbin/sshd", "-D", "-f", cfg, "-E", log, NULL};
         subproc_opts o = SUBPROC_OPTS_INIT;
         o.argv = v;
+        o.pdeathsig = SIGTERM; /* a failed test ends with _exit(): the server goes with it */
         o.stdio[0].kind = SUBPROC_IO_NULL;
         o.stdio[1].kind = SUBPROC_IO_NULL;
         subproc_error e;
@@ -122,6 +124,14 @@ void test_sshd_start(struct test_sshd *s, int n)
     mkdir("/run/sshd", 0755);
     snprintf(s->dir, sizeof s->dir, "/tmp/subproc-sshd-XXXXXX");
     ASSERT(mkdtemp(s->dir) != NULL);
+    /* The temp dir goes when this process lets go of the watcher's stdin, also when a failed
+     * test ends with _exit() (test_sshd_stop() reaps the watcher). */
+    const char *w[] = {"/bin/sh", "-c", "cat >/dev/null; rm -rf \"$1\"", "sh", s->dir, NULL};
+    subproc_opts wo = SUBPROC_OPTS_INIT;
+    wo.argv = w;
+    wo.stdio[0].kind = SUBPROC_IO_PIPE;
+    subproc_error we;
+    ASSERT_OK(subproc_spawn(&s->watcher, &wo, &we));
     char path[160], pub[160];
     snprintf(path, sizeof path, "%s/hostkey", s->dir);
     keygen(path);
@@ -172,6 +182,12 @@ void test_sshd_stop(struct test_sshd *s)
     }
     if (s->dir[0]) nftw(s->dir, remove_one, 8, FTW_DEPTH | FTW_PHYS);
     s->dir[0] = '\0';
+    if (s->watcher) {
+        subproc_proc_close_fd(s->watcher, 0);
+        subproc_proc_wait(s->watcher, NULL);
+        subproc_proc_free(s->watcher);
+        s->watcher = NULL;
+    }
     s->n = 0;
 }
 

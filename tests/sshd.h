@@ -13,6 +13,7 @@ struct test_sshd {
     char addr[TEST_SSHD_MAX][16];    /* "127.0.0.2", ... */
     int port[TEST_SSHD_MAX];
     subproc_proc *proc[TEST_SSHD_MAX];
+    subproc_proc *watcher;           /* removes dir when this process goes, however it goes */
     char key[128];                   /* the authorized user key */
     char badkey[128];                /* a key the servers do not accept */
     char kh[128];                    /* UserKnownHostsFile */

@@ -10,7 +10,7 @@
 struct test_sshd {
     int n;                           /* servers running */
     char dir[64];                    /* the temp dir: keys, configs, logs, known_hosts */
-    char addr[TEST_SSHD_MAX][16];    /* "127.0.0.2", ... */
+    char addr[TEST_SSHD_MAX][24];    /* "127.0.0.2", ... */
     int port[TEST_SSHD_MAX];
     subproc_proc *proc[TEST_SSHD_MAX];
     subproc_proc *watcher;           /* removes dir when this process goes, however it goes */

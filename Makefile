@@ -81,6 +81,7 @@ $(B)/examples/uv_group: examples/uv/uv_group.c include/subproc.h $(STATIC) | $(B
 
 $(B)/tests/%.o: tests/%.c $(HEADERS) tests/test.h | $(B)/tests
 	$(CC) $(ALL_CFLAGS) -Isrc -c $< -o $@
+$(B)/tests/sshd.o $(B)/tests/test_remote.o: tests/sshd.h
 $(TESTS): $(TEST_OBJ) $(STATIC)
 	$(CC) $(ALL_CFLAGS) -o $@ $(TEST_OBJ) $(STATIC) $(LDLIBS)
 
@@ -134,6 +135,11 @@ demo: deps
 
 bench: all
 	@$(MAKE) -C bench B=../$(B)
+
+# Remote children: ms per short job over two loopback sshd servers (needs openssh-server; N=40).
+.PHONY: bench-remote
+bench-remote: all
+	@sh bench/remote.sh $(B) $(or $(N),40)
 
 install: all
 	install -d $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PCDIR) $(DESTDIR)$(BINDIR) \

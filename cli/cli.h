@@ -49,6 +49,15 @@ int cli_valid_env_name(const char *s);
 
 /* --leftovers: "leave", "kill" or "wait" to SUBPROC_LEFTOVERS_*; -1 otherwise. */
 int cli_parse_leftovers(const char *s);
+/* [USER@]HOST[:PORT], as ssh and GNU parallel's --sshlogin name a host; an IPv6 address with a
+ * port in brackets: [USER@][ADDR]:PORT. USER and HOST must not be empty or start with '-', and
+ * hold no blank; PORT is 1 to 65535 (0 in out->port when not given). Returns 0, or -1. */
+typedef struct cli_host {
+    char user[64];
+    char host[256];
+    int port;
+} cli_host;
+int cli_parse_host(const char *s, cli_host *out);
 
 /* A byte count: decimal, with an optional k/K, M or G suffix (powers of 1024). */
 int cli_parse_size(const char *s, size_t *out);
@@ -115,6 +124,8 @@ typedef struct cli_run_opts {
     size_t nstages;
     int pty;                      /* run --pty */
     unsigned pty_rows, pty_cols;  /* --pty-size; 0: not given */
+    const char *host; /* run --host=[USER@]HOST[:PORT] (checked with cli_parse_host) */
+    const char *ssh;  /* run --ssh=COMMAND: ssh and its options, split at blanks */
 } cli_run_opts;
 
 /*
@@ -128,6 +139,22 @@ int cli_run_parse(cli_run_opts *o, int argc, char **argv, char *err, size_t errl
  * command is split into o->stages at each "|" argument (which argv then holds as NULL). */
 int cli_pipe_parse(cli_run_opts *o, int argc, char **argv, char *err, size_t errlen);
 void cli_run_opts_free(cli_run_opts *o);
+
+/* ---- remote hosts (host.c) ---- */
+
+/* A subproc_remote built from [USER@]HOST[:PORT], an ssh command line split at blanks (NULL:
+ * ssh), and -e/-u operations (applied on the host in order, on top of its login environment). */
+typedef struct cli_remote {
+    subproc_remote rm; /* points into the fields below */
+    cli_host host;
+    char **ssh_argv;
+    char *ssh_copy;
+    const char **env;
+} cli_remote;
+/* Returns 0, or -1 for a bad host or out of memory. cli_remote_free() either way. */
+int cli_remote_setup(cli_remote *r, const char *host, const char *ssh, const cli_envop *ops,
+                     size_t nops);
+void cli_remote_free(cli_remote *r);
 
 /* ---- options of `par` (opts.c) ---- */
 

@@ -30,6 +30,8 @@ enum {
     OPT_LEFTOVERS,
     OPT_PTY,
     OPT_PTY_SIZE,
+    OPT_HOST,
+    OPT_SSH,
 };
 
 static const struct option run_longopts[] = {
@@ -54,6 +56,8 @@ static const struct option run_longopts[] = {
     {"no-pipefail", no_argument, NULL, OPT_NO_PIPEFAIL},
     {"no-contain", no_argument, NULL, OPT_NO_CONTAIN},
     {"leftovers", required_argument, NULL, OPT_LEFTOVERS},
+    {"host", required_argument, NULL, OPT_HOST},
+    {"ssh", required_argument, NULL, OPT_SSH},
     {"help", no_argument, NULL, OPT_HELP},
     {"pty", no_argument, NULL, OPT_PTY},
     {"pty-size", required_argument, NULL, OPT_PTY_SIZE},
@@ -291,6 +295,25 @@ static int cmd_parse(cli_run_opts *o, int is_pipe, int argc, char **argv, char *
                             "65535, e.g. 40x120)",
                             a);
             break;
+        case OPT_HOST:
+        case OPT_SSH: {
+            const char *what = c == OPT_HOST ? "--host" : "--ssh";
+            if (is_pipe) return fail(err, errlen, "%s is an option of run only", what);
+            if (c == OPT_SSH) {
+                if (!a[0] || !a[strspn(a, " \t")])
+                    return fail(err, errlen, "empty command for --ssh");
+                o->ssh = a;
+            } else {
+                cli_host h;
+                if (cli_parse_host(a, &h) < 0)
+                    return fail(err, errlen,
+                                "invalid host '%s' for --host (expected [USER@]HOST[:PORT], "
+                                "[USER@][ADDRESS]:PORT for IPv6)",
+                                a);
+                o->host = a;
+            }
+            break;
+        }
         case OPT_HELP:
             o->help = 1;
             return 0;
@@ -306,6 +329,16 @@ static int cmd_parse(cli_run_opts *o, int is_pipe, int argc, char **argv, char *
         return fail(err, errlen, "--new-session is not available for pipe");
     if (o->append && o->stream[1] != CLI_STREAM_FILE && o->stream[2] != CLI_STREAM_FILE)
         return fail(err, errlen, "--append needs --stdout=FILE or --stderr=FILE");
+    if (o->ssh && !o->host) return fail(err, errlen, "--ssh needs --host");
+    if (o->host) {
+        /* What describes this machine's side of the child has no meaning on another host. */
+        const char *bad = o->ignore_env    ? "-i/--ignore-environment"
+                          : o->nrlimits    ? "--rlimit"
+                          : o->set_nice    ? "--nice"
+                          : o->new_session ? "--new-session"
+                                           : NULL;
+        if (bad) return fail(err, errlen, "%s is not available with --host", bad);
+    }
     if (optind >= argc) return fail(err, errlen, "no program given");
     o->argv = argv + optind;
     o->argc = argc - optind;

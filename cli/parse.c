@@ -318,3 +318,42 @@ int cli_parse_pty_size(const char *s, unsigned *rows, unsigned *cols)
     *cols = (unsigned)v[1];
     return 0;
 }
+
+int cli_parse_host(const char *s, cli_host *out)
+{
+    memset(out, 0, sizeof *out);
+    const char *at = strrchr(s, '@');
+    const char *h = s;
+    if (at) {
+        size_t ul = (size_t)(at - s);
+        if (ul == 0 || ul >= sizeof out->user || s[0] == '-') return -1;
+        memcpy(out->user, s, ul);
+        h = at + 1;
+    }
+    const char *end = h + strlen(h), *colon = NULL;
+    if (h[0] == '[') { /* [ADDR]:PORT */
+        const char *close = strchr(h, ']');
+        if (!close || close[1] != ':') return -1;
+        colon = close + 1;
+        end = close;
+        h++;
+    } else {
+        colon = strrchr(h, ':');
+        if (colon && strchr(h, ':') != colon) colon = NULL; /* a bare IPv6 address */
+        if (colon) end = colon;
+    }
+    if (colon) {
+        long port;
+        if (cli_parse_int(colon + 1, 1, 65535, &port) < 0 || colon[1] == '+' || colon[1] == '-')
+            return -1;
+        out->port = (int)port;
+    }
+    size_t hl = (size_t)(end - h);
+    if (hl == 0 || hl >= sizeof out->host || h[0] == '-') return -1;
+    memcpy(out->host, h, hl);
+    for (const char *c = out->user; *c; c++)
+        if (*c == ' ' || *c == '\t' || *c == '\n') return -1;
+    for (const char *c = out->host; *c; c++)
+        if (*c == ' ' || *c == '\t' || *c == '\n' || *c == '@' || *c == '/') return -1;
+    return 0;
+}

@@ -73,6 +73,10 @@ void cli_run_usage(FILE *f)
         "                             from a terminal: interactive, subproc's terminal raw\n"
         "                             meanwhile; else stdin is typed in, then the EOF character\n"
         "      --pty-size=ROWSxCOLS   its window size (default: subproc's terminal's, or 24x80)\n"
+        "      --host=[USER@]HOST[:PORT]  run PROGRAM on HOST through ssh (argv arrives exactly;\n"
+        "                             -e/-u change the host's environment; -i, --rlimit,\n"
+        "                             --nice and --new-session are refused)\n"
+        "      --ssh=COMMAND          the ssh command and its options (split at blanks; ssh)\n"
         "      --help                 show this help\n"
         "\n"
         "Exit status: the program's; 128+N when killed by signal N; 124 when the deadline\n"
@@ -281,6 +285,7 @@ static void write_json(FILE *f, const cli_run_opts *o, pid_t pid, const run_resu
 {
     cli_json j;
     cli_json_begin(&j, f);
+    if (o->host) cli_json_str(&j, "host", o->host);
     cli_json_begin_array(&j, "argv");
     for (int i = 0; i < o->argc; i++)
         cli_json_array_str(&j, o->argv[i]);
@@ -326,6 +331,8 @@ int cli_run_main(int argc, char **argv)
 
     int rc = CLI_EXIT_FAILURE;
     subproc_env *env = NULL;
+    cli_remote remote;
+    memset(&remote, 0, sizeof remote);
     subproc_proc *p = NULL;
     FILE *json = NULL;
     subproc_rlimit rl[CLI_MAX_RLIMITS];
@@ -341,9 +348,16 @@ int cli_run_main(int argc, char **argv)
             goto out;
         }
     }
-    if (cli_build_env("run", o.ignore_env, o.envops, o.nenvops, &env) ||
-        cli_build_rlimits("run", &o, rl))
+    if (o.host) {
+        /* -e/-u change the host's login environment, not this one (see host.c). */
+        if (cli_remote_setup(&remote, o.host, o.ssh, o.envops, o.nenvops) < 0) {
+            fail125("run", "--host %s: out of memory", o.host);
+            goto out;
+        }
+    } else if (cli_build_env("run", o.ignore_env, o.envops, o.nenvops, &env)) {
         goto out;
+    }
+    if (cli_build_rlimits("run", &o, rl)) goto out;
 
     subproc_opts so = SUBPROC_OPTS_INIT;
     so.argv = (const char *const *)o.argv;
@@ -392,6 +406,13 @@ int cli_run_main(int argc, char **argv)
     /* The child gets the mask subproc started with, not the relay signals blocked. */
     so.flags |= SUBPROC_SET_SIGMASK;
     so.sigmask = oldmask;
+    if (o.host) {
+        so.remote = &remote.rm;
+        /* The host's clean-up (when subproc lets go) ends with KILL too, after -k. */
+        if (o.kill_after_ms > 0)
+            remote.rm.kill_grace_ms = o.kill_after_ms > 0x7fffffff ? 0x7fffffff
+                                                                   : (int)o.kill_after_ms;
+    }
 
     run_result res;
     memset(&res, 0, sizeof res);
@@ -444,6 +465,7 @@ out:
     }
     subproc_proc_free(p);
     subproc_env_free(env);
+    cli_remote_free(&remote);
     cli_run_opts_free(&o);
     /* The relay signals stay blocked: one that came in as the program ended was meant for the
      * program, and exiting discards it, so subproc's status stays the program's. */

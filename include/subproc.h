@@ -69,6 +69,7 @@ typedef enum subproc_step {
                                  child: joining it (where clone3 cannot start it inside) */
     SUBPROC_STEP_CTTY,        /* making the pty the controlling terminal (TIOCSCTTY), right
                                  after setsid() */
+    SUBPROC_STEP_REMOTE,      /* ssh could not reach or log in to the host (path: ssh's message) */
     SUBPROC_STEP__COUNT
 } subproc_step;
 
@@ -263,9 +264,12 @@ typedef struct subproc_cgroup_limits {
     long long cpu_period_us; /* ... per period (0: 100000) */
 } subproc_cgroup_limits;
 
-/* 2 added contain, cgroup_parent, cgroup_limits and leftovers; a caller built with version 1
- * (without them) is still accepted, and so are arrays of version-1 structs (pipelines). */
+/* 2 added contain, cgroup_parent, cgroup_limits, leftovers and remote; a caller built with
+ * version 1 (without them) is still accepted, and so are arrays of version-1 structs
+ * (pipelines). */
 #define SUBPROC_OPTS_VERSION 2
+
+typedef struct subproc_remote subproc_remote; /* see "Remote children" below */
 
 /*
  * How to start a child. Exactly one of argv (exec mode) and fn (fork mode) is set.
@@ -322,6 +326,7 @@ typedef struct subproc_opts {
                                   in, e.g. one delegated by systemd; NULL: the caller's own */
     const subproc_cgroup_limits *cgroup_limits; /* NULL: none */
     int leftovers;             /* SUBPROC_LEFTOVERS_* */
+    const subproc_remote *remote; /* run argv on another host through ssh (see below); NULL: here */
 } subproc_opts;
 
 #ifdef __cplusplus
@@ -1056,6 +1061,94 @@ const char *subproc_expect_pending(const subproc_expect *e, size_t *len);
 void subproc_expect_free(subproc_expect *e);
 
 /* ---- end of terminals ---- */
+/* ---- Remote children (remote.c) ---------------------------------------------------------- */
+
+/*
+ * A child on another host, through the OpenSSH client. Set opts.remote and spawn as usual: argv,
+ * cwd, SUBPROC_SET_UMASK and stdin/stdout/stderr (inherit, null, pipe, socket, file, fd) mean
+ * what they mean for a local child, so communicate, run, deadlines, pipelines and pools work
+ * unchanged. The handle's process (pid, pidfd, pgid, pipes) is the local ssh client; the status
+ * is the remote program's.
+ *
+ * - argv arrives byte for byte: ssh hands the remote login shell one string, built with
+ *   subproc_shell_quote(), which that shell turns back into the same words (any POSIX shell).
+ * - A small POSIX sh wrapper on the host checks cwd and the program first (a failure comes back
+ *   from the spawn with the step chdir, resolve or exec and path "HOST:PATH"), runs the program
+ *   in the process group sshd made for the session, and reports its status. A second session,
+ *   the control session, watches: when the child is signalled through the library the signal
+ *   goes to the remote group; when the local ssh ends (deadline, kill, handle freed, the caller
+ *   exits) or the connection drops, the whole remote group gets TERM and CONT, then KILL after
+ *   kill_grace_ms, so nothing is left running there.
+ * - Status: a remote exit code as it is (255 included); a remote death by signal N as signalled
+ *   with N. The remote shell reports a death by signal N as 128 + N, so an exit code from 129 to
+ *   128 + the highest signal number reads as that signal (as in any shell). When the connection
+ *   drops the status is ssh's own: exited with 255.
+ * - ssh failures before the program started (unreachable host, refused key, unknown host key)
+ *   fail the spawn with SUBPROC_STEP_REMOTE, err ECONNREFUSED, EHOSTUNREACH, EACCES, ETIMEDOUT,
+ *   ENOENT (no such host) or EIO, and ssh's last line of error output in err->path.
+ * - Connection reuse: unless SUBPROC_REMOTE_NO_MASTER, one ssh ControlMaster per (ssh command,
+ *   user, host, port) is started on first use (a child of the caller, in its own process group,
+ *   socket in a private 0700 directory under /tmp) and ended when the last handle using it is
+ *   freed, or at exit(). N children on a host then cost one handshake. The library's ssh
+ *   options (-T, ControlMaster, ControlPath, ControlPersist) come before ssh_argv's (ssh keeps
+ *   the first value), so the caller's multiplexing settings do not apply then; with
+ *   SUBPROC_REMOTE_NO_MASTER they do (ssh_argv or ssh_config).
+ * Not available remotely (-EINVAL, step options): fork mode, opts.program, opts.env (the local
+ * environment is not the remote one: use remote->env), extra fds, uid/gid/groups, rlimits, nice,
+ * SUBPROC_NO_PATH_SEARCH. Process group, session, signal mask and pdeathsig flags apply to the
+ * local ssh.
+ * Security: host keys and authentication are the business of the user's ssh configuration (or
+ * ssh_argv); the library adds no shell beyond the remote login shell that ssh always uses, and
+ * its wrapper runs with `set -f` and never evaluates an argument.
+ */
+#define SUBPROC_REMOTE_NO_MASTER (1u << 0) /* no ControlMaster: each child its own connection */
+
+#define SUBPROC_REMOTE_VERSION 1
+struct subproc_remote {
+    unsigned version;  /* SUBPROC_REMOTE_VERSION */
+    unsigned flags;    /* SUBPROC_REMOTE_* */
+    const char *host;  /* host name or address as ssh takes it; must not start with '-' */
+    const char *user;  /* NULL: ssh's choice (ssh_config User, or the local user name) */
+    int port;          /* 0: ssh's choice (ssh_config Port, or 22) */
+    /* The ssh command and its options, NULL-terminated, e.g. {"ssh", "-i", "key", "-o",
+     * "BatchMode=yes", NULL}; NULL means {"ssh", NULL}. A name without '/' is looked up in PATH.
+     * BatchMode=yes is advised: a password prompt would otherwise wait on the terminal. */
+    const char *const *ssh_argv;
+    /* Changes to the remote login environment, NULL-terminated: "NAME=VALUE" sets NAME,
+     * "NAME" removes it. NULL: none. */
+    const char *const *env;
+    int kill_grace_ms; /* remote TERM to KILL when the control session ends; 0: 2000 */
+};
+#ifdef __cplusplus
+#define SUBPROC_REMOTE_INIT {SUBPROC_REMOTE_VERSION}
+#else
+#define SUBPROC_REMOTE_INIT {.version = SUBPROC_REMOTE_VERSION}
+#endif
+
+/*
+ * Hold a host's connection: start (or share) its ControlMaster now and keep it until
+ * subproc_remote_conn_free(), so that children started one after another (each handle freed
+ * before the next starts) reuse it too; without a hold the master ends with the last handle.
+ * Only host, user, port and ssh_argv of rm are used; it need not outlive the call.
+ * Errors: -EINVAL (bad rm, or SUBPROC_REMOTE_NO_MASTER), -ENOMEM, ssh failures as for a spawn
+ * (step SUBPROC_STEP_REMOTE, ssh's message in err->path).
+ */
+typedef struct subproc_remote_conn subproc_remote_conn;
+int subproc_remote_connect(subproc_remote_conn **out, const subproc_remote *rm,
+                           subproc_error *err);
+/* Let go of the hold (the master ends when no child uses it either). NULL is allowed. */
+void subproc_remote_conn_free(subproc_remote_conn *c);
+
+/*
+ * POSIX shell quoting of one argument of len bytes (NUL bytes are refused: -1): the argument in
+ * single quotes, each ' inside written as '\'' ; the empty string is ''. Every byte from 1 to 255
+ * stands for itself inside single quotes (POSIX.1-2017 XCU 2.2.2), so any POSIX shell reads the
+ * word back exactly. Writes at most size bytes to buf (NUL-terminated when size > 0, like
+ * snprintf) and returns the length of the full quoted text, without the NUL.
+ */
+long subproc_shell_quote(char *buf, size_t size, const char *arg, size_t len);
+
+/* ---- end of remote children ---- */
 
 #ifdef __cplusplus
 }

@@ -69,6 +69,7 @@ static const char *const step_names[SUBPROC_STEP__COUNT] = {
     [SUBPROC_STEP_EXEC] = "exec",
     [SUBPROC_STEP_CGROUP] = "cgroup",
     [SUBPROC_STEP_CTTY] = "controlling terminal",
+    [SUBPROC_STEP_REMOTE] = "remote",
 };
 
 const char *subproc_step_name(subproc_step step)
@@ -109,6 +110,11 @@ char *subproc_error_str(const subproc_error *e, char *buf, size_t len)
                      e->path);
         else
             snprintf(buf, len, "resolve: the program name is empty");
+        return buf;
+    }
+    if (e->step == SUBPROC_STEP_REMOTE && e->path[0]) {
+        /* The path is ssh's own message, which already says what went wrong. */
+        snprintf(buf, len, "remote: %s", e->path);
         return buf;
     }
     char fdpart[24] = "";

@@ -114,6 +114,7 @@ struct subproc_proc {
     int reaped;
     int lost; /* someone else reaped it (ECHILD) */
     subproc_status status;
+    struct subproc__remote *remote; /* remote.c: the host side of a remote child, or NULL */
 };
 
 struct subproc_env {
@@ -244,6 +245,16 @@ SUBPROC__HIDDEN void subproc__pty_release(struct subproc__pty *t, int keep_maste
  * this handle's terminal. */
 SUBPROC__HIDDEN int subproc__pty_input(const subproc_proc *p, const void **in, size_t *len,
                                        char **buf);
+/* remote.c: a child on another host (see subproc.h, "Remote children"). spawn.c hands it every
+ * spawn with opts->remote; wait.c calls _reaped once the local ssh is reaped (maps the status,
+ * ends the control session), _signal for every signal but 0 and SIGKILL (forwarded to the remote
+ * group), and _free from subproc_proc_free (NULL-safe; releases the ControlMaster). */
+struct subproc__remote;
+SUBPROC__HIDDEN int subproc__remote_spawn(subproc_proc **out, const subproc_opts *o,
+                                          subproc_error *err);
+SUBPROC__HIDDEN void subproc__remote_reaped(subproc_proc *p);
+SUBPROC__HIDDEN int subproc__remote_signal(subproc_proc *p, int sig);
+SUBPROC__HIDDEN void subproc__remote_free(subproc_proc *p);
 
 /* error.c */
 SUBPROC__HIDDEN int subproc__fail(subproc_error *err, subproc_step step, int e, int fd,

@@ -421,6 +421,8 @@ int subproc__spawn_into(subproc_proc **out, const subproc_opts *o, subproc_error
         subproc__opts_copy(&local, o);
         o = &local;
     }
+    /* A remote child is a local ssh client that remote.c describes and starts through here. */
+    if (o && o->version >= 2 && o->remote) return subproc__remote_spawn(out, o, err);
     if ((r = check_opts(o, err)) < 0) return r;
     pthread_once(&backend_once, backend_init);
 

@@ -187,6 +187,7 @@ int subproc_proc_wait_ex(subproc_proc *p, int timeout_ms, unsigned flags, subpro
         }
         sleep_on_child(p, left, flags, traced, &backoff);
     }
+    if (p->remote) subproc__remote_reaped(p);
     if (p->lost) return -ECHILD;
     if (out) *out = p->status;
     return 0;
@@ -260,12 +261,14 @@ int subproc__proc_send(subproc_proc *p, int sig, int group)
 int subproc_proc_signal(subproc_proc *p, int sig)
 {
     if (!p || (sig != 0 && !subproc__sig_valid(sig))) return -EINVAL;
+    if (p->remote && sig != 0 && sig != SIGKILL) return subproc__remote_signal(p, sig);
     return subproc__proc_send(p, sig, 0);
 }
 
 int subproc_proc_signal_group(subproc_proc *p, int sig)
 {
     if (!p || (sig != 0 && !subproc__sig_valid(sig)) || p->pgid <= 0) return -EINVAL;
+    if (p->remote && sig != 0 && sig != SIGKILL) return subproc__remote_signal(p, sig);
     return subproc__proc_send(p, sig, 1);
 }
 
@@ -335,6 +338,7 @@ void subproc_proc_free(subproc_proc *p)
         subproc_proc_wait(p, NULL);
     }
     subproc__contain_release(p);
+    subproc__remote_free(p);
     subproc__close(p->pidfd);
     subproc__close(p->pty);
     pthread_mutex_destroy(&p->lock);

@@ -108,7 +108,7 @@ typedef struct par {
     size_t *slots; /* job index + 1 per slot, 0: free */
     unsigned nslots;
     size_t next;              /* next new job */
-    size_t *retry;            /* queue of jobs to try again */
+    size_t *retry;            /* ring of jobs to try again (each is in it at most once) */
     size_t nretry, retry_head;
     size_t head;              /* -k: first job not printed */
     unsigned running;
@@ -526,16 +526,24 @@ static void halt_check(par *p, job *jb, int failed, long long now)
     }
 }
 
+/* A finished job's output and its joblog line, which GNU parallel writes together (so with -k
+ * the joblog is in input order too). */
+static void job_done_print(par *p, size_t j)
+{
+    job_print(p, j, 1);
+    if (p->joblog && !p->jobs[j].skipped_resume) joblog_row(p, j);
+    p->jobs[j].state = J_PRINTED;
+}
+
 /* Print what can be printed now that job j is done. */
 static void advance_output(par *p, size_t j)
 {
     if (!p->o->keep_order) {
-        job_print(p, j, 1);
-        p->jobs[j].state = J_PRINTED;
+        job_done_print(p, j);
         return;
     }
     while (p->head < p->njobs && p->jobs[p->head].state >= J_DONE) {
-        if (p->jobs[p->head].state == J_DONE) job_print(p, p->head, 1);
+        if (p->jobs[p->head].state == J_DONE) job_done_print(p, p->head);
         p->jobs[p->head].state = J_PRINTED;
         p->head++;
     }
@@ -563,7 +571,7 @@ static void job_end(par *p, size_t j, long long now)
         /* Try again (GNU parallel's --retries): this try's output is dropped. */
         for (int k = 0; k < 2; k++) par_ostream_discard(&jb->os[k]);
         jb->state = J_PENDING;
-        p->retry[p->nretry++] = j;
+        p->retry[(p->retry_head + p->nretry++) % p->njobs] = j;
         return;
     }
     if (p->o->results) {
@@ -577,7 +585,6 @@ static void job_end(par *p, size_t j, long long now)
     } else {
         jb->receive = jb->os[0].total;
     }
-    if (p->joblog) joblog_row(p, j);
     jb->state = J_DONE;
     if (!jb->halted) {
         p->completed++;
@@ -605,8 +612,10 @@ static void job_check_exit(par *p, size_t j, long long now)
 
 static int next_job(par *p, size_t *out)
 {
-    if (p->retry_head < p->nretry) {
-        *out = p->retry[p->retry_head++];
+    if (p->nretry) {
+        *out = p->retry[p->retry_head];
+        p->retry_head = (p->retry_head + 1) % p->njobs;
+        p->nretry--;
         return 1;
     }
     while (p->next < p->njobs) {
@@ -626,7 +635,7 @@ static int next_job(par *p, size_t *out)
 
 static int more_to_start(par *p)
 {
-    return p->retry_head < p->nretry || p->next < p->njobs;
+    return p->nretry || p->next < p->njobs;
 }
 
 static void run_jobs(par *p)
@@ -940,10 +949,7 @@ int cli_par_main(int argc, char **argv)
     size_t skipped = 0;
     for (size_t j = 0; j < p.njobs; j++) {
         if (p.jobs[j].state == J_PENDING) skipped++;
-        if (p.jobs[j].state == J_DONE) {
-            job_print(&p, j, 1);
-            p.jobs[j].state = J_PRINTED;
-        }
+        if (p.jobs[j].state == J_DONE) job_done_print(&p, j);
     }
     size_t killed = 0;
     for (size_t j = 0; j < p.njobs; j++) killed += p.jobs[j].halted;

@@ -121,7 +121,15 @@ int par_inputs_load(par_inputs *in, const cli_par_opts *o, char *msg, size_t msg
             snprintf(msg, msglen, "reading inputs from %s: %s", what, strerror(-r));
             return CLI_EXIT_FAILURE;
         }
-        if (i == 0 || !s || !s->linked) {
+    }
+    /* As GNU parallel: when some source has inputs, an empty one counts as one empty input. */
+    int any = 0;
+    for (size_t i = 0; i < nsrc; i++)
+        any |= in->src[i].n > 0;
+    for (size_t i = 0; any && i < nsrc; i++)
+        if (!in->src[i].n) in->src[i].rec[in->src[i].n++] = (par_str){"", 0};
+    for (size_t i = 0; i < nsrc; i++) {
+        if (i == 0 || !o->sources[i].linked) {
             in->group_of[i] = in->ngroups;
             in->glen[in->ngroups++] = in->src[i].n;
         } else {
@@ -170,7 +178,7 @@ void par_inputs_record(const par_inputs *in, size_t r, par_str *out)
 /* ---- replacement strings ---- */
 
 enum { OP_NONE, OP_DOT, OP_BASE, OP_DIR, OP_BASEDOT };
-enum { RS_ALL, RS_NUM, RS_SEQ, RS_SLOT };
+enum { RS_ALL, RS_NUM, RS_NUM_END, RS_SEQ, RS_SLOT }; /* {} {N} {-N} {#} {%} */
 
 /* The replacement string at p, if any: its length, with *kind, *num and *op. */
 static size_t match_rs(const char *p, int *kind, size_t *num, int *op)
@@ -185,14 +193,18 @@ static size_t match_rs(const char *p, int *kind, size_t *num, int *op)
         *op = OP_NONE;
         return 3;
     }
+    int neg = q[0] == '-' && q[1] >= '1' && q[1] <= '9';
+    if (neg) q++;
     if (*q >= '1' && *q <= '9') {
         size_t n = 0;
         while (*q >= '0' && *q <= '9') {
             if (n > 100000000) return 0;
             n = n * 10 + (size_t)(*q++ - '0');
         }
-        *kind = RS_NUM;
+        *kind = neg ? RS_NUM_END : RS_NUM;
         *num = n;
+    } else if (*q == '0' && (q[1] == '}' || q[1] == '.' || q[1] == '/')) {
+        q++; /* GNU parallel takes {0} (and {0.} ...) for {} */
     }
     static const struct {
         const char *s;
@@ -352,8 +364,9 @@ char **par_build_argv(char *const *tmpl, int n, int has_rs, const par_str *args,
                 char d[32];
                 int dl = snprintf(d, sizeof d, "%zu", kind == RS_SEQ ? seq : slot);
                 bad |= par_buf_add(&ws.w, d, (size_t)dl);
-            } else if (kind == RS_NUM) {
-                par_str a = num <= nargs ? args[num - 1] : (par_str){"", 0};
+            } else if (kind == RS_NUM || kind == RS_NUM_END) {
+                size_t at = kind == RS_NUM ? num - 1 : nargs - num; /* {-N}: from the end */
+                par_str a = num <= nargs ? args[at] : (par_str){"", 0};
                 bad |= apply(&ws.w, a, op);
             } else {
                 /* {} of several inputs: one word each; the text before {} joins the first,

@@ -27,13 +27,14 @@ MiB = 1 << 20
 
 FULL = dict(spawn_sizes=[10, 256, 1024, 4096], capture=1024 * MiB, cat=256 * MiB,
             pipe=1024 * MiB, pool_jobs=[2, 64], pool_n=5000, rss=1024 * MiB,
-            par_n=10000, par_rss=100 * 1000 * 1000, par_rounds=('-m', '3', '-r', '5', '-t', '120'),
+            # GNU parallel takes seconds per thousand jobs: a warm-up and two rounds.
+            par_n=10000, par_rss=100 * 1000 * 1000, par_rounds=('-m', '2', '-r', '3', '-t', '60'),
             rounds=('-m', '5', '-r', '200', '-t', '15'), io_rounds=('-m', '5', '-r', '30', '-t', '30'),
             # Capture and the pipeline move 1 GiB per run and vary most between rounds: more rounds.
             long_rounds=('-m', '15', '-r', '40', '-t', '100'))
 QUICK = dict(spawn_sizes=[10, 2048], capture=128 * MiB, cat=32 * MiB, pipe=128 * MiB,
              pool_jobs=[2, 64], pool_n=200, rss=128 * MiB,
-             par_n=10000, par_rss=25 * 1000 * 1000, par_rounds=('-m', '1', '-r', '1', '-t', '1'),
+             par_n=1000, par_rss=25 * 1000 * 1000, par_rounds=('-m', '1', '-r', '1', '-t', '1'),
              rounds=('-m', '3', '-r', '40', '-t', '1.5'), io_rounds=('-m', '3', '-r', '5', '-t', '2'),
              long_rounds=('-m', '3', '-r', '5', '-t', '2'))
 

@@ -652,13 +652,17 @@ static void run_jobs(par *p)
     int backoff = 1;
     for (;;) {
         long long now = now_ms();
-        for (unsigned s = 0; s < p->nslots && !p->stop_starting && more_to_start(p); s++) {
-            if (p->slots[s]) continue;
+        for (unsigned s = 0; s < p->nslots && !p->stop_starting && more_to_start(p);) {
+            if (p->slots[s]) {
+                s++;
+                continue;
+            }
             if (p->o->delay_ms && now < p->next_start_ms) break;
             size_t j;
             if (!next_job(p, &j)) break;
             job_start(p, j, s, now);
             p->next_start_ms = now + p->o->delay_ms;
+            if (p->slots[s]) s++; /* else it could not start, and the slot is free again */
         }
         if (!p->running && (p->stop_starting || !more_to_start(p))) break;
 

@@ -555,6 +555,17 @@ TEST(par_failure_summary_cuts_long_inputs)
     free(huge);
 }
 
+TEST(par_jobs_that_cannot_start)
+{
+    /* One slot, every job fails to start: each is reported, none holds the slot. */
+    const char *a[] = {"-j1", "--", "{}", ":::", "/no/such/a", "/no/such/b", "/no/such/c", NULL};
+    tool_out s = run_tool(0, NULL, NULL, a);
+    ASSERT_EQ(s.code, 3);
+    ASSERT(strstr(s.err, "failed: /no/such/b: cannot start: exec /no/such/b"));
+    ASSERT(strstr(s.err, "3 of 3 jobs failed"));
+    tool_free(&s);
+}
+
 TEST(par_jobs_never_read_stdin)
 {
     scratch_new();

@@ -124,6 +124,7 @@ typedef struct par {
     FILE *joblog;
     par_str *args; /* scratch: the inputs of one job */
     int bar;
+    int write_err; /* the first error writing the jobs' output (errno), 0: none */
 } par;
 
 static long long now_ms(void)
@@ -200,7 +201,8 @@ static void job_print(par *p, size_t j, int whole)
     for (int k = 0; k < 2; k++) {
         par_ostream *os = &jb->os[k];
         size_t keep = whole ? 0 : par_ostream_partial(os);
-        par_ostream_flush(os, k + 1, keep, tag.s, tag.len);
+        int r = par_ostream_flush(os, k + 1, keep, tag.s, tag.len);
+        if (r < 0 && !p->write_err) p->write_err = -r;
     }
     par_buf_free(&tag);
 }
@@ -260,14 +262,16 @@ static void read_stream(par *p, size_t j, int k)
                     par_buf_add(&tag, "\t", 1);
                 }
                 size_t upto = (size_t)(nl - buf) + 1;
-                par_ostream_flush(os, k + 1, 0, tag.s, tag.len);
-                par_ostream_write_direct(os, k + 1, buf, upto, tag.s, tag.len);
-                par_ostream_add(os, buf + upto, len - upto);
+                int r = par_ostream_flush(os, k + 1, 0, tag.s, tag.len);
+                if (r == 0) r = par_ostream_write_direct(os, k + 1, buf, upto, tag.s, tag.len);
+                if (r == 0) r = par_ostream_add(os, buf + upto, len - upto);
+                if (r < 0 && !p->write_err) p->write_err = -r;
                 par_buf_free(&tag);
                 continue;
             }
         }
-        par_ostream_add(os, buf, len);
+        int r = par_ostream_add(os, buf, len);
+        if (r < 0 && !p->write_err) p->write_err = -r;
     }
 }
 
@@ -980,6 +984,12 @@ int cli_par_main(int argc, char **argv)
         rc = p.halt_status;
     else
         rc = p.failed > PAR_MAX_STATUS ? PAR_MAX_STATUS : (int)p.failed;
+    if (p.write_err) {
+        /* Output was lost (a full disk, no room for a spool file): say so, and fail. */
+        fprintf(stderr, "%s par: writing or spooling the jobs' output: %s\n", cli_progname,
+                strerror(p.write_err));
+        rc = CLI_EXIT_FAILURE;
+    }
     goto out;
 
 nomem:

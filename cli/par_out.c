@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -29,10 +30,8 @@ void par_ostream_init(par_ostream *os)
     os->bol = 1;
 }
 
-static int spool_open(void)
+static int spool_in(const char *dir)
 {
-    const char *dir = getenv("TMPDIR");
-    if (!dir || !*dir) dir = "/tmp";
     int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     if (fd >= 0) return fd;
     char path[4096];
@@ -43,11 +42,24 @@ static int spool_open(void)
     return fd;
 }
 
+/* In $TMPDIR, or /tmp when it is not set or unusable. */
+static int spool_open(void)
+{
+    const char *dir = getenv("TMPDIR");
+    int fd = dir && *dir ? spool_in(dir) : -ENOENT;
+    return fd >= 0 ? fd : spool_in("/tmp");
+}
+
 static int write_all(int fd, const char *p, size_t len)
 {
     while (len) {
         ssize_t w = write(fd, p, len);
         if (w < 0 && errno == EINTR) continue;
+        if (w < 0 && errno == EAGAIN) { /* an inherited O_NONBLOCK stdout: wait for room */
+            struct pollfd pf = {fd, POLLOUT, 0};
+            poll(&pf, 1, -1);
+            continue;
+        }
         if (w < 0) return -errno;
         p += w;
         len -= (size_t)w;

@@ -566,6 +566,21 @@ TEST(par_jobs_that_cannot_start)
     tool_free(&s);
 }
 
+TEST(par_output_errors_are_reported)
+{
+    const char *v[] = {par_path(), "par", "-k", "--", test_self, "helper", "out", "{}", ":::",
+                       "a", "b", NULL};
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    o.argv = v;
+    o.stdio[0].kind = SUBPROC_IO_NULL;
+    o.stdio[1] = (subproc_io){.kind = SUBPROC_IO_FILE, .path = "/dev/full"};
+    subproc_result r;
+    ASSERT_OK(subproc_run(&r, &o, NULL));
+    ASSERT_EQ(r.status.code, 125);
+    ASSERT(strstr(r.err.data, "writing or spooling the jobs' output: No space left on device"));
+    subproc_result_free(&r);
+}
+
 TEST(par_jobs_never_read_stdin)
 {
     scratch_new();

@@ -466,7 +466,7 @@ TEST_T(par_gnu_dry_run, 60)
     need_gnu_parallel();
     SAME_ERR("-k", "--dry-run", "@", "helper", "args", "%s\n", "{}", "x{}y", ":::", NASTY, "'",
              "''", "a'", "'a", "a=b", "a,b", "a+b", "a:b", "~a", "#");
-    SAME_ERR("--dry-run", "-n2", "@", "helper", "args", "{}", "{#}", ":::", "a b", "c", "d");
+    SAME_ERR("-k", "--dry-run", "-n2", "@", "helper", "args", "{}", "{#}", ":::", "a b", "c", "d");
 }
 
 /* ---- beyond GNU parallel ---- */

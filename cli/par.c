@@ -308,6 +308,7 @@ static int joblog_open(par *p)
             fclose(f);
         }
     }
+    if (o->dry_run) return 0; /* --resume still applies; nothing is logged */
     if (!strcmp(o->joblog, "-")) {
         p->joblog = stdout;
     } else {
@@ -932,7 +933,7 @@ int cli_par_main(int argc, char **argv)
         p.already_run = calloc(p.njobs ? p.njobs : 1, 1);
         if (!p.already_run) goto nomem;
     }
-    if (o.joblog && !o.dry_run && joblog_open(&p) != 0) goto out;
+    if (o.joblog && joblog_open(&p) != 0) goto out;
     if (o.json) {
         json = strcmp(o.json, "-") ? fopen(o.json, "we") : stdout;
         if (!json) {

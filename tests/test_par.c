@@ -424,6 +424,10 @@ TEST_T(par_gnu_joblog_resume_retries, 120)
     put(path, "", 0);
     same_in(__LINE__, dg, ds, NULL, 0, a2);
     same_in(__LINE__, dg, ds, NULL, 0, a3);
+    /* --dry-run with --resume: what would run, and the joblog stays as it is */
+    const char *a3d[] = {"-k", "--dry-run", "--resume", "--joblog", "jl", "@", "helper", "args",
+                         ":::", "1", "2", "3", "4", "5", "6", NULL};
+    same_in(__LINE__, dg, ds, NULL, 0, a3d);
     same_in(__LINE__, dg, ds, NULL, 0, a4);
     same_in(__LINE__, dg, ds, NULL, 0, a5);
     static const char *const logs[] = {"jl", "jl2", "jl3"};

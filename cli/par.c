@@ -433,15 +433,17 @@ static void job_start(par *p, size_t j, unsigned slot, long long now)
             par_buf seqp = {0};
             char num[32];
             int nl = snprintf(num, sizeof num, "%zu", j + 1);
-            rc = par_buf_add(&seqp, dir.s, dir.len) | par_buf_add(&seqp, "/seq", 4);
+            if (par_buf_add(&seqp, dir.s, dir.len) || par_buf_add(&seqp, "/seq", 4) ||
+                par_buf_add(&outp, dir.s, dir.len) || par_buf_add(&outp, "/stdout", 7) ||
+                par_buf_add(&errp, dir.s, dir.len) || par_buf_add(&errp, "/stderr", 7))
+                rc = -ENOMEM;
             int fd = rc ? -1 : open(seqp.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+            if (fd < 0 && rc == 0) rc = -errno;
             if (fd >= 0) {
                 if (write(fd, num, (size_t)nl) != nl) rc = -EIO;
                 close(fd);
             }
             par_buf_free(&seqp);
-            rc |= par_buf_add(&outp, dir.s, dir.len) | par_buf_add(&outp, "/stdout", 7);
-            rc |= par_buf_add(&errp, dir.s, dir.len) | par_buf_add(&errp, "/stderr", 7);
         }
         so.stdio[1] = (subproc_io){.kind = SUBPROC_IO_FILE, .path = outp.s};
         so.stdio[2] = (subproc_io){.kind = SUBPROC_IO_FILE, .path = errp.s};
@@ -457,7 +459,9 @@ static void job_start(par *p, size_t j, unsigned slot, long long now)
     /* Jobs must not outlive subproc (Ctrl-C, kill): nothing would reap them or print their
      * output. Linux only. */
     so.pdeathsig = SIGTERM;
-    subproc_error err;
+    /* A failure before the spawn (--results directory, memory) reads as a setup step too. */
+    subproc_error err = {.step = SUBPROC_STEP_OPEN, .err = -rc, .fd = -1};
+    if (rc < 0 && dir.s) snprintf(err.path, sizeof err.path, "%s", dir.s);
     if (rc == 0) rc = subproc_spawn(&jb->p, &so, &err);
     free(argv);
     par_buf_free(&dir);
@@ -466,15 +470,7 @@ static void job_start(par *p, size_t j, unsigned slot, long long now)
     jb->spawn_rc = rc;
     if (rc < 0) {
         if (!jb->error) jb->error = malloc(sizeof *jb->error);
-        if (jb->error) {
-            if (rc == -ENOMEM || rc == -EIO) {
-                memset(jb->error, 0, sizeof *jb->error);
-                jb->error->err = -rc;
-                jb->error->fd = -1;
-            } else {
-                *jb->error = err;
-            }
-        }
+        if (jb->error) *jb->error = err;
         jb->p = NULL;
         jb->reaped = 1;
         job_end(p, j, now);

@@ -568,6 +568,12 @@ TEST(par_jobs_that_cannot_start)
     ASSERT(strstr(s.err, "failed: /no/such/b: cannot start: exec /no/such/b"));
     ASSERT(strstr(s.err, "3 of 3 jobs failed"));
     tool_free(&s);
+    /* A --results directory that cannot be made: the step and the path in the summary. */
+    const char *b[] = {"--results", "/dev/null/r", "@", "helper", "exit", "0", ":::", "a", NULL};
+    s = run_tool(0, NULL, NULL, b);
+    ASSERT_EQ(s.code, 1);
+    ASSERT(strstr(s.err, "failed: a: cannot start: open /dev/null/r/1/a: Not a directory"));
+    tool_free(&s);
 }
 
 TEST(par_output_errors_are_reported)

@@ -215,7 +215,7 @@ int main(int argc, char **argv)
         }
         snprintf(bytes_arg, sizeof bytes_arg, "%lld", expect_bytes);
         char param[64];
-        snprintf(param, sizeof param, "4 jobs x %lld MiB", expect_bytes >> 20);
+        snprintf(param, sizeof param, "4 jobs x %lld MB", expect_bytes / 1000000);
         bench_comparison cmp = {.name = "par-rss", .param = param, .unit = "KiB"};
         bench_compare(&cmp, rss_contenders, sizeof rss_contenders / sizeof *rss_contenders, &c,
                       &lim);

@@ -35,10 +35,29 @@ static int on_path(const char *prog)
     return found;
 }
 
+/* Whether `parallel` is GNU parallel (moreutils has a program of that name too). */
+static int is_gnu_parallel(void)
+{
+    const char *v[] = {"parallel", "--version", NULL};
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    o.argv = v;
+    o.stdio[0].kind = SUBPROC_IO_NULL;
+    o.stdio[2].kind = SUBPROC_IO_NULL;
+    subproc_result r;
+    int rc = subproc_run(&r, &o, NULL);
+    int gnu = rc == 0 && r.out.data && strstr(r.out.data, "GNU parallel") != NULL;
+    subproc_result_free(&r);
+    return gnu;
+}
+
 /* GNU parallel, installed now if it can be. */
 static void need_gnu_parallel(void)
 {
-    if (on_path("parallel")) return;
+    if (on_path("parallel")) {
+        if (!is_gnu_parallel())
+            test_skip("the parallel on PATH is not GNU parallel (moreutils' parallel?)");
+        return;
+    }
     if (geteuid() != 0 || !on_path("apt-get"))
         test_skip("GNU parallel is not installed (apt-get install parallel) and we cannot "
                   "install it (not root, or no apt-get)");
@@ -52,7 +71,7 @@ static void need_gnu_parallel(void)
     subproc_result r;
     subproc_run(&r, &o, NULL);
     subproc_result_free(&r);
-    if (!on_path("parallel"))
+    if (!on_path("parallel") || !is_gnu_parallel())
         test_skip("GNU parallel is not installed and apt-get install parallel failed");
 }
 

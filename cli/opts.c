@@ -352,11 +352,12 @@ static const struct option par_longopts[] = {
     {"null", no_argument, NULL, '0'},
     {"delimiter", required_argument, NULL, 'd'},
     {"max-args", required_argument, NULL, 'n'},
+    {"arg-file", required_argument, NULL, 'a'},
     {"quote", no_argument, NULL, 'q'},
     {"will-cite", no_argument, NULL, OPT_WILL_CITE},
     {NULL, 0, NULL, 0},
 };
-static const char par_shortopts[] = "+:j:kt:s:C:e:u:i0d:n:q";
+static const char par_shortopts[] = "+:j:kt:s:C:e:u:i0d:n:qa:";
 
 void cli_par_opts_free(cli_par_opts *o)
 {
@@ -622,6 +623,10 @@ int cli_par_parse(cli_par_opts *o, int argc, char **argv, char *err, size_t errl
             if (cli_parse_int(a, 1, 100000, &o->max_args) < 0)
                 return fail(err, errlen, "invalid count '%s' for -n/--max-args (expected 1 to "
                                          "100000)", a);
+            break;
+        case 'a': /* an input source before those after the command, as in GNU parallel */
+            if (!*a) return fail(err, errlen, "empty file name for -a/--arg-file");
+            o->sources[o->nsources++] = (cli_par_source){.file = a};
             break;
         case 'q':          /* GNU parallel's --quote: subproc never uses a shell, so always */
         case OPT_WILL_CITE: /* GNU parallel's citation notice: subproc has none */

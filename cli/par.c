@@ -38,6 +38,7 @@ void cli_par_usage(FILE *f)
           "\n"
           "  -j, --jobs=N               run at most N jobs at once (default: number of CPUs;\n"
           "                             0: as many as there are jobs; N%: of the CPUs; +N, -N)\n"
+          "  -a, --arg-file=FILE        the lines of FILE as a source (before the others)\n"
           "  -n, --max-args=N           up to N inputs per job\n"
           "  -0, --null                 inputs end with NUL, not newline\n"
           "  -d, --delimiter=DELIM      inputs end with DELIM (\\n, \\t, \\0 understood)\n"

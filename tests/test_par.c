@@ -260,6 +260,9 @@ TEST_T(par_gnu_sources, 120)
     SAME("-k", "@", "helper", "args", "{}", "::::", f3, ":::", "x", "y");
     SAME("-k", "@", "helper", "args", "{1}-{2}", "::::", f3, f3);
     SAME_STDIN(f3, "-k", "@", "helper", "args", "{1}{2}", ":::", "s", "::::", "-");
+    /* -a/--arg-file: sources before those after the command */
+    SAME("-k", "-a", f3, "@", "helper", "args", "{1}{2}", ":::", "x", "y");
+    SAME("-k", "-a", f3, "--arg-file", fc, "@", "helper", "args", "{1}{2}");
     /* standard input by default: lines, an empty one, a last one without newline */
     put(in_scratch("lines"), "a\n\nb b\nlast", 11);
     SAME_STDIN(in_scratch("lines"), "-k", "@", "helper", "args", "[{}]");

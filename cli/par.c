@@ -283,14 +283,19 @@ static void read_stream(par *p, size_t j, int k)
 static int joblog_open(par *p)
 {
     const cli_par_opts *o = p->o;
+    const char *path = o->joblog;
     int append = 0;
+    if (path[0] == '+' && path[1]) { /* GNU parallel's +FILE: append, never a header */
+        path++;
+        append = 1;
+    }
     if (o->resume || o->resume_failed) {
-        FILE *f = fopen(o->joblog, "re");
+        FILE *f = fopen(path, "re");
         if (f) {
             char *line = NULL;
             size_t cap = 0;
             ssize_t len;
-            if ((len = getline(&line, &cap, f)) > 0) append = 1;
+            if ((len = getline(&line, &cap, f)) > 0) append = 1; /* a header: go on after it */
             while ((len = getline(&line, &cap, f)) > 0) {
                 char *e;
                 unsigned long long seq = strtoull(line, &e, 10);
@@ -310,12 +315,12 @@ static int joblog_open(par *p)
         }
     }
     if (o->dry_run) return 0; /* --resume still applies; nothing is logged */
-    if (!strcmp(o->joblog, "-")) {
+    if (!strcmp(path, "-")) {
         p->joblog = stdout;
     } else {
-        p->joblog = fopen(o->joblog, append ? "ae" : "we");
+        p->joblog = fopen(path, append ? "ae" : "we");
         if (!p->joblog) {
-            fprintf(stderr, "%s par: --joblog %s: %s\n", cli_progname, o->joblog, strerror(errno));
+            fprintf(stderr, "%s par: --joblog %s: %s\n", cli_progname, path, strerror(errno));
             return CLI_EXIT_FAILURE;
         }
     }

@@ -452,8 +452,12 @@ TEST_T(par_gnu_joblog_resume_retries, 120)
     same_in(__LINE__, dg, ds, NULL, 0, a3d);
     same_in(__LINE__, dg, ds, NULL, 0, a4);
     same_in(__LINE__, dg, ds, NULL, 0, a5);
-    static const char *const logs[] = {"jl", "jl2", "jl3"};
-    for (size_t i = 0; i < 3; i++) {
+    /* +FILE: appended to, no header */
+    const char *a6[] = {"-k", "--joblog", "+jl4", "@", "helper", "exit", ":::", "0", "2", NULL};
+    same_in(__LINE__, dg, ds, NULL, 0, a6);
+    same_in(__LINE__, dg, ds, NULL, 0, a6);
+    static const char *const logs[] = {"jl", "jl2", "jl3", "jl4"};
+    for (size_t i = 0; i < 4; i++) {
         char pg[PATH_MAX], ps[PATH_MAX];
         snprintf(pg, sizeof pg, "%s/%s", dg, logs[i]);
         snprintf(ps, sizeof ps, "%s/%s", ds, logs[i]);

@@ -10,7 +10,7 @@ best other contender's median (raw syscall loops included), below 1 when subproc
 `ratio=pending` while subproc's side of it is not written yet.
 
 Sizes can be overridden: SPAWN_SIZES="10 1024 4096" (MiB), CAPTURE_BYTES, CAT_BYTES,
-PIPE_BYTES, POOL_JOBS="2 64", POOL_N.
+PIPE_BYTES, POOL_JOBS="2 64", POOL_N, PAR_N, PAR_RSS_BYTES.
 """
 import argparse
 import datetime
@@ -27,11 +27,14 @@ MiB = 1 << 20
 
 FULL = dict(spawn_sizes=[10, 256, 1024, 4096], capture=1024 * MiB, cat=256 * MiB,
             pipe=1024 * MiB, pool_jobs=[2, 64], pool_n=5000, rss=1024 * MiB, pty=64 * MiB,
+            # GNU parallel takes seconds per thousand jobs: a warm-up and two rounds.
+            par_n=10000, par_rss=100 * 1000 * 1000, par_rounds=('-m', '2', '-r', '3', '-t', '60'),
             rounds=('-m', '5', '-r', '200', '-t', '15'), io_rounds=('-m', '5', '-r', '30', '-t', '30'),
             # Capture and the pipeline move 1 GiB per run and vary most between rounds: more rounds.
             long_rounds=('-m', '15', '-r', '40', '-t', '100'))
 QUICK = dict(spawn_sizes=[10, 2048], capture=128 * MiB, cat=32 * MiB, pipe=128 * MiB,
              pool_jobs=[2, 64], pool_n=200, rss=128 * MiB, pty=16 * MiB,
+             par_n=1000, par_rss=25 * 1000 * 1000, par_rounds=('-m', '1', '-r', '1', '-t', '1'),
              rounds=('-m', '3', '-r', '40', '-t', '1.5'), io_rounds=('-m', '3', '-r', '5', '-t', '2'),
              long_rounds=('-m', '3', '-r', '5', '-t', '2'))
 
@@ -44,6 +47,8 @@ TITLES = {
     'pool': '/bin/true through a pool, whole batch',
     'rss': 'Peak parent RSS growth while capturing with a 1 MiB limit (KiB, lower is better)',
     'pty': 'Capture all of a child\'s output through a pseudo-terminal',
+    'par': 'Command-line job runners: /bin/echo once per input line, whole batch',
+    'par-rss': 'Peak RSS of the job runner while four jobs write at once, output grouped (KiB, lower is better)',
 }
 
 
@@ -304,7 +309,8 @@ def main():
     env = os.environ
     if env.get('SPAWN_SIZES'):
         cfg['spawn_sizes'] = [int(x) for x in env['SPAWN_SIZES'].split()]
-    for k, e in (('capture', 'CAPTURE_BYTES'), ('cat', 'CAT_BYTES'), ('pipe', 'PIPE_BYTES'), ('pool_n', 'POOL_N')):
+    for k, e in (('capture', 'CAPTURE_BYTES'), ('cat', 'CAT_BYTES'), ('pipe', 'PIPE_BYTES'), ('pool_n', 'POOL_N'),
+                 ('par_n', 'PAR_N'), ('par_rss', 'PAR_RSS_BYTES')):
         if env.get(e):
             cfg[k] = int(env[e])
     if env.get('POOL_JOBS'):
@@ -343,6 +349,11 @@ def main():
         rows += run(build, ['bench_pool', *cfg['io_rounds'], str(j), str(cfg['pool_n'])], notes)
     rows += run(build, io + ['rss', str(cfg['rss']), str(MiB)], notes)
     rows += run(build, io + ['pty', str(cfg['pty'])], notes)
+    subproc_bin = os.path.join(os.path.dirname(build), 'subproc')
+    rows += run(build, ['bench_par', *cfg['par_rounds'], subproc_bin, 'echo', str(cfg['par_n']),
+                        str(os.cpu_count() or 1)], notes)
+    rows += run(build, ['bench_par', *cfg['par_rounds'], '-g', gen, subproc_bin, 'rss',
+                        str(cfg['par_rss'])], notes)
     took = (datetime.datetime.now(datetime.timezone.utc) - started).total_seconds()
     info.insert(info.index(next(kv for kv in info if kv[0] == 'load average at start')) + 1,
                 ('load average at end', ' '.join('%.2f' % x for x in os.getloadavg())))

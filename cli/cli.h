@@ -158,6 +158,19 @@ void cli_remote_free(cli_remote *r);
 
 /* ---- options of `par` (opts.c) ---- */
 
+/* One input source of `par`: the words after ::: or the records of the file after ::::
+ * ("-": standard input). linked: :::+ or ::::+, taken in step with the source before. */
+typedef struct cli_par_source {
+    char **words; /* ::: words (inside the caller's argv), nwords of them; NULL for a file */
+    int nwords;
+    const char *file;
+    int linked;
+} cli_par_source;
+
+enum { CLI_PAR_GROUP, CLI_PAR_LINE_BUFFER, CLI_PAR_UNGROUP };
+enum { CLI_HALT_NEVER, CLI_HALT_SOON, CLI_HALT_NOW };
+enum { CLI_HALT_FAIL, CLI_HALT_SUCCESS, CLI_HALT_DONE };
+
 typedef struct cli_par_opts {
     const char *chdir;
     int ignore_env;
@@ -175,11 +188,33 @@ typedef struct cli_par_opts {
     int help;
     char **argv; /* the command template, NULL-terminated */
     int argc;
-    char **inputs; /* after ":::", NULL-terminated; NULL: read lines from standard input */
+    char **inputs; /* unused (NULL): see sources */
     int ninputs;
+    /* GNU parallel's vocabulary */
+    int jobs_all;           /* -j 0: as many at once as there are jobs */
+    int jobs_pct;           /* -j N%: N percent of the CPUs (0: not given) */
+    int jobs_add, jobs_rel; /* -j +N / -j -N: the CPUs plus jobs_add (jobs_rel set) */
+    long long delay_ms;     /* --delay: between two starts */
+    int output;             /* CLI_PAR_GROUP, _LINE_BUFFER or _UNGROUP */
+    int tag;                /* --tag */
+    const char *joblog;     /* --joblog FILE */
+    int resume, resume_failed;
+    long retries;           /* --retries N: N tries in all (0 and 1: one) */
+    const char *results;    /* --results DIR */
+    int halt_when;          /* CLI_HALT_NEVER, _SOON, _NOW */
+    int halt_why;           /* CLI_HALT_FAIL, _SUCCESS, _DONE */
+    long halt_count;        /* fail=N; 0 with halt_pct */
+    int halt_pct;           /* fail=P%; 0 with halt_count */
+    int dry_run, verbose;
+    char delim[64];         /* -d/-0: the input record separator (may hold NUL) */
+    size_t delim_len;
+    long max_args;          /* -n N: inputs per job (1) */
+    cli_par_source *sources; /* malloc'd; in command-line order */
+    size_t nsources;
 } cli_par_opts;
 
-/* Parse `par`'s arguments (argv[0] is "par"), as cli_run_parse(). */
+/* Parse `par`'s arguments (argv[0] is "par"), as cli_run_parse(). The template ends at the
+ * first :::, :::+, :::: or ::::+ (which argv then holds as NULL); the sources follow. */
 int cli_par_parse(cli_par_opts *o, int argc, char **argv, char *err, size_t errlen);
 void cli_par_opts_free(cli_par_opts *o);
 

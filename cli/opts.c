@@ -32,6 +32,20 @@ enum {
     OPT_PTY_SIZE,
     OPT_HOST,
     OPT_SSH,
+    OPT_DELAY,
+    OPT_LINE_BUFFER,
+    OPT_UNGROUP,
+    OPT_GROUP,
+    OPT_TAG,
+    OPT_JOBLOG,
+    OPT_RESUME,
+    OPT_RESUME_FAILED,
+    OPT_RETRIES,
+    OPT_RESULTS,
+    OPT_HALT_SPEC,
+    OPT_DRY_RUN,
+    OPT_VERBOSE,
+    OPT_WILL_CITE,
 };
 
 static const struct option run_longopts[] = {
@@ -363,10 +377,13 @@ int cli_pipe_parse(cli_run_opts *o, int argc, char **argv, char *err, size_t err
 
 /* ---- par ---- */
 
+/* par keeps run's and pipe's letters (-C -e -u -i -t -s); GNU parallel's other options are
+ * here under their GNU names, and its letters where they mean nothing else in subproc. */
 static const struct option par_longopts[] = {
     {"jobs", required_argument, NULL, 'j'},
     {"keep-order", no_argument, NULL, 'k'},
     {"halt-on-error", no_argument, NULL, OPT_HALT},
+    {"halt", required_argument, NULL, OPT_HALT_SPEC},
     {"timeout", required_argument, NULL, 't'},
     {"signal", required_argument, NULL, 's'},
     {"kill-after", required_argument, NULL, OPT_KILL_AFTER},
@@ -378,24 +395,168 @@ static const struct option par_longopts[] = {
     {"ignore-environment", no_argument, NULL, 'i'},
     {"json", required_argument, NULL, OPT_JSON},
     {"help", no_argument, NULL, OPT_HELP},
+    {"delay", required_argument, NULL, OPT_DELAY},
+    {"line-buffer", no_argument, NULL, OPT_LINE_BUFFER},
+    {"lb", no_argument, NULL, OPT_LINE_BUFFER},
+    {"ungroup", no_argument, NULL, OPT_UNGROUP},
+    {"group", no_argument, NULL, OPT_GROUP},
+    {"tag", no_argument, NULL, OPT_TAG},
+    {"joblog", required_argument, NULL, OPT_JOBLOG},
+    {"resume", no_argument, NULL, OPT_RESUME},
+    {"resume-failed", no_argument, NULL, OPT_RESUME_FAILED},
+    {"retries", required_argument, NULL, OPT_RETRIES},
+    {"results", required_argument, NULL, OPT_RESULTS},
+    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+    {"verbose", no_argument, NULL, OPT_VERBOSE},
+    {"null", no_argument, NULL, '0'},
+    {"delimiter", required_argument, NULL, 'd'},
+    {"max-args", required_argument, NULL, 'n'},
+    {"arg-file", required_argument, NULL, 'a'},
+    {"quote", no_argument, NULL, 'q'},
+    {"will-cite", no_argument, NULL, OPT_WILL_CITE},
     {NULL, 0, NULL, 0},
 };
-static const char par_shortopts[] = "+:j:kt:s:C:e:u:i";
+static const char par_shortopts[] = "+:j:kt:s:C:e:u:i0d:n:qa:";
 
 void cli_par_opts_free(cli_par_opts *o)
 {
     free(o->envops);
     o->envops = NULL;
     o->nenvops = 0;
+    free(o->sources);
+    o->sources = NULL;
+    o->nsources = 0;
+}
+
+/* -d as GNU parallel reads it: \t \n \r, \NNN and \N (octal) become the byte; the rest is
+ * taken as it is. Returns the length, or -1 when empty or too long. */
+static int par_delimiter(const char *a, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (const char *s = a; *s;) {
+        int c = (unsigned char)*s;
+        if (s[0] == '\\' && (s[1] == 't' || s[1] == 'n' || s[1] == 'r')) {
+            c = s[1] == 't' ? '\t' : s[1] == 'n' ? '\n' : '\r';
+            s += 2;
+        } else if (s[0] == '\\' && s[1] >= '0' && s[1] <= '9') {
+            int k = s[2] >= '0' && s[2] <= '9' && s[3] >= '0' && s[3] <= '9' ? 3 : 1;
+            c = 0;
+            for (int i = 1; i <= k; i++)
+                c = c * 8 + (s[i] - '0');
+            c &= 0xff;
+            s += 1 + k;
+        } else {
+            s++;
+        }
+        if (n == cap) return -1;
+        out[n++] = (char)c;
+    }
+    return n ? (int)n : -1;
+}
+
+/* --halt as GNU parallel takes it: 0, 1, 2, -1, -2, P%, or WHEN,WHY=N[%] with WHEN never, soon
+ * or now and WHY fail, success or done. */
+static int par_halt(cli_par_opts *o, const char *a)
+{
+    static const char *const short_forms[][2] = {{"0", "never"},
+                                                 {"1", "soon,fail=1"},
+                                                 {"2", "now,fail=1"},
+                                                 {"-1", "soon,success=1"},
+                                                 {"-2", "now,success=1"}};
+    char buf[64];
+    for (size_t i = 0; i < sizeof short_forms / sizeof short_forms[0]; i++)
+        if (!strcmp(a, short_forms[i][0])) a = short_forms[i][1];
+    size_t alen = strlen(a);
+    if (alen >= sizeof buf - 16) return -1;
+    if (alen > 1 && a[alen - 1] == '%' && strspn(a, "0123456789") == alen - 1) {
+        snprintf(buf, sizeof buf, "soon,fail=%s", a);
+        a = buf;
+    }
+    o->halt_count = o->halt_pct = 0;
+    if (!strcmp(a, "never")) {
+        o->halt_when = CLI_HALT_NEVER;
+        return 0;
+    }
+    const char *comma = strchr(a, ','), *eq = comma ? strchr(comma, '=') : NULL;
+    if (!comma || !eq) return -1;
+    size_t wl = (size_t)(comma - a), yl = (size_t)(eq - comma - 1);
+    if (wl == 4 && !strncmp(a, "soon", 4))
+        o->halt_when = CLI_HALT_SOON;
+    else if (wl == 3 && !strncmp(a, "now", 3))
+        o->halt_when = CLI_HALT_NOW;
+    else
+        return -1;
+    if (yl == 4 && !strncmp(comma + 1, "fail", 4))
+        o->halt_why = CLI_HALT_FAIL;
+    else if (yl == 7 && !strncmp(comma + 1, "success", 7))
+        o->halt_why = CLI_HALT_SUCCESS;
+    else if (yl == 4 && !strncmp(comma + 1, "done", 4))
+        o->halt_why = CLI_HALT_DONE;
+    else
+        return -1;
+    const char *v = eq + 1;
+    size_t digits = strspn(v, "0123456789");
+    if (!digits || digits > 9) return -1;
+    long n = strtol(v, NULL, 10);
+    if (v[digits] == '%' && !v[digits + 1]) {
+        if (n > 100) return -1;
+        o->halt_pct = (int)n;
+        if (!n) o->halt_when = CLI_HALT_NEVER;
+    } else if (!v[digits]) {
+        o->halt_count = n;
+        if (!n) o->halt_when = CLI_HALT_NEVER;
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
+/* -j as GNU parallel takes it: N, 0 (as many as there are jobs), N% of the CPUs, +N or -N. */
+static int par_jobs(cli_par_opts *o, const char *a)
+{
+    long v;
+    size_t len = strlen(a);
+    o->jobs = 0;
+    o->jobs_all = o->jobs_pct = o->jobs_rel = o->jobs_add = 0;
+    if (len > 1 && a[len - 1] == '%') {
+        char num[24];
+        if (len - 1 >= sizeof num) return -1;
+        memcpy(num, a, len - 1);
+        num[len - 1] = '\0';
+        if (cli_parse_int(num, 1, 100000, &v) < 0 || num[0] == '+') return -1;
+        o->jobs_pct = (int)v;
+        return 0;
+    }
+    if (a[0] == '+' || a[0] == '-') {
+        if (cli_parse_int(a, -100000, 100000, &v) < 0) return -1;
+        o->jobs_rel = 1;
+        o->jobs_add = (int)v;
+        return 0;
+    }
+    if (cli_parse_int(a, 0, 100000, &v) < 0) return -1;
+    if (v == 0)
+        o->jobs_all = 1;
+    else
+        o->jobs = (unsigned)v;
+    return 0;
+}
+
+static int is_source_sep(const char *w)
+{
+    return !strcmp(w, ":::") || !strcmp(w, ":::+") || !strcmp(w, "::::") || !strcmp(w, "::::+");
 }
 
 int cli_par_parse(cli_par_opts *o, int argc, char **argv, char *err, size_t errlen)
 {
     memset(o, 0, sizeof *o);
+    o->delim[0] = '\n';
+    o->delim_len = 1;
+    o->max_args = 1;
     if (errlen) err[0] = '\0';
     if (argc < 1) return fail(err, errlen, "no arguments");
     o->envops = calloc((size_t)argc, sizeof *o->envops);
-    if (!o->envops) return fail(err, errlen, "out of memory");
+    o->sources = calloc((size_t)argc, sizeof *o->sources);
+    if (!o->envops || !o->sources) return fail(err, errlen, "out of memory");
 
     optind = 0;
     opterr = 0;
@@ -404,28 +565,44 @@ int cli_par_parse(cli_par_opts *o, int argc, char **argv, char *err, size_t errl
     while ((c = getopt_long(argc, argv, par_shortopts, par_longopts, NULL)) != -1) {
         const char *a = optarg;
         switch (c) {
-        case 'j': {
-            long v;
-            if (cli_parse_int(a, 1, 100000, &v) < 0)
-                return fail(err, errlen, "invalid count '%s' for -j/--jobs (expected 1 to 100000)",
+        case 'j':
+            if (par_jobs(o, a) < 0)
+                return fail(err, errlen,
+                            "invalid count '%s' for -j/--jobs (expected 0 to 100000, N%% of the "
+                            "CPUs, or +N/-N more or fewer than the CPUs)",
                             a);
-            o->jobs = (unsigned)v;
             break;
-        }
         case 'k':
             o->keep_order = 1;
             break;
         case OPT_HALT:
             o->halt_on_error = 1;
+            o->halt_when = CLI_HALT_SOON;
+            o->halt_why = CLI_HALT_FAIL;
+            o->halt_count = 1;
+            o->halt_pct = 0;
+            break;
+        case OPT_HALT_SPEC:
+            if (par_halt(o, a) < 0)
+                return fail(err, errlen,
+                            "invalid value '%s' for --halt (expected WHEN,WHY=N or WHEN,WHY=N%% "
+                            "with WHEN now or soon and WHY fail, success or done; or never, 0, 1, "
+                            "2, -1, -2, P%%)",
+                            a);
+            o->halt_on_error = 0;
             break;
         case 't':
-        case OPT_KILL_AFTER: {
-            long long *ms = c == 't' ? &o->timeout_ms : &o->kill_after_ms;
+        case OPT_KILL_AFTER:
+        case OPT_DELAY: {
+            long long *ms = c == 't' ? &o->timeout_ms
+                            : c == OPT_DELAY ? &o->delay_ms
+                                             : &o->kill_after_ms;
             if (cli_parse_duration(a, ms) < 0)
                 return fail(err, errlen,
                             "invalid duration '%s' for %s (expected a number with an optional s, "
                             "m, h or d suffix, e.g. 1.5s)",
-                            a, c == 't' ? "-t/--timeout" : "--kill-after");
+                            a,
+                            c == 't' ? "-t/--timeout" : c == OPT_DELAY ? "--delay" : "--kill-after");
             break;
         }
         case 's':
@@ -450,6 +627,69 @@ int cli_par_parse(cli_par_opts *o, int argc, char **argv, char *err, size_t errl
                            errlen) != 0)
                 return CLI_EXIT_FAILURE;
             break;
+        case OPT_LINE_BUFFER:
+            o->output = CLI_PAR_LINE_BUFFER;
+            break;
+        case OPT_UNGROUP:
+            o->output = CLI_PAR_UNGROUP;
+            break;
+        case OPT_GROUP:
+            o->output = CLI_PAR_GROUP;
+            break;
+        case OPT_TAG:
+            o->tag = 1;
+            break;
+        case OPT_JOBLOG:
+            if (!*a) return fail(err, errlen, "empty file name for --joblog");
+            o->joblog = a;
+            break;
+        case OPT_RESUME:
+            o->resume = 1;
+            break;
+        case OPT_RESUME_FAILED:
+            o->resume_failed = 1;
+            break;
+        case OPT_RETRIES:
+            if (cli_parse_int(a, 0, 1000000, &o->retries) < 0)
+                return fail(err, errlen,
+                            "invalid count '%s' for --retries (expected 0 to 1000000)", a);
+            break;
+        case OPT_RESULTS:
+            if (!*a) return fail(err, errlen, "empty directory for --results");
+            o->results = a;
+            break;
+        case OPT_DRY_RUN:
+            o->dry_run = 1;
+            break;
+        case OPT_VERBOSE:
+            o->verbose = 1;
+            break;
+        case '0':
+            o->delim[0] = '\0';
+            o->delim_len = 1;
+            break;
+        case 'd': {
+            int n = par_delimiter(a, o->delim, sizeof o->delim);
+            if (n < 0)
+                return fail(err, errlen,
+                            "invalid delimiter '%s' for -d/--delimiter (expected 1 to %zu bytes; "
+                            "\\n, \\t, \\r and octal \\NNN are understood)",
+                            a, sizeof o->delim);
+            o->delim_len = (size_t)n;
+            break;
+        }
+        case 'n':
+            if (cli_parse_int(a, 1, 100000, &o->max_args) < 0)
+                return fail(err, errlen, "invalid count '%s' for -n/--max-args (expected 1 to "
+                                         "100000)", a);
+            break;
+        case 'a': /* an input source before those after the command, as in GNU parallel */
+            if (!*a) return fail(err, errlen, "empty file name for -a/--arg-file");
+            o->sources[o->nsources++] = (cli_par_source){.file = a};
+            break;
+        case 'q':          /* GNU parallel's --quote: subproc never uses a shell, so always */
+        case OPT_WILL_CITE: /* GNU parallel's citation notice: subproc has none */
+            break;
         case OPT_HELP:
             o->help = 1;
             return 0;
@@ -457,22 +697,37 @@ int cli_par_parse(cli_par_opts *o, int argc, char **argv, char *err, size_t errl
             opt_name(par_longopts, optopt, name, sizeof name);
             return fail(err, errlen, "option %s requires an argument", name);
         default:
-            return bad_option(argc, argv, "ki", err, errlen);
+            return bad_option(argc, argv, "ki0q", err, errlen);
         }
     }
+    if ((o->resume || o->resume_failed) && !o->joblog)
+        return fail(err, errlen, "--resume and --resume-failed need --joblog");
     int end = optind;
-    while (end < argc && strcmp(argv[end], ":::") != 0)
+    while (end < argc && !is_source_sep(argv[end]))
         end++;
     if (end == optind) return fail(err, errlen, "no program given");
     o->argv = argv + optind;
     o->argc = end - optind;
-    if (end < argc) {
-        for (int i = end + 1; i < argc; i++)
-            if (!strcmp(argv[i], ":::"))
-                return fail(err, errlen, "only one ::: list of inputs is supported");
-        o->inputs = argv + end + 1;
-        o->ninputs = argc - end - 1;
-        argv[end] = NULL; /* ends the template */
+    for (int i = end; i < argc;) {
+        const char *sep = argv[i++];
+        int files = sep[3] == ':', linked = sep[files ? 4 : 3] == '+';
+        int first = i;
+        while (i < argc && !is_source_sep(argv[i]))
+            i++;
+        if (files) {
+            if (i == first) return fail(err, errlen, "%s needs a file name (- for standard input)",
+                                        sep);
+            for (int k = first; k < i; k++)
+                o->sources[o->nsources++] =
+                    (cli_par_source){.file = argv[k], .linked = linked && k == first};
+        } else {
+            o->sources[o->nsources++] = (cli_par_source){
+                .words = argv + first, .nwords = i - first, .linked = linked};
+        }
     }
+    if (o->nsources && o->sources[0].linked)
+        return fail(err, errlen, "%s links a source to the one before it: it cannot come first",
+                    argv[end]);
+    argv[end] = NULL; /* ends the template; the sources keep their own counts */
     return 0;
 }

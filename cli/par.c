@@ -1,30 +1,63 @@
-/* par.c - `subproc par`: one command per input, several at once, on the library's job pool.
+/* par.c - `subproc par`: one command per input, several at once, as GNU parallel runs them
+ * (without a shell).
  *
- * Each job's stdout and stderr are captured by the pool and printed in one piece when the job
- * ends (or, with --keep-order, once every earlier job has been printed), so the output of two
- * jobs never interleaves - the price is that nothing of a job shows before it ends. */
-#include "cli.h"
+ * The jobs are scheduled here on the public API: each is started by job_start() (the one place
+ * that spawns, and job_signal() the one that signals), its pidfd and its output pipes sit in one
+ * poll() set, and its output waits in memory or a spool file (par_out.c) until its turn.
+ * Inputs and replacement strings are par_args.c's. */
+#include "par.h"
+#include "par_out.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 
 #define PAR_MAX_STATUS 101 /* "more than 100 jobs failed", as GNU parallel has it */
 #define BAR_WIDTH 30
+#define DRAIN_MS 1000      /* after the reap, how long a grandchild may keep a pipe open */
+#define JSON_HEAD 65536    /* --json keeps this much of each stream */
+#define CUT_KEEP 96        /* the failure summary keeps this much of each end of an input */
 
 void cli_par_usage(FILE *f)
 {
-    fputs("Usage: subproc par [OPTIONS] [--] PROGRAM [ARG]... [::: INPUT...]\n"
-          "Run PROGRAM once per INPUT, several at once (no shell involved). INPUTs are the\n"
-          "arguments after :::, or else the lines of standard input. Each {} in PROGRAM and\n"
-          "the ARGs is replaced by the input; without any {} the input is added as the last\n"
-          "argument. Each job's output is printed whole when it ends, never mixed with another's.\n"
+    fputs("Usage: subproc par [OPTIONS] [--] PROGRAM [ARG]... [::: INPUT...] [:::: FILE...]\n"
+          "Run PROGRAM once per input, several at once, as GNU parallel does (never through a\n"
+          "shell). Inputs are the words after :::, the lines of each FILE after :::: (- for\n"
+          "standard input), or else the lines of standard input. Several sources combine as\n"
+          "all their combinations; :::+ and ::::+ take a source in step with the one before.\n"
+          "Replacement strings in PROGRAM and the ARGs: {} the input, {.} without extension,\n"
+          "{/} basename, {//} dirname, {/.} both, {#} job number, {%} job slot, {N} {N.} {N/}\n"
+          "{N//} {N/.} for source N. Without any, the inputs are added as last arguments.\n"
           "\n"
-          "  -j, --jobs=N               run at most N jobs at once (default: number of CPUs)\n"
+          "  -j, --jobs=N               run at most N jobs at once (default: number of CPUs;\n"
+          "                             0: as many as there are jobs; N%: of the CPUs; +N, -N)\n"
+          "  -a, --arg-file=FILE        the lines of FILE as a source (before the others)\n"
+          "  -n, --max-args=N           up to N inputs per job\n"
+          "  -0, --null                 inputs end with NUL, not newline\n"
+          "  -d, --delimiter=DELIM      inputs end with DELIM (\\n, \\t, \\0 understood)\n"
           "  -k, --keep-order           print the jobs' output in input order\n"
-          "      --halt-on-error        start no new job once one has failed\n"
+          "      --group                print each job's output whole when it ends (default)\n"
+          "      --line-buffer, --lb    print whole lines as they come\n"
+          "      --ungroup              print output as it comes (lines of jobs may mix)\n"
+          "      --tag                  start each line of output with the job's inputs and TAB\n"
+          "      --results=DIR          write output to DIR/1/INPUT/stdout, stderr, seq instead\n"
+          "      --joblog=FILE          a line per job: GNU parallel's joblog\n"
+          "      --resume               skip the jobs the joblog lists\n"
+          "      --resume-failed        run again the jobs the joblog lists as failed\n"
+          "      --retries=N            try a failing job up to N times in all\n"
+          "      --delay=DURATION       wait DURATION between starting two jobs\n"
+          "      --halt=WHEN,WHY=N      stop when N (or N%) jobs failed/succeeded/are done:\n"
+          "                             WHEN soon (start no more) or now (kill the running)\n"
+          "      --halt-on-error        the same as --halt=soon,fail=1\n"
+          "      --dry-run              print the command lines, run nothing\n"
+          "      --verbose              print each command line on stderr as it starts\n"
           "  -t, --timeout=DURATION     per job: TERM its process group after DURATION\n"
           "                             (NUMBER[s|m|h|d], fractions allowed; 0: none)\n"
           "  -s, --signal=SIG           send SIG instead of TERM at the deadline\n"
@@ -38,167 +71,833 @@ void cli_par_usage(FILE *f)
           "  -u, --unset=NAME           remove a variable (repeatable)\n"
           "  -i, --ignore-environment   start from an empty environment (-e still applies)\n"
           "      --json=FILE|-          write a JSON report of every job to FILE or stdout\n"
+          "  -q, --quote, --will-cite   accepted for GNU parallel's command lines; no effect\n"
           "      --help                 show this help\n"
           "\n"
-          "Failed jobs (not started, timed out, killed, or a non-zero exit) are listed on\n"
-          "standard error at the end.\n"
+          "-u, -t, -s, -C, -e and -i mean what they mean for run and pipe, not what they mean\n"
+          "to GNU parallel (see subproc(1)). Failed jobs are listed on standard error at the end.\n"
           "Exit status: 0 when every job succeeded; else the number of failed jobs (101 for more\n"
-          "than 100); 125 when subproc itself failed.\n"
+          "than 100); with --halt, GNU parallel's status; 125 when subproc itself failed.\n"
           "Example: subproc par -j4 -k gzip -k {} ::: *.log\n",
           f);
 }
 
+enum { J_PENDING, J_RUNNING, J_DONE, J_PRINTED };
+
+typedef struct job {
+    int state;
+    int slot;   /* 0-based while running, and the last one it ran in */
+    int tries;
+    int started, reaped, timed_out, halted, skipped_resume;
+    int spawn_rc;
+    subproc_error *error; /* when spawn_rc < 0 */
+    subproc_proc *p;
+    subproc_status status;
+    par_ostream os[2];
+    long long start_ms, deadline, kill_at, drain_until;
+    double start_real; /* seconds since the epoch */
+    long long wall_usec;
+    unsigned long long receive; /* stdout bytes, for the joblog */
+} job;
+
 typedef struct par {
     const cli_par_opts *o;
-    subproc_job *jobs;
-    char **inputs;
-    size_t n;
-    unsigned char *done;
-    size_t next_print; /* --keep-order: first job not printed yet */
-    size_t failed;
-    int bar; /* drawing a progress bar */
+    par_inputs in;
+    int has_rs;
+    size_t njobs;
+    job *jobs;
+    size_t *slots; /* job index + 1 per slot, 0: free */
+    unsigned nslots;
+    size_t next;              /* next new job */
+    size_t *retry;            /* ring of jobs to try again (each is in it at most once) */
+    size_t nretry, retry_head;
+    size_t head;              /* -k: first job not printed */
+    unsigned running;
+    int stop_starting, halting_now;
+    int halt_status;          /* -1: not halted */
+    size_t failed, completed, total_failed;
+    long long next_start_ms;  /* --delay */
+    subproc_env *env;
+    subproc_rlimit child_nofile;
+    int restore_nofile;
+    unsigned char *already_run; /* --resume: by seq */
+    size_t nalready;
+    FILE *joblog;
+    par_str *args; /* scratch: the inputs of one job */
+    int bar;
+    int write_err; /* the first error writing the jobs' output (errno), 0: none */
 } par;
 
-static int job_failed(const subproc_job *j)
+static long long now_ms(void)
 {
-    return !j->started || j->timed_out || !j->status.exited || j->status.code != 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void print_job(const subproc_job *j)
+/* The inputs of job j, one record after the other, into p->args; returns how many. */
+static size_t job_args(par *p, size_t j)
 {
-    if (j->out_len) fwrite(j->out, 1, j->out_len, stdout);
-    fflush(stdout);
-    if (j->err_len) fwrite(j->err, 1, j->err_len, stderr);
-    fflush(stderr);
+    size_t n = (size_t)p->o->max_args, first = j * n, k = 0;
+    for (size_t r = first; r < first + n && r < p->in.nrec; r++, k += p->in.nsrc)
+        par_inputs_record(&p->in, r, p->args + k);
+    return k;
 }
+
+/* The inputs joined by spaces, as GNU parallel's --tag shows them. */
+static int job_input_str(par *p, size_t j, par_buf *b)
+{
+    size_t n = job_args(p, j);
+    int r = par_buf_add(b, "", 0);
+    for (size_t k = 0; k < n && !r; k++) {
+        if (k) r |= par_buf_add(b, " ", 1);
+        r |= par_buf_add(b, p->args[k].s, p->args[k].len);
+    }
+    return r;
+}
+
+static char **job_argv(par *p, size_t j, size_t **lens)
+{
+    size_t n = job_args(p, j);
+    return par_build_argv(p->o->argv, p->o->argc, p->has_rs, p->args, n, j + 1,
+                          (size_t)p->jobs[j].slot + 1, lens);
+}
+
+static int job_failed(const job *jb)
+{
+    return !jb->started || jb->timed_out || !jb->status.exited || jb->status.code != 0;
+}
+
+/* ---- output ---- */
 
 static void bar_clear(par *p)
 {
     if (p->bar) fprintf(stderr, "\r%*s\r", BAR_WIDTH + 40, "");
 }
 
-static void bar_draw(par *p, size_t ndone)
+static void bar_draw(par *p)
 {
     if (!p->bar) return;
-    int filled = p->n ? (int)(ndone * BAR_WIDTH / p->n) : BAR_WIDTH;
+    size_t ndone = p->completed;
+    int filled = p->njobs ? (int)(ndone * BAR_WIDTH / p->njobs) : BAR_WIDTH;
+    if (filled > BAR_WIDTH) filled = BAR_WIDTH;
     char line[BAR_WIDTH + 1];
     memset(line, '#', (size_t)filled);
     memset(line + filled, '.', (size_t)(BAR_WIDTH - filled));
     line[BAR_WIDTH] = '\0';
-    fprintf(stderr, "\r[%s] %zu/%zu done", line, ndone, p->n);
+    fprintf(stderr, "\r[%s] %zu/%zu done", line, ndone, p->njobs);
     if (p->failed) fprintf(stderr, ", %zu failed", p->failed);
     fflush(stderr);
 }
 
-static void on_done(void *ud, subproc_job *job, size_t ndone, size_t total)
+/* Print what job j holds; all of it, or only whole lines when it still runs (--line-buffer). */
+static void job_print(par *p, size_t j, int whole)
 {
-    (void)total;
-    par *p = ud;
-    size_t i = (size_t)(job - p->jobs);
-    p->done[i] = 1;
-    if (job_failed(job)) p->failed++;
-    bar_clear(p);
-    if (!p->o->keep_order)
-        print_job(job);
-    else
-        while (p->next_print < p->n && p->done[p->next_print])
-            print_job(&p->jobs[p->next_print++]);
-    bar_draw(p, ndone);
+    job *jb = &p->jobs[j];
+    par_buf tag = {0};
+    if (p->o->tag && (job_input_str(p, j, &tag) || par_buf_add(&tag, "\t", 1))) {
+        par_buf_free(&tag);
+        return;
+    }
+    for (int k = 0; k < 2; k++) {
+        par_ostream *os = &jb->os[k];
+        size_t keep = whole ? 0 : par_ostream_partial(os);
+        int r = par_ostream_flush(os, k + 1, keep, tag.s, tag.len);
+        if (r < 0 && !p->write_err) p->write_err = -r;
+    }
+    par_buf_free(&tag);
 }
 
-/* How a failed job ended, in words. */
-static void job_words(const subproc_job *j, char *buf, size_t len)
+/* A job may print as its output comes (--line-buffer): without -k any job, with -k the first
+ * one not printed yet. */
+static int job_live(par *p, size_t j)
 {
-    if (!j->started && j->spawn_rc < 0) {
+    return p->o->output == CLI_PAR_LINE_BUFFER && (!p->o->keep_order || j == p->head);
+}
+
+static void read_stream(par *p, size_t j, int k)
+{
+    job *jb = &p->jobs[j];
+    par_ostream *os = &jb->os[k];
+    char buf[65536];
+    for (int rounds = 0; os->fd >= 0 && rounds < 16; rounds++) {
+        size_t max = p->o->max_output;
+        int keep_bytes = !max || os->total < max;
+        /* Straight into the spool file when nothing needs to see the bytes. */
+        if (keep_bytes && os->spool >= 0 && !job_live(p, j) && !max) {
+            ssize_t n = par_ostream_splice_in(os, os->fd, 1 << 20);
+            if (n > 0) {
+                os->total += (unsigned long long)n;
+                continue;
+            }
+            if (n == -EAGAIN) return;
+            if (n == 0) {
+                close(os->fd);
+                os->fd = -1;
+                return;
+            }
+            /* else: splice cannot do it here; read below */
+        }
+        ssize_t n = read(os->fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) return;
+        if (n <= 0) {
+            close(os->fd);
+            os->fd = -1;
+            return;
+        }
+        size_t len = (size_t)n;
+        if (max && os->total + len > max) len = os->total >= max ? 0 : (size_t)(max - os->total);
+        os->total += (unsigned long long)n;
+        if (p->o->json && os->head.len < JSON_HEAD && len) {
+            size_t h = JSON_HEAD - os->head.len;
+            par_buf_add(&os->head, buf, len < h ? len : h);
+        }
+        if (!len) continue;
+        if (job_live(p, j)) {
+            const char *nl = memrchr(buf, '\n', len);
+            if (nl) {
+                par_buf tag = {0};
+                if (p->o->tag) {
+                    job_input_str(p, j, &tag);
+                    par_buf_add(&tag, "\t", 1);
+                }
+                size_t upto = (size_t)(nl - buf) + 1;
+                int r = par_ostream_flush(os, k + 1, 0, tag.s, tag.len);
+                if (r == 0) r = par_ostream_write_direct(os, k + 1, buf, upto, tag.s, tag.len);
+                if (r == 0) r = par_ostream_add(os, buf + upto, len - upto);
+                if (r < 0 && !p->write_err) p->write_err = -r;
+                par_buf_free(&tag);
+                continue;
+            }
+        }
+        int r = par_ostream_add(os, buf, len);
+        if (r < 0 && !p->write_err) p->write_err = -r;
+    }
+}
+
+/* ---- the joblog ---- */
+
+/* --resume/--resume-failed: the jobs the joblog says need not run again. Then the joblog is
+ * appended to when it had a header, and written new otherwise. */
+static int joblog_open(par *p)
+{
+    const cli_par_opts *o = p->o;
+    const char *path = o->joblog;
+    int append = 0;
+    if (path[0] == '+' && path[1]) { /* GNU parallel's +FILE: append, never a header */
+        path++;
+        append = 1;
+    }
+    if (o->resume || o->resume_failed) {
+        FILE *f = fopen(path, "re");
+        if (f) {
+            char *line = NULL;
+            size_t cap = 0;
+            ssize_t len;
+            if ((len = getline(&line, &cap, f)) > 0) append = 1; /* a header: go on after it */
+            while ((len = getline(&line, &cap, f)) > 0) {
+                char *e;
+                unsigned long long seq = strtoull(line, &e, 10);
+                if (e == line || *e != '\t' || seq == 0 || seq > p->njobs) continue;
+                if (o->resume_failed) {
+                    /* Seq Host Start Runtime Send Receive, then Exitval 0 and Signal 0 */
+                    char *q = e;
+                    int tabs = 0;
+                    while (*q && tabs < 6)
+                        if (*q++ == '\t') tabs++;
+                    if (tabs < 6 || strncmp(q, "0\t0\t", 4) != 0) continue;
+                }
+                p->already_run[seq - 1] = 1;
+            }
+            free(line);
+            fclose(f);
+        }
+    }
+    if (o->dry_run) return 0; /* --resume still applies; nothing is logged */
+    if (!strcmp(path, "-")) {
+        p->joblog = stdout;
+    } else {
+        p->joblog = fopen(path, append ? "ae" : "we");
+        if (!p->joblog) {
+            fprintf(stderr, "%s par: --joblog %s: %s\n", cli_progname, path, strerror(errno));
+            return CLI_EXIT_FAILURE;
+        }
+    }
+    if (!append)
+        fputs("Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n",
+              p->joblog);
+    fflush(p->joblog);
+    return 0;
+}
+
+static void joblog_row(par *p, size_t j)
+{
+    job *jb = &p->jobs[j];
+    size_t *lens;
+    char **argv = job_argv(p, j, &lens);
+    par_buf cmd = {0};
+    if (!argv || par_command_line(&cmd, argv, lens) < 0) {
+        free(argv);
+        par_buf_free(&cmd);
+        return;
+    }
+    int code = 0, sig = 0;
+    if (!jb->started && jb->error)
+        code = cli_spawn_exit_status(jb->error);
+    else if (jb->status.exited)
+        code = jb->status.code;
+    else if (jb->status.signaled)
+        sig = jb->status.signal;
+    fprintf(p->joblog, "%zu\t:\t%.3f\t%10.3f\t0\t%llu\t%d\t%d\t%s\n", j + 1, jb->start_real,
+            (double)jb->wall_usec / 1e6, jb->receive, code, sig, cmd.s);
+    fflush(p->joblog);
+    free(argv);
+    par_buf_free(&cmd);
+}
+
+/* ---- starting and stopping jobs ---- */
+
+/* The one place that signals a job: its process group when it has one (-t), else the child. */
+static void job_signal(job *jb, int sig)
+{
+    if (!jb->p || jb->reaped) return;
+    if (subproc_proc_pgid(jb->p) > 0)
+        subproc_proc_signal_group(jb->p, sig);
+    else
+        subproc_proc_signal(jb->p, sig);
+}
+
+/* sig (and CONT, so a stopped job acts on it), then KILL after the grace period. */
+static void job_kill(par *p, job *jb, int sig, long long now)
+{
+    if (jb->kill_at || jb->reaped) return;
+    job_signal(jb, sig);
+    if (sig != SIGKILL && sig != SIGCONT) job_signal(jb, SIGCONT);
+    long long grace = p->o->kill_after_ms > 0 ? p->o->kill_after_ms : 2000;
+    jb->kill_at = now + grace;
+}
+
+static int mkdirs(char *path)
+{
+    for (char *s = path + 1; *s; s++) {
+        if (*s != '/') continue;
+        *s = '\0';
+        int r = mkdir(path, 0777);
+        *s = '/';
+        if (r < 0 && errno != EEXIST) return -errno;
+    }
+    if (mkdir(path, 0777) < 0 && errno != EEXIST) return -errno;
+    return 0;
+}
+
+static void job_end(par *p, size_t j, long long now);
+
+/* The one place that starts a job. */
+static void job_start(par *p, size_t j, unsigned slot, long long now)
+{
+    const cli_par_opts *o = p->o;
+    job *jb = &p->jobs[j];
+    jb->state = J_RUNNING;
+    jb->slot = (int)slot;
+    jb->tries++;
+    jb->started = jb->reaped = jb->timed_out = jb->halted = 0;
+    jb->kill_at = jb->drain_until = jb->deadline = 0;
+    memset(&jb->status, 0, sizeof jb->status);
+    for (int k = 0; k < 2; k++) {
+        par_ostream_close(&jb->os[k]);
+        par_ostream_init(&jb->os[k]);
+    }
+    p->slots[slot] = j + 1;
+    p->running++;
+    struct timespec rt;
+    clock_gettime(CLOCK_REALTIME, &rt);
+    jb->start_real = (double)rt.tv_sec + rt.tv_nsec / 1e9;
+    jb->start_ms = now;
+
+    size_t *lens;
+    char **argv = job_argv(p, j, &lens);
+    subproc_opts so = SUBPROC_OPTS_INIT;
+    par_buf dir = {0}, outp = {0}, errp = {0};
+    int rc = argv ? 0 : -ENOMEM;
+    if (rc == 0 && o->verbose) {
+        par_buf cmd = {0};
+        if (par_command_line(&cmd, argv, lens) == 0) fprintf(stderr, "%s\n", cmd.s);
+        par_buf_free(&cmd);
+    }
+    so.argv = (const char *const *)argv;
+    so.argv_lens = lens;
+    so.env = p->env;
+    so.cwd = o->chdir;
+    /* Jobs never read subproc's standard input (it may hold the inputs), as in GNU parallel. */
+    so.stdio[0].kind = SUBPROC_IO_NULL;
+    if (o->results && rc == 0) {
+        size_t n = job_args(p, j);
+        rc = par_results_dir(&dir, o->results, p->args, n, p->in.nsrc);
+        if (rc == 0) rc = mkdirs(dir.s);
+        if (rc == 0) {
+            par_buf seqp = {0};
+            char num[32];
+            int nl = snprintf(num, sizeof num, "%zu", j + 1);
+            if (par_buf_add(&seqp, dir.s, dir.len) || par_buf_add(&seqp, "/seq", 4) ||
+                par_buf_add(&outp, dir.s, dir.len) || par_buf_add(&outp, "/stdout", 7) ||
+                par_buf_add(&errp, dir.s, dir.len) || par_buf_add(&errp, "/stderr", 7))
+                rc = -ENOMEM;
+            int fd = rc ? -1 : open(seqp.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+            if (fd < 0 && rc == 0) rc = -errno;
+            if (fd >= 0) {
+                if (write(fd, num, (size_t)nl) != nl) rc = -EIO;
+                close(fd);
+            }
+            par_buf_free(&seqp);
+        }
+        so.stdio[1] = (subproc_io){.kind = SUBPROC_IO_FILE, .path = outp.s};
+        so.stdio[2] = (subproc_io){.kind = SUBPROC_IO_FILE, .path = errp.s};
+    } else if (o->output != CLI_PAR_UNGROUP) {
+        so.stdio[1].kind = so.stdio[2].kind = SUBPROC_IO_PIPE;
+    }
+    if (p->restore_nofile) {
+        so.rlimits = &p->child_nofile;
+        so.nrlimits = 1;
+    }
+    /* A deadline signals the job's process group, which must not be subproc's own. */
+    if (o->timeout_ms > 0) so.flags |= SUBPROC_NEW_PGROUP;
+    /* Jobs must not outlive subproc (Ctrl-C, kill): nothing would reap them or print their
+     * output. Linux only. */
+    so.pdeathsig = SIGTERM;
+    /* A failure before the spawn (--results directory, memory) reads as a setup step too. */
+    subproc_error err = {.step = SUBPROC_STEP_OPEN, .err = -rc, .fd = -1};
+    if (rc < 0 && dir.s) snprintf(err.path, sizeof err.path, "%s", dir.s);
+    if (rc == 0) rc = subproc_spawn(&jb->p, &so, &err);
+    free(argv);
+    par_buf_free(&dir);
+    par_buf_free(&outp);
+    par_buf_free(&errp);
+    jb->spawn_rc = rc;
+    if (rc < 0) {
+        if (!jb->error) jb->error = malloc(sizeof *jb->error);
+        if (jb->error) *jb->error = err;
+        jb->p = NULL;
+        jb->reaped = 1;
+        job_end(p, j, now);
+        return;
+    }
+    jb->started = 1;
+    for (int k = 0; k < 2; k++) {
+        int fd = subproc_proc_take_fd(jb->p, k + 1);
+        if (fd >= 0) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+        jb->os[k].fd = fd;
+    }
+    if (o->timeout_ms > 0) jb->deadline = now + o->timeout_ms;
+}
+
+/* --halt: GNU parallel's rule, checked as each job ends. */
+static void halt_check(par *p, job *jb, int failed, long long now)
+{
+    const cli_par_opts *o = p->o;
+    if (o->halt_when == CLI_HALT_NEVER || p->halt_status >= 0) return;
+    long long limit = -1;
+    if (failed && o->halt_why == CLI_HALT_FAIL) limit = (long long)p->total_failed;
+    if (!failed && o->halt_why == CLI_HALT_SUCCESS)
+        limit = (long long)(p->completed - p->total_failed);
+    if (o->halt_why == CLI_HALT_DONE) limit = (long long)p->completed;
+    if (limit < 0) return;
+    double count = o->halt_pct ? (double)p->njobs * o->halt_pct / 100.0 : (double)o->halt_count;
+    if ((double)limit < count) return;
+    if (o->halt_why == CLI_HALT_SUCCESS) {
+        p->halt_status = 0;
+    } else {
+        if (o->halt_pct)
+            p->halt_status = (int)((p->total_failed * 100 + p->njobs - 1) / p->njobs); /* ceil */
+        else
+            p->halt_status = p->total_failed > 101 ? 101 : (int)p->total_failed;
+        if (count == 1.0) {
+            if (!jb->started && jb->error)
+                p->halt_status = cli_spawn_exit_status(jb->error);
+            else
+                p->halt_status = jb->status.exited ? jb->status.code
+                                 : jb->status.signaled ? 128 + jb->status.signal
+                                                       : 0;
+        }
+    }
+    p->stop_starting = 1;
+    if (o->halt_when == CLI_HALT_NOW) {
+        p->halting_now = 1;
+        for (unsigned s = 0; s < p->nslots; s++) {
+            if (!p->slots[s]) continue;
+            job *r = &p->jobs[p->slots[s] - 1];
+            if (r == jb || r->reaped) continue;
+            r->halted = 1;
+            job_kill(p, r, SIGTERM, now);
+        }
+    }
+}
+
+/* A finished job's output and its joblog line, which GNU parallel writes together (so with -k
+ * the joblog is in input order too). */
+static void job_done_print(par *p, size_t j)
+{
+    job_print(p, j, 1);
+    if (p->joblog && !p->jobs[j].skipped_resume) joblog_row(p, j);
+    p->jobs[j].state = J_PRINTED;
+}
+
+/* Print what can be printed now that job j is done. */
+static void advance_output(par *p, size_t j)
+{
+    if (!p->o->keep_order) {
+        job_done_print(p, j);
+        return;
+    }
+    while (p->head < p->njobs && p->jobs[p->head].state >= J_DONE) {
+        if (p->jobs[p->head].state == J_DONE) job_done_print(p, p->head);
+        p->jobs[p->head].state = J_PRINTED;
+        p->head++;
+    }
+    /* the new first job may print what it has so far */
+    if (p->head < p->njobs && p->jobs[p->head].state == J_RUNNING && job_live(p, p->head))
+        job_print(p, p->head, 0);
+}
+
+/* Job j's child is reaped and its pipes are closed (or it never started). */
+static void job_end(par *p, size_t j, long long now)
+{
+    job *jb = &p->jobs[j];
+    jb->wall_usec = (now - jb->start_ms) * 1000;
+    int failed = job_failed(jb);
+    if (jb->p) subproc_proc_free(jb->p);
+    jb->p = NULL;
+    p->slots[jb->slot] = 0;
+    p->running--;
+    for (int k = 0; k < 2; k++)
+        if (jb->os[k].fd >= 0) {
+            close(jb->os[k].fd);
+            jb->os[k].fd = -1;
+        }
+    if (failed && !jb->halted && !p->halting_now && jb->tries < p->o->retries) {
+        /* Try again (GNU parallel's --retries): this try's output is dropped. */
+        for (int k = 0; k < 2; k++) par_ostream_discard(&jb->os[k]);
+        jb->state = J_PENDING;
+        p->retry[(p->retry_head + p->nretry++) % p->njobs] = j;
+        return;
+    }
+    if (p->o->results) {
+        par_buf path = {0};
+        size_t n = job_args(p, j);
+        struct stat st;
+        if (par_results_dir(&path, p->o->results, p->args, n, p->in.nsrc) == 0 &&
+            par_buf_add(&path, "/stdout", 7) == 0 && stat(path.s, &st) == 0)
+            jb->receive = (unsigned long long)st.st_size;
+        par_buf_free(&path);
+    } else {
+        jb->receive = jb->os[0].total;
+    }
+    jb->state = J_DONE;
+    if (!jb->halted) {
+        p->completed++;
+        if (failed) {
+            p->failed++;
+            p->total_failed++;
+        }
+    }
+    bar_clear(p);
+    advance_output(p, j);
+    bar_draw(p);
+    if (!jb->halted) halt_check(p, jb, failed, now);
+}
+
+/* Reap the child when it has ended. */
+static void job_check_exit(par *p, size_t j, long long now)
+{
+    job *jb = &p->jobs[j];
+    if (jb->reaped) return;
+    int r = subproc_proc_try_wait(jb->p, &jb->status);
+    if (r == -EAGAIN || r == -ETIMEDOUT) return;
+    jb->reaped = 1;
+    jb->drain_until = now + DRAIN_MS;
+}
+
+static int next_job(par *p, size_t *out)
+{
+    if (p->nretry) {
+        *out = p->retry[p->retry_head];
+        p->retry_head = (p->retry_head + 1) % p->njobs;
+        p->nretry--;
+        return 1;
+    }
+    while (p->next < p->njobs) {
+        size_t j = p->next++;
+        if (p->already_run && p->already_run[j]) {
+            p->jobs[j].state = J_DONE;
+            p->jobs[j].skipped_resume = 1;
+            if (p->o->keep_order) advance_output(p, j);
+            else p->jobs[j].state = J_PRINTED;
+            continue;
+        }
+        *out = j;
+        return 1;
+    }
+    return 0;
+}
+
+static int more_to_start(par *p)
+{
+    return p->nretry || p->next < p->njobs;
+}
+
+static void run_jobs(par *p)
+{
+    struct pollfd *pfd = calloc((size_t)p->nslots * 3 + 1, sizeof *pfd);
+    size_t *who = calloc((size_t)p->nslots * 3 + 1, sizeof *who);
+    if (!pfd || !who) {
+        free(pfd);
+        free(who);
+        fprintf(stderr, "%s par: out of memory\n", cli_progname);
+        p->stop_starting = 1;
+        return;
+    }
+    int backoff = 1;
+    for (;;) {
+        long long now = now_ms();
+        for (unsigned s = 0; s < p->nslots && !p->stop_starting && more_to_start(p);) {
+            if (p->slots[s]) {
+                s++;
+                continue;
+            }
+            if (p->o->delay_ms && now < p->next_start_ms) break;
+            size_t j;
+            if (!next_job(p, &j)) break;
+            job_start(p, j, s, now);
+            p->next_start_ms = now + p->o->delay_ms;
+            if (p->slots[s]) s++; /* else it could not start, and the slot is free again */
+        }
+        if (!p->running && (p->stop_starting || !more_to_start(p))) break;
+
+        nfds_t n = 0;
+        long long wake = -1;
+        int polled = 0;
+        for (unsigned s = 0; s < p->nslots; s++) {
+            if (!p->slots[s]) continue;
+            size_t j = p->slots[s] - 1;
+            job *jb = &p->jobs[j];
+            if (!jb->reaped) {
+                int pidfd = subproc_proc_pidfd(jb->p);
+                if (pidfd >= 0) {
+                    pfd[n] = (struct pollfd){pidfd, POLLIN, 0};
+                    who[n++] = j * 3;
+                } else {
+                    polled = 1;
+                }
+            }
+            for (int k = 0; k < 2; k++)
+                if (jb->os[k].fd >= 0) {
+                    pfd[n] = (struct pollfd){jb->os[k].fd, POLLIN, 0};
+                    who[n++] = j * 3 + 1 + (size_t)k;
+                }
+            long long t = !jb->reaped ? (jb->kill_at ? jb->kill_at : jb->deadline)
+                                      : jb->drain_until;
+            if (t && (wake < 0 || t < wake)) wake = t;
+        }
+        if (p->o->delay_ms && !p->stop_starting && more_to_start(p) &&
+            (wake < 0 || p->next_start_ms < wake))
+            wake = p->next_start_ms;
+        int ms = wake < 0 ? -1 : wake <= now ? 0 : (int)(wake - now > 1000000 ? 1000000 : wake - now);
+        if (polled && (ms < 0 || ms > backoff)) ms = backoff;
+        int r = poll(pfd, n, ms);
+        now = now_ms();
+        for (nfds_t i = 0; r > 0 && i < n; i++) {
+            if (!pfd[i].revents) continue;
+            size_t j = who[i] / 3;
+            int kind = (int)(who[i] % 3);
+            if (p->jobs[j].state != J_RUNNING) continue;
+            if (kind == 0)
+                job_check_exit(p, j, now);
+            else
+                read_stream(p, j, kind - 1);
+        }
+        backoff = polled ? (backoff * 2 > 20 ? 20 : backoff * 2) : 1;
+        for (unsigned s = 0; s < p->nslots; s++) {
+            if (!p->slots[s]) continue;
+            size_t j = p->slots[s] - 1;
+            job *jb = &p->jobs[j];
+            if (!jb->reaped && subproc_proc_pidfd(jb->p) < 0) job_check_exit(p, j, now);
+            if (!jb->reaped && jb->deadline && now >= jb->deadline && !jb->kill_at) {
+                jb->timed_out = 1;
+                job_kill(p, jb, p->o->signal ? p->o->signal : SIGTERM, now);
+            }
+            if (!jb->reaped && jb->kill_at && now >= jb->kill_at) job_signal(jb, SIGKILL);
+            if (jb->reaped && now >= jb->drain_until)
+                for (int k = 0; k < 2; k++)
+                    if (jb->os[k].fd >= 0) {
+                        read_stream(p, j, k);
+                        if (jb->os[k].fd >= 0) close(jb->os[k].fd);
+                        jb->os[k].fd = -1;
+                    }
+            if (jb->reaped && jb->os[0].fd < 0 && jb->os[1].fd < 0) {
+                backoff = 1;
+                job_end(p, j, now);
+            }
+        }
+    }
+    free(pfd);
+    free(who);
+}
+
+/* ---- the jobs' number at once ---- */
+
+static unsigned jobs_at_once(par *p)
+{
+    const cli_par_opts *o = p->o;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cpus < 1) cpus = 1;
+    long long j;
+    if (o->jobs_all)
+        j = (long long)p->njobs;
+    else if (o->jobs_pct)
+        j = cpus * o->jobs_pct / 100;
+    else if (o->jobs_rel)
+        j = cpus + o->jobs_add;
+    else
+        j = o->jobs ? o->jobs : cpus;
+    if (j > (long long)p->njobs) j = (long long)p->njobs;
+    if (j < 1) j = 1;
+    if (o->jobs_all) {
+        /* Each job holds up to 5 fds here (two pipes, a pidfd, two spool files): raise the
+         * soft limit as far as the hard one allows, and give the jobs the old one back. */
+        struct rlimit rl;
+        long long fit = j;
+        const char *what = NULL;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+            rlim_t old = rl.rlim_cur;
+            if (rl.rlim_cur < rl.rlim_max) {
+                rlim_t want = rl.rlim_max;
+                if (want == RLIM_INFINITY || want > 1 << 20) want = 1 << 20;
+                struct rlimit nr = {want, rl.rlim_max};
+                if (want > rl.rlim_cur && setrlimit(RLIMIT_NOFILE, &nr) == 0) {
+                    p->child_nofile = (subproc_rlimit){RLIMIT_NOFILE, old, rl.rlim_max};
+                    p->restore_nofile = 1;
+                    rl.rlim_cur = want;
+                }
+            }
+            long long byfd = ((long long)rl.rlim_cur - 32) / 5;
+            if (byfd < fit) {
+                fit = byfd;
+                what = "open files (RLIMIT_NOFILE)";
+            }
+        }
+        if (getrlimit(RLIMIT_NPROC, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+            long long byproc = (long long)rl.rlim_cur - 32;
+            if (byproc < fit) {
+                fit = byproc;
+                what = "processes (RLIMIT_NPROC)";
+            }
+        }
+        if (fit < 1) fit = 1;
+        if (fit < j) {
+            fprintf(stderr, "%s par: -j 0: the limit on %s allows %lld jobs at once, not %lld\n",
+                    cli_progname, what, fit, j);
+            j = fit;
+        }
+    }
+    return (unsigned)(j > 1000000 ? 1000000 : j);
+}
+
+/* ---- the end ---- */
+
+static void job_words(const job *jb, char *buf, size_t len)
+{
+    if (!jb->started && jb->error) {
         char es[700];
-        snprintf(buf, len, "cannot start: %s", subproc_error_str(&j->error, es, sizeof es));
-    } else if (!j->started) {
-        snprintf(buf, len, "not started (--halt-on-error)");
+        snprintf(buf, len, "cannot start: %s", subproc_error_str(jb->error, es, sizeof es));
+    } else if (!jb->started) {
+        snprintf(buf, len, "not started");
     } else {
         char st[64];
-        snprintf(buf, len, "%s%s", subproc_status_str(&j->status, st, sizeof st),
-                 j->timed_out ? " (timed out)" : "");
+        snprintf(buf, len, "%s%s%s", subproc_status_str(&jb->status, st, sizeof st),
+                 jb->timed_out ? " (timed out)" : "", jb->halted ? " (--halt now)" : "");
     }
 }
 
-static void write_json(FILE *f, const par *p, size_t skipped)
+/* An input for the summary: a long one keeps its start and its end. */
+static void print_cut(par_buf *b)
 {
-    cli_json j;
-    cli_json_begin(&j, f);
-    cli_json_begin_array(&j, "jobs");
-    for (size_t i = 0; i < p->n; i++) {
-        const subproc_job *jb = &p->jobs[i];
+    if (b->len <= 2 * CUT_KEEP + 64) {
+        fwrite(b->s, 1, b->len, stderr);
+        return;
+    }
+    fwrite(b->s, 1, CUT_KEEP, stderr);
+    fprintf(stderr, "...[%zu bytes left out]...", b->len - 2 * CUT_KEEP);
+    fwrite(b->s + b->len - CUT_KEEP, 1, CUT_KEEP, stderr);
+}
+
+static void write_json(FILE *f, par *p, size_t skipped)
+{
+    cli_json js;
+    cli_json_begin(&js, f);
+    cli_json_begin_array(&js, "jobs");
+    for (size_t i = 0; i < p->njobs; i++) {
+        job *jb = &p->jobs[i];
         const subproc_status *st = &jb->status;
-        cli_json_begin_object(&j, NULL);
-        cli_json_str(&j, "input", p->inputs[i]);
-        cli_json_begin_array(&j, "argv");
-        for (const char *const *a = jb->opts->argv; *a; a++)
-            cli_json_array_str(&j, *a);
-        cli_json_end_array(&j);
-        cli_json_bool(&j, "started", jb->started);
+        par_buf in = {0};
+        job_input_str(p, i, &in);
+        cli_json_begin_object(&js, NULL);
+        cli_json_int(&js, "seq", (long long)i + 1);
+        cli_json_strn(&js, "input", in.s ? in.s : "", in.len);
+        par_buf_free(&in);
+        size_t *lens;
+        char **argv = job_argv(p, i, &lens);
+        cli_json_begin_array(&js, "argv");
+        for (size_t k = 0; argv && argv[k]; k++)
+            cli_json_array_str(&js, argv[k]);
+        cli_json_end_array(&js);
+        free(argv);
+        cli_json_bool(&js, "started", jb->started);
+        cli_json_int(&js, "tries", jb->tries);
         if (jb->started && st->exited)
-            cli_json_int(&j, "exit_code", st->code);
+            cli_json_int(&js, "exit_code", st->code);
         else
-            cli_json_null(&j, "exit_code");
-        cli_json_str(&j, "signal",
+            cli_json_null(&js, "exit_code");
+        cli_json_str(&js, "signal",
                      jb->started && st->signaled ? subproc_signal_name(st->signal) : NULL);
-        cli_json_bool(&j, "core_dumped", jb->started && st->core_dumped);
-        cli_json_bool(&j, "timed_out", jb->timed_out);
-        cli_json_int(&j, "wall_ms", jb->wall_usec / 1000);
-        cli_json_output(&j, "stdout", jb->out, jb->out_len, jb->out_head_len, jb->out_truncated,
-                        jb->out_total);
-        cli_json_output(&j, "stderr", jb->err, jb->err_len, jb->err_head_len, jb->err_truncated,
-                        jb->err_total);
-        cli_json_bool(&j, "output_incomplete", jb->output_incomplete);
-        if (job_failed(jb)) {
+        cli_json_bool(&js, "core_dumped", jb->started && st->core_dumped);
+        cli_json_bool(&js, "timed_out", jb->timed_out);
+        cli_json_int(&js, "wall_ms", jb->wall_usec / 1000);
+        cli_json_strn(&js, "stdout", jb->os[0].head.s ? jb->os[0].head.s : "", jb->os[0].head.len);
+        cli_json_strn(&js, "stderr", jb->os[1].head.s ? jb->os[1].head.s : "", jb->os[1].head.len);
+        cli_json_bool(&js, "output_cut", jb->os[0].total > jb->os[0].head.len ||
+                                              jb->os[1].total > jb->os[1].head.len);
+        if (!jb->skipped_resume && jb->state >= J_DONE && job_failed(jb)) {
             char w[800];
             job_words(jb, w, sizeof w);
-            cli_json_str(&j, "error", w);
+            cli_json_str(&js, "error", w);
         }
-        cli_json_end_object(&j);
+        cli_json_end_object(&js);
     }
-    cli_json_end_array(&j);
-    cli_json_int(&j, "failed", (long long)p->failed);
-    cli_json_int(&j, "skipped", (long long)skipped);
-    cli_json_end(&j);
+    cli_json_end_array(&js);
+    cli_json_int(&js, "failed", (long long)p->failed);
+    cli_json_int(&js, "skipped", (long long)skipped);
+    cli_json_end(&js);
 }
 
-/* Lines of standard input, without their '\n'. */
-static int read_inputs(char ***out, size_t *n)
+static int dry_run(par *p)
 {
-    size_t cap = 64, k = 0;
-    char **v = malloc(cap * sizeof *v);
-    char *line = NULL;
-    size_t linecap = 0;
-    ssize_t len;
-    if (!v) return -ENOMEM;
-    while ((len = getline(&line, &linecap, stdin)) >= 0) {
-        if (len > 0 && line[len - 1] == '\n') line[len - 1] = '\0';
-        if (k == cap) {
-            char **nv = realloc(v, (cap *= 2) * sizeof *v);
-            if (!nv) goto nomem;
-            v = nv;
+    for (size_t j = 0; j < p->njobs; j++) {
+        if (p->already_run && p->already_run[j]) continue;
+        p->jobs[j].slot = (int)(j % p->nslots);
+        size_t *lens;
+        char **argv = job_argv(p, j, &lens);
+        par_buf cmd = {0};
+        if (!argv || par_command_line(&cmd, argv, lens) < 0 || par_buf_add(&cmd, "\n", 1) < 0) {
+            free(argv);
+            par_buf_free(&cmd);
+            fprintf(stderr, "%s par: out of memory\n", cli_progname);
+            return CLI_EXIT_FAILURE;
         }
-        if (!(v[k] = strdup(line))) goto nomem;
-        k++;
+        fwrite(cmd.s, 1, cmd.len, stdout);
+        free(argv);
+        par_buf_free(&cmd);
     }
-    free(line);
-    if (ferror(stdin)) {
-        int e = errno;
-        for (size_t i = 0; i < k; i++)
-            free(v[i]);
-        free(v);
-        return -e;
-    }
-    *out = v;
-    *n = k;
-    return 0;
-nomem:
-    for (size_t i = 0; i < k; i++)
-        free(v[i]);
-    free(v);
-    free(line);
-    return -ENOMEM;
+    return fflush(stdout) == 0 ? 0 : CLI_EXIT_FAILURE;
 }
 
 int cli_par_main(int argc, char **argv)
@@ -218,14 +917,25 @@ int cli_par_main(int argc, char **argv)
     }
 
     int rc = CLI_EXIT_FAILURE;
-    par p = {.o = &o};
-    char **inputs = o.inputs, **owned = NULL;
-    size_t n = (size_t)o.ninputs;
-    subproc_env *env = NULL;
-    subproc_opts *opts = NULL;
-    char ***argvs = NULL;
+    par p = {.o = &o, .halt_status = -1};
     FILE *json = NULL;
-
+    if (par_inputs_load(&p.in, &o, msg, sizeof msg) != 0) {
+        fprintf(stderr, "%s par: %s\n", cli_progname, msg);
+        goto out;
+    }
+    p.has_rs = par_template_has_rs(o.argv, o.argc);
+    p.njobs = (p.in.nrec + (size_t)o.max_args - 1) / (size_t)o.max_args;
+    p.jobs = calloc(p.njobs ? p.njobs : 1, sizeof *p.jobs);
+    p.retry = calloc(p.njobs ? p.njobs : 1, sizeof *p.retry);
+    p.args = calloc((size_t)o.max_args * p.in.nsrc, sizeof *p.args);
+    if (!p.jobs || !p.retry || !p.args) goto nomem;
+    for (size_t j = 0; j < p.njobs; j++)
+        for (int k = 0; k < 2; k++) par_ostream_init(&p.jobs[j].os[k]);
+    if (o.resume || o.resume_failed) {
+        p.already_run = calloc(p.njobs ? p.njobs : 1, 1);
+        if (!p.already_run) goto nomem;
+    }
+    if (o.joblog && joblog_open(&p) != 0) goto out;
     if (o.json) {
         json = strcmp(o.json, "-") ? fopen(o.json, "we") : stdout;
         if (!json) {
@@ -233,80 +943,56 @@ int cli_par_main(int argc, char **argv)
             goto out;
         }
     }
-    if (!inputs) {
-        int r = read_inputs(&owned, &n);
-        if (r < 0) {
-            fprintf(stderr, "%s par: reading inputs from standard input: %s\n", cli_progname,
-                    subproc_strerror(r));
-            goto out;
-        }
-        inputs = owned;
-    }
-    if (cli_build_env("par", o.ignore_env, o.envops, o.nenvops, &env)) goto out;
-
-    opts = calloc(n ? n : 1, sizeof *opts);
-    argvs = calloc(n ? n : 1, sizeof *argvs);
-    p.jobs = calloc(n ? n : 1, sizeof *p.jobs);
-    p.done = calloc(n ? n : 1, 1);
-    if (!opts || !argvs || !p.jobs || !p.done) goto nomem;
-    for (size_t i = 0; i < n; i++) {
-        if (!(argvs[i] = cli_par_expand(o.argv, o.argc, inputs[i]))) goto nomem;
-        subproc_opts_init(&opts[i]);
-        opts[i].argv = (const char *const *)argvs[i];
-        opts[i].env = env;
-        opts[i].cwd = o.chdir;
-        /* The jobs must not compete for subproc's standard input (it may hold the inputs). */
-        opts[i].stdio[0].kind = SUBPROC_IO_NULL;
-        /* Jobs must not outlive subproc (Ctrl-C, kill): the pool that would reap them and
-         * print their output is gone. With -t they are not in subproc's process group, so
-         * the terminal's signals do not reach them either. Linux only. */
-        opts[i].pdeathsig = SIGTERM;
-        p.jobs[i].opts = &opts[i];
-    }
-    p.inputs = inputs;
-    p.n = n;
-    p.bar = o.progress || isatty(2);
-
-    subproc_pool_opts po = SUBPROC_POOL_OPTS_INIT;
-    po.flags = SUBPROC_POOL_CAPTURE | (o.halt_on_error ? SUBPROC_POOL_HALT_ON_ERROR : 0);
-    po.jobs = o.jobs;
-    po.timeout_ms = o.timeout_ms;
-    po.kill_signal = o.signal;
-    if (o.kill_after_ms)
-        po.kill_grace_ms = o.kill_after_ms > 0x7fffffff ? 0x7fffffff : (int)o.kill_after_ms;
-    po.max_output = o.max_output;
-    po.on_done = on_done;
-    po.ud = &p;
-    bar_draw(&p, 0);
-    int r = subproc_pool_run(p.jobs, n, &po);
-    if (p.bar) fputc('\n', stderr); /* the final bar stays */
-    if (r < 0) {
-        fprintf(stderr, "%s par: running the jobs: %s\n", cli_progname, subproc_strerror(r));
+    p.nslots = jobs_at_once(&p);
+    p.slots = calloc(p.nslots, sizeof *p.slots);
+    if (!p.slots) goto nomem;
+    if (o.dry_run) {
+        rc = dry_run(&p);
         goto out;
     }
-    /* With --keep-order a job that was never started leaves a gap the others wait behind. */
+    if (cli_build_env("par", o.ignore_env, o.envops, o.nenvops, &p.env)) goto out;
+    p.bar = o.progress || isatty(2);
+
+    bar_draw(&p);
+    run_jobs(&p);
+    if (p.bar) fputc('\n', stderr); /* the final bar stays */
+    /* With -k, jobs never started (--halt) leave gaps the others waited behind. */
     size_t skipped = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!p.jobs[i].started && p.jobs[i].spawn_rc == 0) {
-            skipped++;
-            continue;
-        }
-        if (o.keep_order && i >= p.next_print && p.done[i]) print_job(&p.jobs[i]);
+    for (size_t j = 0; j < p.njobs; j++) {
+        if (p.jobs[j].state == J_PENDING) skipped++;
+        if (p.jobs[j].state == J_DONE) job_done_print(&p, j);
     }
-    if (p.failed || skipped) {
-        for (size_t i = 0; i < n; i++) {
-            if (!job_failed(&p.jobs[i]) || (!p.jobs[i].started && p.jobs[i].spawn_rc == 0))
-                continue;
+    size_t killed = 0;
+    for (size_t j = 0; j < p.njobs; j++) killed += p.jobs[j].halted;
+    if (p.failed || skipped || killed) {
+        for (size_t j = 0; j < p.njobs; j++) {
+            job *jb = &p.jobs[j];
+            if (jb->state == J_PENDING || jb->skipped_resume || !job_failed(jb)) continue;
             char w[800];
-            job_words(&p.jobs[i], w, sizeof w);
-            fprintf(stderr, "%s par: failed: %s: %s\n", cli_progname, inputs[i], w);
+            job_words(jb, w, sizeof w);
+            par_buf in = {0};
+            job_input_str(&p, j, &in);
+            fprintf(stderr, "%s par: failed: ", cli_progname);
+            print_cut(&in);
+            fprintf(stderr, ": %s\n", w);
+            par_buf_free(&in);
         }
-        fprintf(stderr, "%s par: %zu of %zu jobs failed", cli_progname, p.failed, n);
-        if (skipped) fprintf(stderr, ", %zu not started (--halt-on-error)", skipped);
+        fprintf(stderr, "%s par: %zu of %zu jobs failed", cli_progname, p.failed, p.njobs);
+        if (killed) fprintf(stderr, ", %zu killed (--halt now)", killed);
+        if (skipped) fprintf(stderr, ", %zu not started (--halt)", skipped);
         fputc('\n', stderr);
     }
     if (json) write_json(json, &p, skipped);
-    rc = p.failed > PAR_MAX_STATUS ? PAR_MAX_STATUS : (int)p.failed;
+    if (p.halt_status >= 0)
+        rc = p.halt_status;
+    else
+        rc = p.failed > PAR_MAX_STATUS ? PAR_MAX_STATUS : (int)p.failed;
+    if (p.write_err) {
+        /* Output was lost (a full disk, no room for a spool file): say so, and fail. */
+        fprintf(stderr, "%s par: writing or spooling the jobs' output: %s\n", cli_progname,
+                strerror(p.write_err));
+        rc = CLI_EXIT_FAILURE;
+    }
     goto out;
 
 nomem:
@@ -320,18 +1006,19 @@ out:
             rc = CLI_EXIT_FAILURE;
         }
     }
-    for (size_t i = 0; p.jobs && i < n; i++)
-        subproc_job_clear(&p.jobs[i]);
-    for (size_t i = 0; argvs && i < n; i++)
-        free(argvs[i]);
-    for (size_t i = 0; owned && i < n; i++)
-        free(owned[i]);
-    free(owned);
-    free(argvs);
-    free(opts);
+    if (p.joblog && p.joblog != stdout) fclose(p.joblog);
+    for (size_t j = 0; p.jobs && j < p.njobs; j++) {
+        for (int k = 0; k < 2; k++) par_ostream_close(&p.jobs[j].os[k]);
+        subproc_proc_free(p.jobs[j].p);
+        free(p.jobs[j].error);
+    }
     free(p.jobs);
-    free(p.done);
-    subproc_env_free(env);
+    free(p.retry);
+    free(p.args);
+    free(p.slots);
+    free(p.already_run);
+    subproc_env_free(p.env);
+    par_inputs_free(&p.in);
     cli_par_opts_free(&o);
     return rc;
 }

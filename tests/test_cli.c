@@ -1347,7 +1347,7 @@ TEST(cli_par_keep_order)
 {
     /* The first input sleeps longest, so it ends last; -k still prints it first. */
     cli_out r =
-        cli("par", "-j3", "-k", "@", "helper", "chunks", "{}", ":::", "3\n", "2\n", "1\n", NULL);
+        cli("par", "-j3", "-k", "-0", "@", "helper", "chunks", "{}", ":::", "3\n", "2\n", "1\n", NULL);
     ASSERT_EQ(r.code, 0);
     ASSERT_STREQ(r.out, "3\n2\n1\n");
     cli_free(&r);
@@ -1408,7 +1408,7 @@ TEST(cli_par_halt_on_error)
     const char *j = scratch_file("p.json");
     cli_out r = cli("par", "-j1", "--halt-on-error", "--json", j, "@", "helper", "exit", ":::", "0",
                     "4", "0", "0", NULL);
-    ASSERT_EQ(r.code, 1);
+    ASSERT_EQ(r.code, 4); /* soon,fail=1: the failed job's status, as GNU parallel */
     ASSERT(strstr(r.err, "2 not started"));
     cli_free(&r);
     char *s = py_json(j, "[[x['started'] for x in d['jobs']],d['failed'],d['skipped']]");
@@ -1490,14 +1490,26 @@ TEST(cli_par_json_env_dir_progress)
 
 TEST(cli_par_usage_errors)
 {
-    cli_out r = cli("par", "-j", "0", "@", "helper", "exit", "0", ":::", "a", NULL);
+    cli_out r = cli("par", "-j", "x", "@", "helper", "exit", "0", ":::", "a", NULL);
     ASSERT_USAGE_ERROR(r, "-j/--jobs");
     cli_free(&r);
     r = cli("par", ":::", "a", NULL);
     ASSERT_USAGE_ERROR(r, "no program");
     cli_free(&r);
-    r = cli("par", "@", ":::", "a", ":::", "b", NULL);
-    ASSERT_USAGE_ERROR(r, "only one :::");
+    r = cli("par", "@", ":::+", "a", NULL);
+    ASSERT_USAGE_ERROR(r, "cannot come first");
+    cli_free(&r);
+    r = cli("par", "--halt", "later,fail=1", "@", ":::", "a", NULL);
+    ASSERT_USAGE_ERROR(r, "--halt");
+    cli_free(&r);
+    r = cli("par", "-n", "0", "@", ":::", "a", NULL);
+    ASSERT_USAGE_ERROR(r, "-n/--max-args");
+    cli_free(&r);
+    r = cli("par", "--resume", "@", ":::", "a", NULL);
+    ASSERT_USAGE_ERROR(r, "--joblog");
+    cli_free(&r);
+    r = cli("par", "@", "::::", NULL);
+    ASSERT_USAGE_ERROR(r, ":::: needs a file");
     cli_free(&r);
     r = cli("par", "-t", "x", "@", ":::", "a", NULL);
     ASSERT_USAGE_ERROR(r, "invalid duration 'x'");

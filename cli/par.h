@@ -1,0 +1,66 @@
+/* par.h - shared between the files of `subproc par` (par.c: scheduling, par_args.c: inputs and
+ * replacement strings, par_out.c: buffering and spooling of the jobs' output). */
+#ifndef SUBPROC_CLI_PAR_H
+#define SUBPROC_CLI_PAR_H
+
+#include "cli.h"
+
+#include <stddef.h>
+
+/* Bytes that may hold NULs: an input record, or a piece of one. */
+typedef struct par_str {
+    const char *s;
+    size_t len;
+} par_str;
+
+/* A growable byte string; s is NUL-terminated when len > 0. */
+typedef struct par_buf {
+    char *s;
+    size_t len, cap;
+} par_buf;
+int par_buf_add(par_buf *b, const char *s, size_t len); /* 0 or -ENOMEM */
+void par_buf_free(par_buf *b);
+
+/* ---- inputs (par_args.c) ---- */
+
+typedef struct par_source {
+    char *buf; /* the bytes the records point into */
+    par_str *rec;
+    size_t n;
+} par_source;
+
+typedef struct par_inputs {
+    par_source *src;
+    size_t nsrc;
+    size_t *group_of; /* source -> its group (sources linked with :::+ share one) */
+    size_t *glen;     /* per group: how many records it has (the shortest linked source) */
+    size_t ngroups;
+    size_t nrec; /* records in all: the product of glen */
+    size_t *ix;  /* scratch for par_inputs_record() */
+} par_inputs;
+
+/* Read every source of o (standard input when there is none), split at o's delimiter.
+ * Returns 0, or CLI_EXIT_FAILURE with a message in msg. */
+int par_inputs_load(par_inputs *in, const cli_par_opts *o, char *msg, size_t msglen);
+void par_inputs_free(par_inputs *in);
+/* Record r (0-based, GNU parallel's order: the last source varies fastest), one value per
+ * source, into out[0..nsrc). */
+void par_inputs_record(const par_inputs *in, size_t r, par_str *out);
+
+/* Whether the template holds any replacement string (if not, the inputs are appended). */
+int par_template_has_rs(char *const *tmpl, int n);
+/* A job's argv: tmpl with its replacement strings filled from args[0..nargs) (the job's
+ * inputs, one record after the other), seq ({#}) and slot ({%}). One malloc'd block (free()
+ * it) holding the NULL-terminated argv and, in *lens, the length of each argument (an input
+ * may hold a NUL byte: the spawn then refuses it). NULL when out of memory. */
+char **par_build_argv(char *const *tmpl, int n, int has_rs, const par_str *args, size_t nargs,
+                      size_t seq, size_t slot, size_t **lens);
+/* A word quoted for a POSIX shell as GNU parallel quotes it (nothing when it needs nothing). */
+int par_quote(par_buf *b, const char *s, size_t len);
+/* The command line of argv, each word quoted, separated by spaces (NUL-terminated). */
+int par_command_line(par_buf *b, char *const *argv, const size_t *lens);
+/* The --results directory of a job: DIR/1/ARG/2/ARG/... with '\' and '/' in each ARG escaped
+ * as GNU parallel escapes them; the k-th input belongs to source k % nsrc + 1. */
+int par_results_dir(par_buf *b, const char *dir, const par_str *args, size_t nargs, size_t nsrc);
+
+#endif

@@ -182,6 +182,7 @@ typedef struct cli_par_opts {
     long long timeout_ms;    /* per job; 0: none */
     int signal;              /* -s: sent at a job's deadline; 0: TERM */
     long long kill_after_ms; /* 0: the pool's default */
+    int no_contain;          /* --no-contain: jobs' trees not held (see run) */
     int progress;            /* --progress: even when stderr is not a terminal */
     size_t max_output;       /* per job and stream; 0: unlimited */
     const char *json;

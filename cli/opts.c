@@ -414,6 +414,7 @@ static const struct option par_longopts[] = {
     {"arg-file", required_argument, NULL, 'a'},
     {"quote", no_argument, NULL, 'q'},
     {"will-cite", no_argument, NULL, OPT_WILL_CITE},
+    {"no-contain", no_argument, NULL, OPT_NO_CONTAIN},
     {NULL, 0, NULL, 0},
 };
 static const char par_shortopts[] = "+:j:kt:s:C:e:u:i0d:n:qa:";
@@ -689,6 +690,9 @@ int cli_par_parse(cli_par_opts *o, int argc, char **argv, char *err, size_t errl
             break;
         case 'q':          /* GNU parallel's --quote: subproc never uses a shell, so always */
         case OPT_WILL_CITE: /* GNU parallel's citation notice: subproc has none */
+            break;
+        case OPT_NO_CONTAIN:
+            o->no_contain = 1;
             break;
         case OPT_HELP:
             o->help = 1;

@@ -11,7 +11,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <sys/signalfd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -126,6 +128,9 @@ typedef struct par {
     par_str *args; /* scratch: the inputs of one job */
     int bar;
     int write_err; /* the first error writing the jobs' output (errno), 0: none */
+    int sigfd;     /* signalfd for INT/TERM/HUP/QUIT, relayed to every running job's tree */
+    sigset_t oldmask; /* the mask par started with: the jobs get it */
+    int relayed;   /* the last signal relayed: par exits 128+N once the jobs are gone */
 } par;
 
 static long long now_ms(void)
@@ -358,14 +363,34 @@ static void joblog_row(par *p, size_t j)
 
 /* ---- starting and stopping jobs ---- */
 
-/* The one place that signals a job: its process group when it has one (-t), else the child. */
+static void job_signal(job *jb, int sig);
+
+/* INT, TERM, HUP or QUIT for par: start nothing more, pass it on to every running job's tree
+ * (through their handles), and exit 128+N once they are gone, as run and pipe do. What the
+ * terminal sent has reached the jobs in par's own process group already. */
+static void relay_signals(par *p)
+{
+    struct signalfd_siginfo si;
+    while (read(p->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+        int sig = (int)si.ssi_signo;
+        p->relayed = sig;
+        p->stop_starting = 1;
+        for (unsigned s = 0; s < p->nslots; s++) {
+            if (!p->slots[s]) continue;
+            job *jb = &p->jobs[p->slots[s] - 1];
+            if (si.ssi_code != SI_KERNEL || !jb->p || subproc_proc_pgid(jb->p) > 0 ||
+                subproc_proc_containment(jb->p) == SUBPROC_CONTAIN_PGROUP)
+                job_signal(jb, sig);
+        }
+    }
+}
+
+/* The one place that signals a job: its contained tree, else its process group when it has one
+ * (-t), else the child; always through the job's handle (relay.c). */
 static void job_signal(job *jb, int sig)
 {
     if (!jb->p || jb->reaped) return;
-    if (subproc_proc_pgid(jb->p) > 0)
-        subproc_proc_signal_group(jb->p, sig);
-    else
-        subproc_proc_signal(jb->p, sig);
+    cli_signal_all(jb->p, sig);
 }
 
 /* sig (and CONT, so a stopped job acts on it), then KILL after the grace period. */
@@ -460,8 +485,13 @@ static void job_start(par *p, size_t j, unsigned slot, long long now)
         so.rlimits = &p->child_nofile;
         so.nrlimits = 1;
     }
-    /* A deadline signals the job's process group, which must not be subproc's own. */
-    if (o->timeout_ms > 0) so.flags |= SUBPROC_NEW_PGROUP;
+    /* Each job's whole tree is held (a cgroup where the host allows it), so a deadline or a
+     * relayed signal reaches what it started; uncontained, a deadline signals the job's process
+     * group, which must not be subproc's own. */
+    so.contain = cli_contain_mask(o->no_contain);
+    so.flags |= SUBPROC_SET_SIGMASK;
+    so.sigmask = p->oldmask;
+    if (o->timeout_ms > 0 && !so.contain) so.flags |= SUBPROC_NEW_PGROUP;
     /* Jobs must not outlive subproc (Ctrl-C, kill): nothing would reap them or print their
      * output. Linux only. */
     so.pdeathsig = SIGTERM;
@@ -698,6 +728,10 @@ static void run_jobs(par *p)
                                       : jb->drain_until;
             if (t && (wake < 0 || t < wake)) wake = t;
         }
+        if (p->sigfd >= 0) {
+            pfd[n] = (struct pollfd){p->sigfd, POLLIN, 0};
+            who[n++] = (size_t)-1;
+        }
         if (p->o->delay_ms && !p->stop_starting && more_to_start(p) &&
             (wake < 0 || p->next_start_ms < wake))
             wake = p->next_start_ms;
@@ -707,6 +741,10 @@ static void run_jobs(par *p)
         now = now_ms();
         for (nfds_t i = 0; r > 0 && i < n; i++) {
             if (!pfd[i].revents) continue;
+            if (who[i] == (size_t)-1) {
+                relay_signals(p);
+                continue;
+            }
             size_t j = who[i] / 3;
             int kind = (int)(who[i] % 3);
             if (p->jobs[j].state != J_RUNNING) continue;
@@ -917,7 +955,7 @@ int cli_par_main(int argc, char **argv)
     }
 
     int rc = CLI_EXIT_FAILURE;
-    par p = {.o = &o, .halt_status = -1};
+    par p = {.o = &o, .halt_status = -1, .sigfd = -1};
     FILE *json = NULL;
     if (par_inputs_load(&p.in, &o, msg, sizeof msg) != 0) {
         fprintf(stderr, "%s par: %s\n", cli_progname, msg);
@@ -953,6 +991,16 @@ int cli_par_main(int argc, char **argv)
     if (cli_build_env("par", o.ignore_env, o.envops, o.nenvops, &p.env)) goto out;
     p.bar = o.progress || isatty(2);
 
+    /* INT/TERM/HUP/QUIT are relayed to the jobs' trees (relay_signals), not the end of par
+     * while its jobs run on; the jobs start with the mask par started with. */
+    sigset_t relay;
+    sigemptyset(&relay);
+    sigaddset(&relay, SIGINT);
+    sigaddset(&relay, SIGTERM);
+    sigaddset(&relay, SIGHUP);
+    sigaddset(&relay, SIGQUIT);
+    pthread_sigmask(SIG_BLOCK, &relay, &p.oldmask);
+    p.sigfd = signalfd(-1, &relay, SFD_NONBLOCK | SFD_CLOEXEC);
     bar_draw(&p);
     run_jobs(&p);
     if (p.bar) fputc('\n', stderr); /* the final bar stays */
@@ -983,7 +1031,9 @@ int cli_par_main(int argc, char **argv)
         fputc('\n', stderr);
     }
     if (json) write_json(json, &p, skipped);
-    if (p.halt_status >= 0)
+    if (p.relayed)
+        rc = 128 + p.relayed;
+    else if (p.halt_status >= 0)
         rc = p.halt_status;
     else
         rc = p.failed > PAR_MAX_STATUS ? PAR_MAX_STATUS : (int)p.failed;
@@ -998,6 +1048,7 @@ int cli_par_main(int argc, char **argv)
 nomem:
     fprintf(stderr, "%s par: out of memory\n", cli_progname);
 out:
+    if (p.sigfd >= 0) close(p.sigfd);
     if (json) {
         int bad = ferror(json) | (json == stdout ? fflush(json) : fclose(json));
         if (bad) {

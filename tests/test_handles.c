@@ -735,3 +735,46 @@ TEST_T(handles_cli_containment_and_leftovers, 60)
               125);
     ASSERT_EQ(stale_cgroups(), 0);
 }
+
+TEST_T(handles_cli_par_deadline_and_relay_end_every_tree, 120)
+{
+    NEED_CGROUP();
+    /* par -t: each job's escapee ends with it */
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        char *out;
+        int code = cli_run(&out, "par", "-t", "0.3", "--kill-after", "0.2", "--", "@", "helper",
+                           "escape", kinds[k], "stay", ":::", "a", NULL);
+        ASSERT_EQ(code, 1); /* one failed job */
+        pid_t e = (pid_t)atol(out);
+        free(out);
+        ASSERT(e > 0);
+        if (!gone(e)) test_failf(__FILE__, __LINE__, "%s escaped par -t", kinds[k]);
+    }
+    /* TERM to par goes to every running job's tree; par exits 128+15 once they are gone. */
+    const char *v[] = {cli_bin(), "par", "--ungroup", "-t", "60", "--", test_self, "helper",
+                       "escape", "setsid", "stay", ":::", "a", "b", NULL};
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    o.argv = v;
+    o.stdio[0].kind = SUBPROC_IO_NULL;
+    o.stdio[1].kind = SUBPROC_IO_PIPE;
+    subproc_proc *p;
+    ASSERT_OK(subproc_spawn(&p, &o, NULL));
+    subproc_reader *r;
+    ASSERT_OK(subproc_reader_new(&r, subproc_proc_fd(p, 1), 0, 0));
+    pid_t e[2];
+    for (int i = 0; i < 2; i++) {
+        const char *l;
+        size_t len;
+        ASSERT_EQ(subproc_reader_readline(r, &l, &len, 20000), 1);
+        e[i] = (pid_t)atol(l);
+        ASSERT(e[i] > 0);
+    }
+    subproc_reader_free(r);
+    ASSERT_OK(subproc_proc_signal(p, SIGTERM));
+    subproc_status st;
+    ASSERT_OK(subproc_proc_wait(p, &st));
+    ASSERT_EQ(subproc_status_code(&st), 143);
+    subproc_proc_free(p);
+    for (int i = 0; i < 2; i++) ASSERT(gone(e[i]));
+    ASSERT_EQ(stale_cgroups(), 0);
+}

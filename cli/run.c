@@ -35,8 +35,11 @@ void cli_run_usage(FILE *f)
 {
     fputs(
         "Usage: subproc run [OPTIONS] [--] PROGRAM [ARG]...\n"
+        "       subproc run [OPTIONS] NAME=VALUE... [--] PROGRAM [ARG]...\n"
         "Run PROGRAM with ARGs (no shell involved) and exit with its status.\n"
-        "Options stop at the first argument that is not one.\n"
+        "Options stop at the first argument that is not one. As in env(1), NAME=VALUE\n"
+        "operands before PROGRAM set variables (\"--\" before them makes the first one the\n"
+        "program; so does a '/' in NAME).\n"
         "\n"
         "  -C, --chdir=DIR            run in DIR\n"
         "  -e, --env=NAME=VALUE       set a variable (repeatable)\n"
@@ -47,9 +50,18 @@ void cli_run_usage(FILE *f)
         "      --stderr=FILE|null|stdout  standard error to FILE, /dev/null or standard output\n"
         "      --append               append to --stdout/--stderr files instead of truncating\n"
         "  -t, --timeout=DURATION     send the signal to the program's process group after\n"
-        "                             DURATION (NUMBER[s|m|h|d], fractions allowed; 0: none)\n"
-        "  -s, --signal=SIG           signal sent at the deadline (name or number; TERM)\n"
+        "                             DURATION (NUMBER[s|m|h|d] as timeout(1) takes it: 1.5,\n"
+        "                             2.34e+5d, inf; 0: none)\n"
+        "  -s, --signal=SIG           signal sent at the deadline (name or number; TERM;\n"
+        "                             0 sends nothing, then KILL after -k)\n"
         "  -k, --kill-after=DURATION  then KILL the group after DURATION (2s; 0: never)\n"
+        "                             (-k as in timeout(1); in subproc par, -k is --keep-order,\n"
+        "                             as in GNU parallel)\n"
+        "      --preserve-status      after the deadline, exit with the program's status\n"
+        "                             (128+N when signal N ended it) instead of 124\n"
+        "      --foreground           no process group of its own: the program may read from the\n"
+        "                             terminal; only it gets the deadline's signals, not its children\n"
+        "  -v, --verbose              report each signal sent at the deadline on standard error\n"
         "      --umask=MODE           set the umask (octal)\n"
         "      --rlimit=NAME=SOFT[:HARD]  set a resource limit, as prlimit(1) names it\n"
         "                             (as core cpu data fsize locks memlock msgqueue nice nofile\n"
@@ -149,6 +161,22 @@ static void relay_signals(subproc_proc *p, const sigset_t *relay)
     }
 }
 
+/* The deadline's signals: to the program's process group, or with --foreground (no group of its
+ * own) to the program alone, as timeout(1) does; -v reports each one as timeout -v does.
+ * Signal 0 sends nothing (it only checks). */
+static void deadline_signal(subproc_proc *p, const cli_run_opts *o, int sig)
+{
+    if (o->verbose) {
+        const char *name = sig ? subproc_signal_name(sig) : "SIGEXIT";
+        fprintf(stderr, "%s run: sending signal %s to command '%s'\n", cli_progname,
+                name ? name + 3 : "?", o->argv[0]);
+    }
+    if (subproc_proc_pgid(p) > 0)
+        subproc_proc_signal_group(p, sig);
+    else
+        subproc_proc_signal(p, sig);
+}
+
 typedef struct run_result {
     subproc_status st;
     int timed_out;
@@ -174,14 +202,16 @@ static int supervise(subproc_proc *p, const cli_run_opts *o, const sigset_t *rel
         if (deadline < 0 || now_ms() < deadline) continue;
         if (phase == RUNNING) {
             res->timed_out = 1;
-            subproc_proc_signal_group(p, o->signal);
+            deadline_signal(p, o, o->signal);
             /* A stopped process acts on no signal but KILL until it is continued (as
              * timeout(1) does, follow with CONT). */
             if (o->signal != SIGKILL && o->signal != SIGCONT) subproc_proc_signal_group(p, SIGCONT);
+            if (o->signal != SIGKILL && o->signal != SIGCONT && subproc_proc_pgid(p) <= 0)
+                subproc_proc_signal(p, SIGCONT); /* --foreground */
             phase = GRACE;
             deadline = o->kill_after_ms ? now_ms() + o->kill_after_ms : -1;
         } else if (phase == GRACE) {
-            subproc_proc_signal_group(p, SIGKILL);
+            deadline_signal(p, o, SIGKILL);
             phase = KILLED;
             deadline = -1;
         }
@@ -227,6 +257,11 @@ static int communicate(subproc_proc *p, const cli_run_opts *o, subproc_result *c
     co.ud = &tee;
     co.timeout_ms = o->timeout_ms;
     co.kill_signal = o->signal;
+    long long t0 = now_ms();
+    if (o->signal == 0) { /* -s 0: nothing at the deadline, KILL once -k has passed too */
+        co.timeout_ms = o->kill_after_ms ? o->timeout_ms + o->kill_after_ms : 0;
+        co.kill_signal = SIGKILL;
+    }
     /* -k 0 means never KILL: a grace period longer than anyone waits. */
     co.kill_grace_ms = o->kill_after_ms
                            ? (int)(o->kill_after_ms > 0x7fffffff ? 0x7fffffff : o->kill_after_ms)
@@ -235,7 +270,13 @@ static int communicate(subproc_proc *p, const cli_run_opts *o, subproc_result *c
     int r = subproc_proc_communicate(p, &co, cap);
     cli_relay_stop(relay);
     res->cap = cap;
-    res->timed_out = cap->timed_out;
+    res->timed_out = cap->timed_out || (o->signal == 0 && o->timeout_ms &&
+                                        now_ms() - t0 >= o->timeout_ms);
+    /* The library sent the signals: -v can only say so afterwards. */
+    if (o->verbose && cap->timed_out)
+        fprintf(stderr, "%s run: signal %s was sent to command '%s' at the deadline\n",
+                cli_progname, co.kill_signal == SIGKILL ? "KILL" : subproc_signal_name(co.kill_signal) + 3,
+                o->argv[0]);
     if (r < 0 && r != -ETIMEDOUT) return r;
     res->st = cap->status;
     res->waited = 1;
@@ -346,7 +387,7 @@ int cli_run_main(int argc, char **argv)
         so.stdio[2] = (subproc_io){.kind = SUBPROC_IO_STDOUT};
     if (o.new_session)
         so.flags |= SUBPROC_NEW_SESSION;
-    else if (o.timeout_ms)
+    else if (o.timeout_ms && !o.foreground)
         so.flags |= SUBPROC_NEW_PGROUP;
     if (o.set_umask) so.flags |= SUBPROC_SET_UMASK, so.umask = (mode_t)o.umask;
     if (o.set_nice) so.flags |= SUBPROC_SET_NICE, so.nice = o.nice;
@@ -381,7 +422,7 @@ int cli_run_main(int argc, char **argv)
                 (int)subproc_proc_pid(p), subproc_strerror(r));
         rc = CLI_EXIT_FAILURE;
     } else {
-        rc = res.timed_out ? CLI_EXIT_TIMEOUT : subproc_status_code(&res.st);
+        rc = res.timed_out && !o.preserve_status ? CLI_EXIT_TIMEOUT : subproc_status_code(&res.st);
     }
     if (json)
         write_json(json, &o, subproc_proc_pid(p), &res, wall, r < 0 ? subproc_strerror(r) : NULL);

@@ -62,8 +62,10 @@ $(B)/obj/child.o $(B)/pic/child.o: ALL_CFLAGS += $(CHILD_NOSAN)
 $(STATIC): $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
-$(SHARED): $(PIC_OBJ)
-	$(CC) $(ALL_CFLAGS) -shared -Wl,-soname,libsubproc.so.$(SOVERSION) -o $@ $^ $(LDLIBS)
+# src/libsubproc.map: which symbols the shared library exports, under which version node.
+$(SHARED): $(PIC_OBJ) src/libsubproc.map
+	$(CC) $(ALL_CFLAGS) -shared -Wl,-soname,libsubproc.so.$(SOVERSION) \
+	  -Wl,--version-script=src/libsubproc.map -o $@ $(PIC_OBJ) $(LDLIBS)
 $(B)/libsubproc.so: $(SHARED)
 	ln -sf libsubproc.so.$(VERSION) $(B)/libsubproc.so.$(SOVERSION)
 	ln -sf libsubproc.so.$(VERSION) $@

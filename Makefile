@@ -170,3 +170,10 @@ fuzz: | $(B)/fuzz/corpus
 	$(B)/fuzz/fuzz_cliargs -max_total_time=$(FUZZ_TIME) $(B)/fuzz/corpus fuzz/corpus
 $(B)/fuzz/corpus:
 	mkdir -p $@
+
+# ---- packaging checks (each installs what it needs with apt-get when root; .ci/run runs them) --
+.PHONY: abi-check
+# The shared library against the ABI of the last release (abi/libsubproc-0.1.0.abi) with
+# abigail-tools' abidiff; ends with "N passed, N failed".
+abi-check: $(SHARED)
+	@sh tests/abi-check.sh $(SHARED)

@@ -26,6 +26,9 @@ LIBDIR  ?= $(PREFIX)/lib
 INCDIR  ?= $(PREFIX)/include
 MANDIR  ?= $(PREFIX)/share/man
 PCDIR   ?= $(LIBDIR)/pkgconfig
+CMAKEDIR ?= $(LIBDIR)/cmake/subproc
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
 DESTDIR ?=
 
 B ?= build
@@ -137,7 +140,12 @@ demo: deps
 bench: all
 	@$(MAKE) -C bench B=../$(B)
 
-install: all
+# One man page per public function, made from the header (man/mkman3.sh).
+$(B)/man3/.stamp: include/subproc.h man/mkman3.sh
+	sh man/mkman3.sh include/subproc.h $(B)/man3 $(VERSION) >/dev/null
+	touch $@
+
+install: all $(B)/man3/.stamp
 	install -d $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PCDIR) $(DESTDIR)$(BINDIR) \
 	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3
 	install -m 644 include/subproc.h $(DESTDIR)$(INCDIR)/
@@ -150,10 +158,23 @@ install: all
 	  subproc.pc.in > $(DESTDIR)$(PCDIR)/subproc.pc
 	install -m 644 man/subproc.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 man/subproc.3 $(DESTDIR)$(MANDIR)/man3/
+	install -m 644 $(B)/man3/subproc_*.3 $(DESTDIR)$(MANDIR)/man3/
+	install -d $(DESTDIR)$(CMAKEDIR) $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
+	for f in subprocConfig subprocConfigVersion; do \
+	  sed -e 's|@VERSION@|$(VERSION)|g; s|@SOVERSION@|$(SOVERSION)|g; s|@MAJOR@|$(firstword $(subst ., ,$(VERSION)))|g' \
+	      -e "s|@LIBDIR_REL@|$$(realpath -m --relative-to=$(CMAKEDIR) $(LIBDIR))|g" \
+	      -e "s|@INCDIR_REL@|$$(realpath -m --relative-to=$(CMAKEDIR) $(INCDIR))|g" \
+	      -e "s|@SIZEOF_VOID_P@|$$(echo __SIZEOF_POINTER__ | $(CC) -E -P - | tr -d ' ')|g" \
+	      cmake/$$f.cmake.in > $(DESTDIR)$(CMAKEDIR)/$$f.cmake; \
+	done
+	install -m 644 completion/subproc.bash $(DESTDIR)$(BASHCOMPDIR)/subproc
+	install -m 644 completion/_subproc $(DESTDIR)$(ZSHCOMPDIR)/_subproc
 
 uninstall:
 	rm -f $(DESTDIR)$(INCDIR)/subproc.h $(DESTDIR)$(LIBDIR)/libsubproc.* $(DESTDIR)$(PCDIR)/subproc.pc \
 	  $(DESTDIR)$(BINDIR)/subproc $(DESTDIR)$(MANDIR)/man1/subproc.1 $(DESTDIR)$(MANDIR)/man3/subproc.3
+	rm -f $(DESTDIR)$(MANDIR)/man3/subproc_*.3 $(DESTDIR)$(CMAKEDIR)/subprocConfig*.cmake \
+	  $(DESTDIR)$(BASHCOMPDIR)/subproc $(DESTDIR)$(ZSHCOMPDIR)/_subproc
 
 format:
 	clang-format -i include/*.h src/*.c src/*.h cli/*.c tests/*.c tests/*.h examples/*.c

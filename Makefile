@@ -198,3 +198,9 @@ $(B)/fuzz/corpus:
 # abigail-tools' abidiff; ends with "N passed, N failed".
 abi-check: $(SHARED)
 	@sh tests/abi-check.sh $(SHARED)
+
+.PHONY: package-check
+# debian/: dpkg-buildpackage on a clean clone (of what is committed), lintian, the packages'
+# contents, and a client built against them (tests/package-check.sh).
+package-check:
+	@sh tests/package-check.sh

@@ -41,8 +41,10 @@ CLI_OBJ  := $(CLI_SRC:cli/%.c=$(B)/cli/%.o)
 TEST_SRC := $(wildcard tests/*.c)
 TEST_OBJ := $(TEST_SRC:tests/%.c=$(B)/tests/%.o)
 EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
-# The libuv example is built where libuv is installed (`make deps` installs it).
-UV_LIBS  := $(shell pkg-config --libs libuv 2>/dev/null)
+# The libuv example is built where libuv is installed (`make deps` installs it) and visible to
+# $(CC): musl-gcc, say, does not see the system's glibc headers and libraries.
+UV_LIBS  := $(shell printf '\043include <uv.h>\n' | $(CC) $$(pkg-config --cflags libuv 2>/dev/null) -E - \
+              >/dev/null 2>&1 && pkg-config --libs libuv 2>/dev/null)
 EXAMPLES += $(if $(UV_LIBS),$(B)/examples/uv_group)
 HEADERS  := include/subproc.h src/internal.h
 
@@ -204,3 +206,8 @@ abi-check: $(SHARED)
 # contents, and a client built against them (tests/package-check.sh).
 package-check:
 	@sh tests/package-check.sh
+
+.PHONY: musl-check
+# make CC=musl-gcc, then the suite on musl (tests/musl-check.sh installs musl-tools if needed).
+musl-check:
+	@B=$(B) sh tests/musl-check.sh

@@ -8,6 +8,9 @@
 # `make check` and `make asan`.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
+# The compiler of the surrounding make (make CC=musl-gcc check exports it), for the library and
+# the clients alike.
+cc=${CC:-cc}
 tmp=$(mktemp -d /tmp/subproc-install-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT INT TERM
 fail() {
@@ -18,7 +21,7 @@ fail() {
 
 # A make of its own: not the jobserver or variables of a `make check` around us (`make asan`
 # passes SAN and CFLAGS down through the environment).
-env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$top" B="$tmp/build" SAN= CFLAGS="-O2 -g" \
+env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$top" B="$tmp/build" SAN= CFLAGS="-O2 -g" CC="$cc" \
   PREFIX=/usr LIBDIR=/usr/lib DESTDIR="$tmp/root" install >"$tmp/make.log" 2>&1 ||
   { cat "$tmp/make.log"; fail "make install failed"; }
 for f in usr/include/subproc.h usr/lib/libsubproc.a usr/lib/libsubproc.so usr/lib/libsubproc.so.0 \
@@ -52,6 +55,14 @@ int main(void)
 }
 EOF
 
+# ldd of the C library the program was built for (musl's dynamic linker lists with --list).
+ldd() {
+  interp=$(readelf -l "$1" 2>/dev/null | sed -n 's/.*program interpreter: \(.*\)]/\1/p')
+  case $interp in
+  *ld-musl*) "$interp" --list "$1" ;;
+  *) command ldd "$1" ;;
+  esac
+}
 pc() {
   PKG_CONFIG_SYSROOT_DIR="$tmp/root" PKG_CONFIG_LIBDIR="$tmp/root/usr/lib/pkgconfig" \
     pkg-config "$@" subproc
@@ -61,17 +72,21 @@ pc --exists || fail "pkg-config does not find subproc.pc"
 want="0.1.0 exited with 1"
 
 # Shared: found through the installed copy only (nothing of it is on the system).
-cc -o "$tmp/prog_shared" "$tmp/prog.c" $(pc --cflags --libs) || fail "shared build failed"
+$cc -o "$tmp/prog_shared" "$tmp/prog.c" $(pc --cflags --libs) || fail "shared build failed"
 out=$(LD_LIBRARY_PATH="$tmp/root/usr/lib" "$tmp/prog_shared") || fail "shared run failed: $out"
 [ "$out" = "$want" ] || fail "shared: got '$out', want '$want'"
 LD_LIBRARY_PATH="$tmp/root/usr/lib" ldd "$tmp/prog_shared" | grep -q "$tmp/root/usr/lib/libsubproc.so.0" ||
   fail "shared: not linked to the installed libsubproc.so.0"
 
 # Static: the same flags with the archive preferred.
-cc -o "$tmp/prog_static" "$tmp/prog.c" $(pc --cflags) $(pc --libs-only-L) \
+$cc -o "$tmp/prog_static" "$tmp/prog.c" $(pc --cflags) $(pc --libs-only-L) \
   -Wl,-Bstatic -lsubproc -Wl,-Bdynamic $(pc --static --libs-only-other) ||
   fail "static build failed"
 if ldd "$tmp/prog_static" | grep -q libsubproc; then fail "static: still needs libsubproc.so"; fi
+# The same as README.md spells it.
+$cc -o "$tmp/prog_static2" "$tmp/prog.c" $(pc --cflags --libs-only-L) -l:libsubproc.a -pthread ||
+  fail "static build as README.md says failed"
+[ "$("$tmp/prog_static2")" = "$want" ] || fail "static (README.md): wrong output"
 out=$("$tmp/prog_static") || fail "static run failed: $out"
 [ "$out" = "$want" ] || fail "static: got '$out', want '$want'"
 
@@ -106,7 +121,7 @@ target_link_libraries(prog_shared PRIVATE subproc::subproc)
 add_executable(prog_static prog.c)
 target_link_libraries(prog_static PRIVATE subproc::subproc_static)
 EOF2
-  cmake -S "$tmp/cm" -B "$tmp/cm/b" -DCMAKE_PREFIX_PATH="$tmp/root/usr" >"$tmp/cmake.log" 2>&1 &&
+  CC=$cc cmake -S "$tmp/cm" -B "$tmp/cm/b" -DCMAKE_PREFIX_PATH="$tmp/root/usr" >"$tmp/cmake.log" 2>&1 &&
     cmake --build "$tmp/cm/b" >>"$tmp/cmake.log" 2>&1 || { cat "$tmp/cmake.log"; fail "cmake build failed"; }
   # CMake puts the imported library's directory in the build tree's RPATH.
   out=$("$tmp/cm/b/prog_shared") || fail "cmake shared run failed: $out"
@@ -118,7 +133,7 @@ EOF2
   [ "$out" = "$want" ] || fail "cmake static: got '$out', want '$want'"
   # A version this install cannot satisfy is refused.
   sed -i 's/subproc 0.1 CONFIG/subproc 1.0 CONFIG/' "$tmp/cm/CMakeLists.txt"
-  if cmake -S "$tmp/cm" -B "$tmp/cm/b2" -DCMAKE_PREFIX_PATH="$tmp/root/usr" >/dev/null 2>&1; then
+  if CC=$cc cmake -S "$tmp/cm" -B "$tmp/cm/b2" -DCMAKE_PREFIX_PATH="$tmp/root/usr" >/dev/null 2>&1; then
     fail "cmake: find_package(subproc 1.0) accepted 0.1.0"
   fi
 fi
@@ -139,17 +154,18 @@ fi
 
 # A custom prefix, as README.md says: without help the run-time linker does not find the
 # library; with pkg-config's rpath variable it does.
-env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$top" B="$tmp/build" SAN= CFLAGS="-O2 -g" \
+env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$top" B="$tmp/build" SAN= CFLAGS="-O2 -g" CC="$cc" \
   PREFIX="$tmp/prefix" install >"$tmp/make2.log" 2>&1 ||
   { cat "$tmp/make2.log"; fail "make install PREFIX=dir failed"; }
 pcp() { PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig" pkg-config "$@" subproc; }
-cc -o "$tmp/prog_plain" "$tmp/prog.c" $(pcp --cflags --libs) || fail "prefix: build failed"
+$cc -o "$tmp/prog_plain" "$tmp/prog.c" $(pcp --cflags --libs) || fail "prefix: build failed"
 if err=$(env -u LD_LIBRARY_PATH "$tmp/prog_plain" 2>&1); then
   fail "prefix: ran without rpath (is libsubproc.so.0 installed system-wide?)"
 fi
-echo "$err" | grep -q 'libsubproc.so.0: cannot open shared object file' ||
+# glibc: "...: cannot open shared object file"; musl: "Error loading shared library ...".
+echo "$err" | grep -Eq 'libsubproc.so.0: cannot open shared object file|Error loading shared library libsubproc.so.0' ||
   fail "prefix: unexpected failure: $err"
-cc -o "$tmp/prog_rpath" "$tmp/prog.c" $(pcp --cflags --libs) $(pcp --variable=rpath) ||
+$cc -o "$tmp/prog_rpath" "$tmp/prog.c" $(pcp --cflags --libs) $(pcp --variable=rpath) ||
   fail "prefix: build with rpath failed"
 out=$(env -u LD_LIBRARY_PATH "$tmp/prog_rpath") || fail "prefix: rpath run failed: $out"
 [ "$out" = "$want" ] || fail "prefix rpath: got '$out', want '$want'"

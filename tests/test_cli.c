@@ -1571,6 +1571,12 @@ TEST_T(cli_demo_script_runs, 60)
     ASSERT(strstr(out, "=== subproc pipe"));
     ASSERT(strstr(out, "\"pipestatus\":[0,0,0]"));
     ASSERT(strstr(out, "demo: done"));
+    /* Each command is shown before its output, so a status says whose it is; the SIGPIPE
+     * death of the pipes example is explained. */
+    ASSERT(strstr(out, "$ ") && strstr(out, "/subproc pipe -- seq 3 '|' sh -c 'cat >/dev/null; "
+                                            "exit 3' '|' cat\n(exit status 3)\n"));
+    ASSERT(strstr(out, "/examples/pipes 5 both\n"));
+    ASSERT(strstr(out, "'killed by SIGPIPE' is expected"));
     subproc_result_free(&res);
 }
 

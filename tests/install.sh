@@ -150,6 +150,10 @@ if command -v bash >/dev/null; then
 fi
 if command -v zsh >/dev/null; then
   zsh -n "$tmp/root/usr/share/zsh/site-functions/_subproc" || fail "zsh completion: syntax"
+  # compinit finds it through its #compdef line in a site-functions directory.
+  got=$(zsh -f -c 'fpath=("$1" $fpath); autoload -Uz compinit; compinit -u -D; print -r -- $_comps[subproc]' \
+    _ "$tmp/root/usr/share/zsh/site-functions")
+  [ "$got" = _subproc ] || fail "zsh completion: compinit does not take it for subproc ($got)"
 fi
 
 # A custom prefix, as README.md says: without help the run-time linker does not find the

@@ -194,8 +194,8 @@ TEST_T(conv_timeout_verbose, 30)
     out_free(&s);
 }
 
-/* timeout.sh: "Don't be confused when starting off with a child", and a parent that ignores
- * SIGALRM (timeout-blocked.sh): neither changes the deadline's outcome. */
+/* timeout.sh: "Don't be confused when starting off with a child", a parent that ignores
+ * SIGCHLD, and one that ignores SIGALRM (timeout-blocked.sh): none changes the outcome. */
 TEST_T(conv_timeout_inherited_state, 30)
 {
     char script[PATH_MAX + 128];
@@ -205,6 +205,13 @@ TEST_T(conv_timeout_inherited_state, 30)
     out s = run_argv(a1);
     ASSERT_EQ(s.code, 124);
     ASSERT_STREQ(s.out, "");
+    out_free(&s);
+    /* "Ensure timeout is immune to parent's SIGCHLD handler": started with SIGCHLD ignored. */
+    snprintf(script, sizeof script, "trap '' CHLD; exec %s run -t 10 sh -c 'exit 3'",
+             subproc_path());
+    const char *a0[] = {"sh", "-c", script, NULL};
+    s = run_argv(a0);
+    ASSERT_EQ(s.code, 3);
     out_free(&s);
     snprintf(script, sizeof script, "trap '' ALRM; exec %s run -t .1 sleep 10", subproc_path());
     const char *a2[] = {"sh", "-c", script, NULL};

@@ -11,6 +11,13 @@ _subproc_opts()
         sed -n 's/^ *\(-[A-Za-z], \)\{0,1\}\(--[a-z][a-z-]*\).*/\2/p'
 }
 
+# The options of that subcommand that take a value ("-t, --timeout=DURATION"): both names.
+_subproc_argopts()
+{
+    "${COMP_WORDS[0]}" "$1" --help 2>/dev/null |
+        sed -n 's/^ *\(-[A-Za-z]\)\{0,1\}\(, \)\{0,1\}\(--[a-z][a-z-]*\)=.*/\1 \3/p'
+}
+
 _subproc()
 {
     local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
@@ -41,20 +48,19 @@ _subproc()
     --stdin | --stdout | --stderr | --json)
         COMPREPLY=($(compgen -f -- "$cur"))
         return ;;
-    -t | --timeout | -k | --kill-after | -e | --env | -u | --unset | -j | --jobs | --umask | \
-        --nice | --max-output | --rlimit)
-        return ;;
     esac
-    # The program is the first word after the subcommand that is not an option (or ":::").
+    local argopts=" $(_subproc_argopts "$cmd" | tr '\n' ' ') "
+    # Any other option's value: nothing to offer.
+    [[ $prev == -* && $argopts == *" $prev "* ]] && return
+    # The program is the first word after the subcommand that is neither an option nor the
+    # value of one; after it, file names.
     for ((w = i + 1; w < COMP_CWORD; w++)); do
         case ${COMP_WORDS[w]} in
-        -- | -*) ;;
+        --) ((w + 1 < COMP_CWORD)) && { COMPREPLY=($(compgen -f -- "$cur")); return; }
+            COMPREPLY=($(compgen -c -- "$cur")); return ;;
         =) ((w++)) ;;
-        *)
-            case ${COMP_WORDS[w - 1]} in
-            -[Ceustkj]) ;;
-            *) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-            esac ;;
+        -*) [[ $argopts == *" ${COMP_WORDS[w]} "* && ${COMP_WORDS[w + 1]} != = ]] && ((w++)) ;;
+        *) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         esac
     done
     if [[ $cur == -* ]]; then

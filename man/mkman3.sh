@@ -23,17 +23,24 @@ function flush_page(name,    f, i, n, line, errs, t, first, retint, sec) {
     # NAME line: the first sentence of the comment, else the section title.
     t = first
     gsub(/\n/, " ", t)
+    if (t ~ /^Errors:/) t = ""            # a comment that only lists errors is no summary
+    gsub(/\.\.\./, "@ELLIPSIS@", t)     # "e.g." and "..." end no sentence
+    gsub(/e\.g\./, "e@DOT@g@DOT@", t)
+    gsub(/i\.e\./, "i@DOT@e@DOT@", t)
     if (match(t, /\. /)) t = substr(t, 1, RSTART)
+    gsub(/@DOT@/, ".", t)
+    gsub(/@ELLIPSIS@/, "...", t)
     if (t == "" || length(t) > 90) t = "part of libsubproc: " tolower(section[name])
-    sub(/\.$/, "", t)
+    if (t !~ /\.\.\.$/) sub(/\.$/, "", t)
     printf ".TH %s 3 \"\" \"subproc %s\" \"libsubproc manual\"\n", toupper(name), version > f
+    printf ".nh\n.ad l\n" > f
     printf ".SH NAME\n%s \\- %s\n", name, esc(t) > f
     printf ".SH SYNOPSIS\n.nf\n.B #include <subproc.h>\n.PP\n" > f
     n = split(proto[name], line, "\n")
     for (i = 1; i <= n; i++) printf "%s\n", esc(line[i]) > f
     printf ".fi\n.PP\nLink with \\fB\\-lsubproc\\fP (\\fBpkg\\-config \\-\\-libs subproc\\fP).\n" > f
     printf ".SH DESCRIPTION\n" > f
-    if (first == "") printf "See the section \\(lq%s\\(rq of \\fBsubproc\\fP(3).\n", section[name] > f
+    if (first == "") printf "See \\fBsubproc\\fP(3).\n" > f
     n = split(first, line, "\n")
     for (i = 1; i <= n; i++) {
         if (line[i] == "") { printf ".PP\n" > f; continue }
@@ -41,14 +48,6 @@ function flush_page(name,    f, i, n, line, errs, t, first, retint, sec) {
         printf "%s\n", esc(line[i]) > f
     }
     retint = proto[name] ~ /^int /
-    printf ".SH RETURN VALUE\n" > f
-    if (retint)
-        printf "0 (or the value described above) on success, a negative errno value on failure; \\fBsubproc_strerror\\fP(3) puts it in words.\n" > f
-    else if (proto[name] ~ /^void /)
-        printf "None.\n" > f
-    else
-        printf "As described above.\n" > f
-    printf ".SH ERRORS\n" > f
     errs = ""
     t = first
     while (match(t, /-E[A-Z0-9]+/)) {
@@ -56,17 +55,27 @@ function flush_page(name,    f, i, n, line, errs, t, first, retint, sec) {
             errs = errs " " substr(t, RSTART + 1, RLENGTH - 1)
         t = substr(t, RSTART + RLENGTH)
     }
+    printf ".SH RETURN VALUE\n" > f
+    if (retint && errs != "")
+        printf "0 on success (or the value described above), else a negative errno value; \\fBsubproc_strerror\\fP(3) puts it in words.\n" > f
+    else if (proto[name] ~ /^void /)
+        printf "None.\n" > f
+    else
+        printf "As described above.\n" > f
+    printf ".SH ERRORS\n" > f
     if (errs != "")
         printf "Named above:%s. Every errno value the library returns is listed in \\fBsubproc\\fP(3), ERRORS.\n", errs > f
     else if (retint)
-        printf "See \\fBsubproc\\fP(3), ERRORS, for the errno values every function may return.\n" > f
+        printf "None beyond what is described above. \\fBsubproc\\fP(3), ERRORS, lists every errno value the library returns.\n" > f
     else
         printf "This function reports no errors.\n" > f
-    printf ".SH SEE ALSO\n\\fBsubproc\\fP(3) (the section \\(lq%s\\(rq)", section[name] > f
+    printf ".SH SEE ALSO\n\\fBsubproc\\fP(3), \\fBsubproc\\fP(1).\n" > f
     sec = members[section[name]]
     n = split(sec, line, " ")
-    for (i = 1; i <= n; i++) if (line[i] != name) printf ",\n\\fB%s\\fP(3)", line[i] > f
-    printf ",\n\\fBsubproc\\fP(1)\n" > f
+    if (n > 1) printf ".PP\nThe other functions of the part \\(lq%s\\(rq of \\fI<subproc.h>\\fP:\n", section[name] > f
+    t = ""
+    for (i = 1; i <= n; i++) if (line[i] != name) { printf "%s\\fB%s\\fP(3)", t, line[i] > f; t = ",\n" }
+    if (n > 1) printf ".\n" > f
     close(f)
 }
 BEGIN { sect = "Version"; incomment = 0; banner = 0 }
@@ -100,8 +109,10 @@ incomment {
     gsub(/ +/, " ", decl)
     proto[name] = decl
     cmt[name] = comment (tail != "" ? (comment != "" ? "\n\n" : "") name "(): " tail "." : "")
-    section[name] = sect
-    members[sect] = members[sect] " " name
+    s2 = sect
+    gsub(/ \([a-z_]+\.c(, [a-z_]+\.c)*\)/, "", s2)   # "Pipelines (pipeline.c)": no file names
+    section[name] = s2
+    members[s2] = members[s2] " " name
     names[++count] = name
     next
 }

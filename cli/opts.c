@@ -263,7 +263,8 @@ static int cmd_parse(cli_run_opts *o, int is_pipe, int argc, char **argv, char *
             break;
         case 's':
             /* timeout(1) takes signal 0 (EXIT): nothing at the deadline, KILL after -k. */
-            if (!is_pipe && (!strcmp(a, "0") || !strcasecmp(a, "EXIT") || !strcasecmp(a, "SIGEXIT"))) {
+            if (!is_pipe &&
+                (!strcmp(a, "0") || !strcasecmp(a, "EXIT") || !strcasecmp(a, "SIGEXIT"))) {
                 o->signal = 0;
                 break;
             }
@@ -274,7 +275,12 @@ static int cmd_parse(cli_run_opts *o, int is_pipe, int argc, char **argv, char *
         case 'v':
             opt_name(run_longopts, c, name, sizeof name);
             if (is_pipe) return fail(err, errlen, "%s is an option of run only", name);
-            *(c == 'v' ? &o->verbose : c == OPT_FOREGROUND ? &o->foreground : &o->preserve_status) = 1;
+            if (c == 'v')
+                o->verbose = 1;
+            else if (c == OPT_FOREGROUND)
+                o->foreground = 1;
+            else
+                o->preserve_status = 1;
             break;
         case OPT_UMASK:
             if (cli_parse_umask(a, &o->umask) < 0)

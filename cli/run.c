@@ -270,12 +270,13 @@ static int communicate(subproc_proc *p, const cli_run_opts *o, subproc_result *c
     int r = subproc_proc_communicate(p, &co, cap);
     cli_relay_stop(relay);
     res->cap = cap;
-    res->timed_out = cap->timed_out || (o->signal == 0 && o->timeout_ms &&
-                                        now_ms() - t0 >= o->timeout_ms);
+    res->timed_out =
+        cap->timed_out || (o->signal == 0 && o->timeout_ms && now_ms() - t0 >= o->timeout_ms);
     /* The library sent the signals: -v can only say so afterwards. */
     if (o->verbose && cap->timed_out)
         fprintf(stderr, "%s run: signal %s was sent to command '%s' at the deadline\n",
-                cli_progname, co.kill_signal == SIGKILL ? "KILL" : subproc_signal_name(co.kill_signal) + 3,
+                cli_progname,
+                co.kill_signal == SIGKILL ? "KILL" : subproc_signal_name(co.kill_signal) + 3,
                 o->argv[0]);
     if (r < 0 && r != -ETIMEDOUT) return r;
     res->st = cap->status;

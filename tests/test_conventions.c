@@ -1,8 +1,8 @@
 /* test_conventions.c - `subproc run` held to the conventions of coreutils: the scenarios of
  * coreutils' own timeout tests (the scripts in tests/timeout/), each run through the real
- * timeout(1) and through `subproc run`; env(1)-style NAME=VALUE operands compared with env(1); the options'
- * did-you-mean messages. Where subproc means something else than timeout, the test asserts
- * subproc's documented meaning (the table in subproc(1)). */
+ * timeout(1) and through `subproc run`; env(1)-style NAME=VALUE operands compared with env(1);
+ * the options' did-you-mean messages. Where subproc means something else than timeout, the
+ * test asserts subproc's documented meaning (the table in subproc(1)). */
 #include "test.h"
 
 #include <limits.h>

@@ -26,6 +26,9 @@ LIBDIR  ?= $(PREFIX)/lib
 INCDIR  ?= $(PREFIX)/include
 MANDIR  ?= $(PREFIX)/share/man
 PCDIR   ?= $(LIBDIR)/pkgconfig
+CMAKEDIR ?= $(LIBDIR)/cmake/subproc
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
 DESTDIR ?=
 
 B ?= build
@@ -38,8 +41,10 @@ CLI_OBJ  := $(CLI_SRC:cli/%.c=$(B)/cli/%.o)
 TEST_SRC := $(wildcard tests/*.c)
 TEST_OBJ := $(TEST_SRC:tests/%.c=$(B)/tests/%.o)
 EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
-# The libuv example is built where libuv is installed (`make deps` installs it).
-UV_LIBS  := $(shell pkg-config --libs libuv 2>/dev/null)
+# The libuv example is built where libuv is installed (`make deps` installs it) and visible to
+# $(CC): musl-gcc, say, does not see the system's glibc headers and libraries.
+UV_LIBS  := $(shell printf '\043include <uv.h>\n' | $(CC) $$(pkg-config --cflags libuv 2>/dev/null) -E - \
+              >/dev/null 2>&1 && pkg-config --libs libuv 2>/dev/null)
 EXAMPLES += $(if $(UV_LIBS),$(B)/examples/uv_group)
 HEADERS  := include/subproc.h src/internal.h
 
@@ -62,8 +67,10 @@ $(B)/obj/child.o $(B)/pic/child.o: ALL_CFLAGS += $(CHILD_NOSAN)
 $(STATIC): $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
-$(SHARED): $(PIC_OBJ)
-	$(CC) $(ALL_CFLAGS) -shared -Wl,-soname,libsubproc.so.$(SOVERSION) -o $@ $^ $(LDLIBS)
+# src/libsubproc.map: which symbols the shared library exports, under which version node.
+$(SHARED): $(PIC_OBJ) src/libsubproc.map
+	$(CC) $(ALL_CFLAGS) -shared -Wl,-soname,libsubproc.so.$(SOVERSION) \
+	  -Wl,--version-script=src/libsubproc.map -o $@ $(PIC_OBJ) $(LDLIBS)
 $(B)/libsubproc.so: $(SHARED)
 	ln -sf libsubproc.so.$(VERSION) $(B)/libsubproc.so.$(SOVERSION)
 	ln -sf libsubproc.so.$(VERSION) $@
@@ -141,7 +148,12 @@ bench: all
 bench-remote: all
 	@sh bench/remote.sh $(B) $(or $(N),40)
 
-install: all
+# One man page per public function, made from the header (man/mkman3.sh).
+$(B)/man3/.stamp: include/subproc.h man/mkman3.sh
+	sh man/mkman3.sh include/subproc.h $(B)/man3 $(VERSION) >/dev/null
+	touch $@
+
+install: all $(B)/man3/.stamp
 	install -d $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PCDIR) $(DESTDIR)$(BINDIR) \
 	  $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3
 	install -m 644 include/subproc.h $(DESTDIR)$(INCDIR)/
@@ -154,10 +166,23 @@ install: all
 	  subproc.pc.in > $(DESTDIR)$(PCDIR)/subproc.pc
 	install -m 644 man/subproc.1 $(DESTDIR)$(MANDIR)/man1/
 	install -m 644 man/subproc.3 $(DESTDIR)$(MANDIR)/man3/
+	install -m 644 $(B)/man3/subproc_*.3 $(DESTDIR)$(MANDIR)/man3/
+	install -d $(DESTDIR)$(CMAKEDIR) $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
+	for f in subprocConfig subprocConfigVersion; do \
+	  sed -e 's|@VERSION@|$(VERSION)|g; s|@SOVERSION@|$(SOVERSION)|g; s|@MAJOR@|$(firstword $(subst ., ,$(VERSION)))|g' \
+	      -e "s|@LIBDIR_REL@|$$(realpath -m --relative-to=$(CMAKEDIR) $(LIBDIR))|g" \
+	      -e "s|@INCDIR_REL@|$$(realpath -m --relative-to=$(CMAKEDIR) $(INCDIR))|g" \
+	      -e "s|@SIZEOF_VOID_P@|$$(echo __SIZEOF_POINTER__ | $(CC) -E -P - | tr -d ' ')|g" \
+	      cmake/$$f.cmake.in > $(DESTDIR)$(CMAKEDIR)/$$f.cmake; \
+	done
+	install -m 644 completion/subproc.bash $(DESTDIR)$(BASHCOMPDIR)/subproc
+	install -m 644 completion/_subproc $(DESTDIR)$(ZSHCOMPDIR)/_subproc
 
 uninstall:
 	rm -f $(DESTDIR)$(INCDIR)/subproc.h $(DESTDIR)$(LIBDIR)/libsubproc.* $(DESTDIR)$(PCDIR)/subproc.pc \
 	  $(DESTDIR)$(BINDIR)/subproc $(DESTDIR)$(MANDIR)/man1/subproc.1 $(DESTDIR)$(MANDIR)/man3/subproc.3
+	rm -f $(DESTDIR)$(MANDIR)/man3/subproc_*.3 $(DESTDIR)$(CMAKEDIR)/subprocConfig*.cmake \
+	  $(DESTDIR)$(BASHCOMPDIR)/subproc $(DESTDIR)$(ZSHCOMPDIR)/_subproc
 
 format:
 	clang-format -i include/*.h src/*.c src/*.h cli/*.c tests/*.c tests/*.h examples/*.c
@@ -174,3 +199,21 @@ fuzz: | $(B)/fuzz/corpus
 	$(B)/fuzz/fuzz_cliargs -max_total_time=$(FUZZ_TIME) $(B)/fuzz/corpus fuzz/corpus
 $(B)/fuzz/corpus:
 	mkdir -p $@
+
+# ---- packaging checks (each installs what it needs with apt-get when root; .ci/run runs them) --
+.PHONY: abi-check
+# The shared library against the ABI of the last release (abi/libsubproc-0.1.0.abi) with
+# abigail-tools' abidiff; ends with "N passed, N failed".
+abi-check: $(SHARED)
+	@sh tests/abi-check.sh $(SHARED)
+
+.PHONY: package-check
+# debian/: dpkg-buildpackage on a clean clone (of what is committed), lintian, the packages'
+# contents, and a client built against them (tests/package-check.sh).
+package-check:
+	@sh tests/package-check.sh
+
+.PHONY: musl-check
+# make CC=musl-gcc, then the suite on musl (tests/musl-check.sh installs musl-tools if needed).
+musl-check:
+	@B=$(B) sh tests/musl-check.sh

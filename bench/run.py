@@ -173,7 +173,7 @@ def plot(rows, out_png, notes):
 
 
 def targets(g):
-    """The targets of issue 6, checked against this run where both sides have numbers."""
+    """The benchmark targets, checked against this run where both sides have numbers."""
     out = []
 
     def med(cmp, param, name):
@@ -394,7 +394,7 @@ def main():
     md += ['| %s | %s |' % s for s in summary]
     t = targets(g)
     if t:
-        md += ['', '## Targets (issue 6)', '', '| target | measured | met |', '|---|---|---|']
+        md += ['', '## Targets', '', '| target | measured | met |', '|---|---|---|']
         md += ['| %s | %.2fx | %s |' % (n, x, 'yes' if ok else '**no**') for n, x, ok in t]
         missed = [k for k in LIMITS if any(not ok and n.startswith(k) for n, x, ok in t)]
         if missed:

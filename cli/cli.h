@@ -14,9 +14,11 @@
 
 /* ---- value parsers (parse.c): pure functions, no output, fuzzed by fuzz/fuzz_cliargs.c ---- */
 
-/* A duration: a non-negative decimal number, fractions allowed, with an optional suffix s, m, h
- * or d, as timeout(1) takes it. *out_ms is rounded up so that any non-zero duration stays
- * non-zero, and saturates at CLI_DURATION_MAX_MS. Returns 0, or -1 when malformed. */
+/* A duration as timeout(1) takes it: a non-negative decimal number, fraction and exponent
+ * allowed ("1.5", "2.34e+5"), or "inf"/"infinity", with an optional suffix s, m, h or d.
+ * *out_ms is rounded up so that any non-zero duration stays non-zero (1e-5000 is 1 ms: it
+ * expires at once), and saturates at CLI_DURATION_MAX_MS (about 285000 years: never). Returns
+ * 0, or -1 when malformed (a sign, hex, nan, blanks, another suffix). */
 #define CLI_DURATION_MAX_MS (1LL << 53)
 int cli_parse_duration(const char *s, long long *out_ms);
 
@@ -126,10 +128,16 @@ typedef struct cli_run_opts {
     unsigned pty_rows, pty_cols;  /* --pty-size; 0: not given */
     const char *host; /* run --host=[USER@]HOST[:PORT] (checked with cli_parse_host) */
     const char *ssh;  /* run --ssh=COMMAND: ssh and its options, split at blanks */
+    int preserve_status; /* run: exit with the program's status even after the deadline */
+    int foreground;      /* run: no process group of its own; signals go to the program only */
+    int verbose;         /* run: report each signal sent at the deadline on stderr */
 } cli_run_opts;
 
 /*
  * Parse `run`'s arguments (argv[0] is "run"). Stops at the first non-option, or after "--".
+ * As in env(1), NAME=VALUE operands before the program set variables (after the -e options);
+ * "--", or a word whose NAME part holds a '/', ends them (that word is the program).
+ * -s 0 (or EXIT) is accepted, as timeout(1) takes it: nothing is sent at the deadline.
  * Returns 0 with *o filled (o->help set when --help was given), or CLI_EXIT_FAILURE with a
  * one-line message in err, naming the option and the bad value. Writes nothing anywhere.
  * Not thread-safe (getopt_long).

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 enum {
     OPT_STDIN = 256,
@@ -46,6 +47,8 @@ enum {
     OPT_DRY_RUN,
     OPT_VERBOSE,
     OPT_WILL_CITE,
+    OPT_PRESERVE_STATUS,
+    OPT_FOREGROUND,
 };
 
 static const struct option run_longopts[] = {
@@ -72,6 +75,9 @@ static const struct option run_longopts[] = {
     {"leftovers", required_argument, NULL, OPT_LEFTOVERS},
     {"host", required_argument, NULL, OPT_HOST},
     {"ssh", required_argument, NULL, OPT_SSH},
+    {"preserve-status", no_argument, NULL, OPT_PRESERVE_STATUS},
+    {"foreground", no_argument, NULL, OPT_FOREGROUND},
+    {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, OPT_HELP},
     {"pty", no_argument, NULL, OPT_PTY},
     {"pty-size", required_argument, NULL, OPT_PTY_SIZE},
@@ -79,7 +85,7 @@ static const struct option run_longopts[] = {
 };
 /* '+': stop at the first non-option, as env(1) and timeout(1) do, so `run ls -l` works.
  * ':': report a missing argument as ':' rather than '?'. */
-static const char run_shortopts[] = "+:C:e:u:it:s:k:";
+static const char run_shortopts[] = "+:C:e:u:it:s:k:v";
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -173,8 +179,48 @@ void cli_run_opts_free(cli_run_opts *o)
     o->nstages = 0;
 }
 
+/* Edit distance between a and the first blen bytes of b, capped at 3 (enough to tell a typo). */
+static int near(const char *a, const char *b, size_t blen)
+{
+    size_t alen = strlen(a);
+    if (alen > 40 || blen > 40) return 3;
+    int d[41][41];
+    for (size_t i = 0; i <= alen; i++)
+        d[i][0] = (int)i;
+    for (size_t j = 0; j <= blen; j++)
+        d[0][j] = (int)j;
+    for (size_t i = 1; i <= alen; i++)
+        for (size_t j = 1; j <= blen; j++) {
+            int v = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < v) v = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < v) v = d[i][j - 1] + 1;
+            d[i][j] = v;
+        }
+    return d[alen][blen] < 3 ? d[alen][blen] : 3;
+}
+
+/* " (did you mean --a, --b?)" for an unknown or ambiguous "--name[=value]": the options that
+ * begin with name (what made it ambiguous), else those within two edits of it. */
+static void candidates(const struct option *longopts, const char *opt, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    if (strncmp(opt, "--", 2) != 0 || !opt[2]) return;
+    const char *name = opt + 2;
+    size_t n = strcspn(name, "=");
+    size_t used = 0;
+    for (int pass = 0; pass < 2 && used == 0; pass++)
+        for (const struct option *lo = longopts; lo->name; lo++) {
+            int hit = pass == 0 ? strncmp(lo->name, name, n) == 0 : near(lo->name, name, n) <= 2;
+            if (!hit || used + strlen(lo->name) + 24 > len) continue;
+            used += (size_t)snprintf(buf + used, len - used, "%s--%s",
+                                     used ? ", " : " (did you mean ", lo->name);
+        }
+    if (used) snprintf(buf + used, len - used, "?)");
+}
+
 /* The message for getopt's '?', worded for people. */
-static int bad_option(int argc, char **argv, const char *noarg_shorts, char *err, size_t errlen)
+static int bad_option(int argc, char **argv, const struct option *longopts,
+                      const char *noarg_shorts, char *err, size_t errlen)
 {
     /* glibc: optopt is the unknown short option, the value of a long option given a value it
      * does not take, or 0 for an unknown or ambiguous long option. A known short option that
@@ -183,7 +229,9 @@ static int bad_option(int argc, char **argv, const char *noarg_shorts, char *err
     if (optopt >= 256 || (optopt > 0 && strchr(noarg_shorts, optopt)))
         return fail(err, errlen, "option '%s' takes no value", opt);
     if (optopt > 32 && optopt < 127) return fail(err, errlen, "unknown option '-%c'", optopt);
-    return fail(err, errlen, "unknown or ambiguous option '%s'", opt);
+    char cand[512];
+    candidates(longopts, opt, cand, sizeof cand);
+    return fail(err, errlen, "unknown or ambiguous option '%s'%s", opt, cand);
 }
 
 static int cmd_parse(cli_run_opts *o, int is_pipe, int argc, char **argv, char *err, size_t errlen)
@@ -201,8 +249,9 @@ static int cmd_parse(cli_run_opts *o, int is_pipe, int argc, char **argv, char *
     opterr = 0; /* we word the messages ourselves */
     int c;
     char name[64];
+    const char *last_arg = NULL; /* the value of the last option */
     while ((c = getopt_long(argc, argv, run_shortopts, run_longopts, NULL)) != -1) {
-        const char *a = optarg;
+        const char *a = last_arg = optarg;
         switch (c) {
         case 'C':
         case 'e':
@@ -239,7 +288,25 @@ static int cmd_parse(cli_run_opts *o, int is_pipe, int argc, char **argv, char *
                             a);
             break;
         case 's':
+            /* timeout(1) takes signal 0 (EXIT): nothing at the deadline, KILL after -k. */
+            if (!is_pipe &&
+                (!strcmp(a, "0") || !strcasecmp(a, "EXIT") || !strcasecmp(a, "SIGEXIT"))) {
+                o->signal = 0;
+                break;
+            }
             if (signal_opt(a, &o->signal, err, errlen) < 0) return CLI_EXIT_FAILURE;
+            break;
+        case OPT_PRESERVE_STATUS:
+        case OPT_FOREGROUND:
+        case 'v':
+            opt_name(run_longopts, c, name, sizeof name);
+            if (is_pipe) return fail(err, errlen, "%s is an option of run only", name);
+            if (c == 'v')
+                o->verbose = 1;
+            else if (c == OPT_FOREGROUND)
+                o->foreground = 1;
+            else
+                o->preserve_status = 1;
             break;
         case OPT_UMASK:
             if (cli_parse_umask(a, &o->umask) < 0)
@@ -335,7 +402,7 @@ static int cmd_parse(cli_run_opts *o, int is_pipe, int argc, char **argv, char *
             opt_name(run_longopts, optopt, name, sizeof name);
             return fail(err, errlen, "option %s requires an argument", name);
         default:
-            return bad_option(argc, argv, "i", err, errlen);
+            return bad_option(argc, argv, run_longopts, "iv", err, errlen);
         }
     }
     /* A pipeline already is a process group of its own, led by a stage. */
@@ -343,6 +410,14 @@ static int cmd_parse(cli_run_opts *o, int is_pipe, int argc, char **argv, char *
         return fail(err, errlen, "--new-session is not available for pipe");
     if (o->append && o->stream[1] != CLI_STREAM_FILE && o->stream[2] != CLI_STREAM_FILE)
         return fail(err, errlen, "--append needs --stdout=FILE or --stderr=FILE");
+    /* env(1)-style NAME=VALUE operands, unless "--" ended the options (and is not the value of
+     * the last one, as in -C --). */
+    int dashdash = optind > 1 && !strcmp(argv[optind - 1], "--") && last_arg != argv[optind - 1];
+    for (size_t k; !is_pipe && !dashdash && optind < argc; optind++) {
+        const char *w = argv[optind];
+        if (cli_parse_assignment(w, &k) < 0 || memchr(w, '/', k)) break;
+        o->envops[o->nenvops++] = (cli_envop){w, 0};
+    }
     if (o->ssh && !o->host) return fail(err, errlen, "--ssh needs --host");
     if (o->host) {
         /* What describes this machine's side of the child has no meaning on another host. */
@@ -701,7 +776,7 @@ int cli_par_parse(cli_par_opts *o, int argc, char **argv, char *err, size_t errl
             opt_name(par_longopts, optopt, name, sizeof name);
             return fail(err, errlen, "option %s requires an argument", name);
         default:
-            return bad_option(argc, argv, "ki0q", err, errlen);
+            return bad_option(argc, argv, par_longopts, "ki0q", err, errlen);
         }
     }
     if ((o->resume || o->resume_failed) && !o->joblog)

@@ -6,39 +6,69 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+/* 10^k for k <= 38, as an unsigned 128-bit integer. */
+static unsigned __int128 pow10_u128(int k)
+{
+    unsigned __int128 v = 1;
+    while (k-- > 0)
+        v *= 10;
+    return v;
+}
 
 int cli_parse_duration(const char *s, long long *out_ms)
 {
-    /* Parsed by hand rather than strtod(): strtod takes the locale's decimal point, exponents,
-     * hex, "nan" and leading blanks, none of which a duration should accept. Digits beyond the
-     * saturation point only matter for rounding, so the fraction is kept to nanoseconds. */
+    /* As timeout(1) reads it: a decimal number with an optional fraction and exponent
+     * ("2.34e+5"), or "inf"/"infinity", then an optional suffix s, m, h or d. Parsed by hand
+     * rather than with strtod(), which would also take the locale's decimal point, hex, "nan"
+     * and leading blanks, and would round 1e-5000 to 0 (no deadline) where timeout(1) rounds a
+     * positive value up to its clock's resolution.
+     * The value is kept exactly as digits N and a power of ten E (N * 10^E), at most 19
+     * significant digits plus a flag for any non-zero digit beyond them; only the rounding up
+     * to a millisecond can depend on those. */
     if (!s || !*s) return -1;
-    const long long max_s = CLI_DURATION_MAX_MS / 1000;
-    long long whole = 0;
-    int saturated = 0, digits = 0;
     const char *p = s;
-    for (; *p >= '0' && *p <= '9'; p++, digits++) {
-        if (whole > max_s)
-            saturated = 1;
-        else
-            whole = whole * 10 + (*p - '0');
-    }
-    long long frac_ns = 0; /* the fraction in nanoseconds, rounded up */
-    if (*p == '.') {
-        p++;
-        long long scale = 100000000;
-        int extra = 0;
-        for (; *p >= '0' && *p <= '9'; p++, digits++) {
-            if (scale) {
-                frac_ns += (*p - '0') * scale;
-                scale /= 10;
-            } else if (*p != '0') {
-                extra = 1;
+    unsigned long long n = 0; /* the first 19 significant digits */
+    int ndig = 0, sticky = 0, digits = 0, inf = 0;
+    long exp10 = 0;
+    if (!strncasecmp(p, "infinity", 8)) {
+        inf = 1, p += 8;
+    } else if (!strncasecmp(p, "inf", 3)) {
+        inf = 1, p += 3;
+    } else {
+        for (int frac = 0;; p++) {
+            if (*p == '.' && !frac) {
+                frac = 1;
+                continue;
+            }
+            if (*p < '0' || *p > '9') break;
+            digits++;
+            if (n == 0 && *p == '0') { /* leading zeros are no significant digits */
+                if (frac) exp10--;
+                continue;
+            }
+            if (ndig < 19) {
+                n = n * 10 + (unsigned)(*p - '0');
+                ndig++;
+                if (frac) exp10--;
+            } else {
+                if (*p != '0') sticky = 1;
+                if (!frac) exp10++;
             }
         }
-        frac_ns += extra;
+        if (digits == 0) return -1;
+        if (*p == 'e' || *p == 'E') {
+            p++;
+            int neg = 0;
+            if (*p == '+' || *p == '-') neg = *p++ == '-';
+            if (*p < '0' || *p > '9') return -1;
+            long e = 0;
+            for (; *p >= '0' && *p <= '9'; p++)
+                if (e < 100000) e = e * 10 + (*p - '0'); /* far beyond either end already */
+            exp10 += neg ? -e : e;
+        }
     }
-    if (digits == 0) return -1;
     long long mult = 1; /* seconds per unit */
     if (*p) {
         switch (*p) {
@@ -59,15 +89,27 @@ int cli_parse_duration(const char *s, long long *out_ms)
         }
         if (p[1]) return -1;
     }
-    if (saturated || whole > max_s / mult) {
+    if (inf) {
         *out_ms = CLI_DURATION_MAX_MS;
         return 0;
     }
-    /* whole*mult seconds plus frac_ns*mult nanoseconds, rounded up to a millisecond. */
-    long long ms = whole * mult * 1000;
-    long long ns = frac_ns * mult; /* < 86400e9: fits */
-    ms += ns / 1000000 + (ns % 1000000 != 0);
-    *out_ms = ms > CLI_DURATION_MAX_MS ? CLI_DURATION_MAX_MS : ms;
+    if (n == 0) { /* every digit zero: no deadline, whatever the exponent */
+        *out_ms = 0;
+        return 0;
+    }
+    /* ms = ceil(n * 10^exp10 * mult * 1000), saturated. n * mult * 1000 < 10^19 * 10^8. */
+    unsigned __int128 v = (unsigned __int128)n * (unsigned long long)mult * 1000u;
+    const unsigned __int128 max = (unsigned __int128)CLI_DURATION_MAX_MS;
+    if (exp10 >= 0) {
+        for (long i = 0; i < exp10 && v <= max; i++)
+            v *= 10;
+    } else if (exp10 < -38) {
+        v = 1; /* below a millisecond (v < 10^27): rounds up to the least non-zero value */
+    } else {
+        unsigned __int128 d = pow10_u128((int)-exp10);
+        v = v / d + (v % d != 0 || sticky);
+    }
+    *out_ms = v > max ? CLI_DURATION_MAX_MS : (long long)v;
     return 0;
 }
 

@@ -34,6 +34,7 @@ void cli_pipe_usage(FILE *f)
         "                             (NUMBER[s|m|h|d], fractions allowed; 0: none)\n"
         "  -s, --signal=SIG           signal sent at the deadline (name or number; TERM)\n"
         "  -k, --kill-after=DURATION  then KILL every stage after DURATION (2s; 0: never)\n"
+        "                             (-k as in timeout(1); in subproc par, -k is --keep-order)\n"
         "      --umask=MODE           set the umask (octal)\n"
         "      --rlimit=NAME=SOFT[:HARD]  set a resource limit, as prlimit(1) names it\n"
         "      --nice=N               set the niceness to N (-20 to 19)\n"

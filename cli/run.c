@@ -37,8 +37,11 @@ void cli_run_usage(FILE *f)
 {
     fputs(
         "Usage: subproc run [OPTIONS] [--] PROGRAM [ARG]...\n"
+        "       subproc run [OPTIONS] NAME=VALUE... [--] PROGRAM [ARG]...\n"
         "Run PROGRAM with ARGs (no shell involved) and exit with its status.\n"
-        "Options stop at the first argument that is not one.\n"
+        "Options stop at the first argument that is not one. As in env(1), NAME=VALUE\n"
+        "operands before PROGRAM set variables (\"--\" before them makes the first one the\n"
+        "program; so does a '/' in NAME).\n"
         "\n"
         "  -C, --chdir=DIR            run in DIR\n"
         "  -e, --env=NAME=VALUE       set a variable (repeatable)\n"
@@ -49,9 +52,18 @@ void cli_run_usage(FILE *f)
         "      --stderr=FILE|null|stdout  standard error to FILE, /dev/null or standard output\n"
         "      --append               append to --stdout/--stderr files instead of truncating\n"
         "  -t, --timeout=DURATION     send the signal to the program and everything it started\n"
-        "                             after DURATION (NUMBER[s|m|h|d], fractions allowed; 0: none)\n"
-        "  -s, --signal=SIG           signal sent at the deadline (name or number; TERM)\n"
+        "                             after DURATION (NUMBER[s|m|h|d] as timeout(1) takes it: 1.5,\n"
+        "                             2.34e+5d, inf; 0: none)\n"
+        "  -s, --signal=SIG           signal sent at the deadline (name or number; TERM;\n"
+        "                             0 sends nothing, then KILL after -k)\n"
         "  -k, --kill-after=DURATION  then KILL them all after DURATION (2s; 0: never)\n"
+        "                             (-k as in timeout(1); in subproc par, -k is --keep-order,\n"
+        "                             as in GNU parallel)\n"
+        "      --preserve-status      after the deadline, exit with the program's status\n"
+        "                             (128+N when signal N ended it) instead of 124\n"
+        "      --foreground           no process group or tree of its own: the program may read\n"
+        "                             the terminal; the deadline's signals reach it, not its children\n"
+        "  -v, --verbose              report each signal sent at the deadline on standard error\n"
         "      --no-contain           do not hold the program's process tree in a cgroup (or PID\n"
         "                             namespace, or process group): descendants that leave its\n"
         "                             process group escape the deadline\n"
@@ -150,6 +162,22 @@ int cli_spawn_exit_status(const subproc_error *e)
     return CLI_EXIT_FAILURE;
 }
 
+/* The deadline's signals: to the program's whole contained tree (or its process group), or with
+ * --foreground to the program alone, as timeout(1) does; -v reports each one as timeout -v does.
+ * Signal 0 sends nothing (it only checks). */
+static void deadline_signal(subproc_proc *p, const cli_run_opts *o, int sig, int quiet)
+{
+    if (o->verbose && !quiet) {
+        const char *name = sig ? subproc_signal_name(sig) : "SIGEXIT";
+        fprintf(stderr, "%s run: sending signal %s to command '%s'\n", cli_progname,
+                name ? name + 3 : "?", o->argv[0]);
+    }
+    if (o->foreground)
+        subproc_proc_signal(p, sig);
+    else
+        cli_signal_all(p, sig);
+}
+
 typedef struct run_result {
     subproc_status st;
     int timed_out;
@@ -207,15 +235,15 @@ static int supervise(subproc_proc *p, const cli_run_opts *o, run_result *res)
         if (deadline < 0 || now_ms() < deadline) continue;
         if (phase == RUNNING) {
             res->timed_out = 1;
-            cli_signal_all(p, o->signal);
+            deadline_signal(p, o, o->signal, 0);
             /* A stopped process acts on no signal but KILL until it is continued (as
              * timeout(1) does, follow with CONT). */
-            if (o->signal != SIGKILL && o->signal != SIGCONT) cli_signal_all(p, SIGCONT);
+            if (o->signal != SIGKILL && o->signal != SIGCONT) deadline_signal(p, o, SIGCONT, 1);
             phase = GRACE;
             deadline = o->kill_after_ms ? deadline_after(o->kill_after_ms) : -1;
             if (child_gone && deadline < 0) break;
         } else if (phase == GRACE) {
-            cli_signal_all(p, SIGKILL);
+            deadline_signal(p, o, SIGKILL, 0);
             phase = KILLED;
             deadline = -1;
             if (child_gone) break;
@@ -253,6 +281,11 @@ static int communicate(subproc_proc *p, const cli_run_opts *o, subproc_result *c
     co.ud = &tee;
     co.timeout_ms = o->timeout_ms;
     co.kill_signal = o->signal;
+    long long t0 = now_ms();
+    if (o->signal == 0) { /* -s 0: nothing at the deadline, KILL once -k has passed too */
+        co.timeout_ms = o->kill_after_ms ? o->timeout_ms + o->kill_after_ms : 0;
+        co.kill_signal = SIGKILL;
+    }
     /* -k 0 means never KILL: a grace period longer than anyone waits. */
     co.kill_grace_ms = o->kill_after_ms
                            ? (int)(o->kill_after_ms > 0x7fffffff ? 0x7fffffff : o->kill_after_ms)
@@ -261,7 +294,14 @@ static int communicate(subproc_proc *p, const cli_run_opts *o, subproc_result *c
     int r = subproc_proc_communicate(p, &co, cap);
     cli_relay_stop(relay);
     res->cap = cap;
-    res->timed_out = cap->timed_out;
+    res->timed_out =
+        cap->timed_out || (o->signal == 0 && o->timeout_ms && now_ms() - t0 >= o->timeout_ms);
+    /* The library sent the signals: -v can only say so afterwards. */
+    if (o->verbose && cap->timed_out)
+        fprintf(stderr, "%s run: signal %s was sent to command '%s' at the deadline\n",
+                cli_progname,
+                co.kill_signal == SIGKILL ? "KILL" : subproc_signal_name(co.kill_signal) + 3,
+                o->argv[0]);
     if (r < 0 && r != -ETIMEDOUT) return r;
     res->st = cap->status;
     res->waited = 1;
@@ -393,11 +433,11 @@ int cli_run_main(int argc, char **argv)
     /* The whole tree is contained when the host allows it: a deadline or a relayed signal then
      * reaches every descendant, and the child stays in our process group (Ctrl-C reaches it as
      * any foreground program). Without containment a deadline needs a group of its own. */
-    so.contain = cli_contain_mask(o.no_contain);
+    so.contain = o.foreground ? 0 : cli_contain_mask(o.no_contain);
     so.leftovers = o.leftovers;
     if (o.new_session)
         so.flags |= SUBPROC_NEW_SESSION;
-    else if (o.timeout_ms && !so.contain)
+    else if (o.timeout_ms && !so.contain && !o.foreground)
         so.flags |= SUBPROC_NEW_PGROUP;
     if (o.set_umask) so.flags |= SUBPROC_SET_UMASK, so.umask = (mode_t)o.umask;
     if (o.set_nice) so.flags |= SUBPROC_SET_NICE, so.nice = o.nice;
@@ -448,7 +488,7 @@ int cli_run_main(int argc, char **argv)
                 (int)subproc_proc_pid(p), subproc_strerror(r));
         rc = CLI_EXIT_FAILURE;
     } else {
-        rc = res.timed_out ? CLI_EXIT_TIMEOUT : subproc_status_code(&res.st);
+        rc = res.timed_out && !o.preserve_status ? CLI_EXIT_TIMEOUT : subproc_status_code(&res.st);
     }
     if (json)
         write_json(json, &o, subproc_proc_pid(p), &res, wall, r < 0 ? subproc_strerror(r) : NULL);

@@ -1,6 +1,7 @@
 #!/bin/sh
 # demo.sh - the five classic examples and the subproc command doing real work.
 # Usage: sh examples/demo.sh [BUILD_DIR]     (make demo runs it after make)
+# Each command is printed ("$ ...") before its output, as a shell transcript would show it.
 set -eu
 B=${1:-build}
 X=$B/examples
@@ -10,20 +11,35 @@ for f in "$S" "$X/pipes" "$X/exitstatus" "$X/launcher" "$X/forking" "$X/environ"
 done
 
 step() { printf '\n=== %s\n' "$*"; }
-# Commands whose non-zero status is the point of the demonstration.
-show_status() { set +e; "$@"; rc=$?; set -e; echo "(exit status $rc)"; }
+note() { printf '(%s)\n' "$*"; }
+# Print a command the way a shell would take it back: words with special characters quoted.
+say() {
+    printf '$'
+    for a; do
+        case $a in
+        '' | *[!A-Za-z0-9_./=:,+@%-]*) printf " '%s'" "$(printf '%s' "$a" | sed "s/'/'\\\\''/g")" ;;
+        *) printf ' %s' "$a" ;;
+        esac
+    done
+    printf '\n'
+}
+# Print the command, then run it; the demo stops if it fails.
+run() { say "$@"; "$@"; }
+# Print the command, run it, and show its exit status (the point of the demonstration).
+show_status() { say "$@"; set +e; "$@"; rc=$?; set -e; echo "(exit status $rc)"; }
 
 step "pipes: a child sends 'Spam N' through a pipe; raw 32-byte reads split and merge them, the line reader does not"
-"$X/pipes" 5 both
+run "$X/pipes" 5 both
+note "'killed by SIGPIPE' is expected: the line reader stops after 5 lines and closes the pipe; the child, which would write forever, dies of SIGPIPE at its next write, and the parent reaps it"
 step "exitstatus: children run a function and exit with a code; the parent reads each status (the last one dies of SIGTERM)"
-"$X/exitstatus" 3
+run "$X/exitstatus" 3
 step "launcher: spawn another program with an argument; an exec failure comes back to the parent"
-"$X/launcher" 2
-"$X/launcher" 1 no-such-program-for-the-demo || true
+run "$X/launcher" 2
+run "$X/launcher" 1 no-such-program-for-the-demo
 step "forking: a child runs only the function it was given, and its return value is its exit code"
-"$X/forking" 2
+run "$X/forking" 2
 step "environ: a child sees the parent's environment, output captured, and a variable set for one child only"
-"$X/environ"
+run "$X/environ"
 
 step "dialogue: python3 -i on a pseudo-terminal, driven by its prompts; Ctrl-C and Ctrl-D typed as a user would"
 "$X/dialogue"
@@ -40,7 +56,7 @@ show_status "$S" pipe --no-pipefail -- seq 3 '|' sh -c 'cat >/dev/null; exit 3' 
 step "subproc run --pty: ls on a terminal writes colours (ESC [ ... m) and columns 120 wide"
 "$S" run --pty --pty-size=10x120 --capture --json=- -- ls --color=auto -C / </dev/null
 step "subproc par: one job per input, 3 at once, each job's lines printed together, in input order (-k)"
-"$S" par -j3 -k -- sh -c 'echo "job {} starts"; sleep 0.1; echo "job {} ends"' ::: 1 2 3 4 5
+run "$S" par -j3 -k -- sh -c 'echo "job {} starts"; sleep 0.1; echo "job {} ends"' ::: 1 2 3 4 5
 step "subproc par: two of four jobs fail; they are listed at the end and the exit status counts them"
 show_status "$S" par -- sh -c 'exit $0' ::: 0 1 0 2
 printf '\ndemo: done\n'

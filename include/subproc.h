@@ -127,6 +127,8 @@ const char *subproc_env_get(const subproc_env *env, const char *name);
 /* Number of variables, and a NULL-terminated "NAME=VALUE" array valid until the next change. */
 size_t subproc_env_count(const subproc_env *env);
 const char *const *subproc_env_array(const subproc_env *env);
+
+/* Free env and its strings. NULL is allowed. */
 void subproc_env_free(subproc_env *env);
 
 /* ------------------------------------------------------------------------------------------ */
@@ -383,6 +385,7 @@ const char *subproc_signal_name(int sig);
 /* "TERM", "SIGTERM", "sigterm" or "15" to 15; "RTMIN+3" too. -EINVAL when unknown. */
 int subproc_signal_from_name(const char *name);
 
+/* The child's process ID (it stays the child's until the handle reaps it). */
 pid_t subproc_proc_pid(const subproc_proc *p);
 /* The pidfd (Linux 5.3 and later, either backend), or -1. Owned by the handle; do not close
  * it. Signals and statuses go through it: it refers to this child whatever happens to its PID. */
@@ -763,6 +766,7 @@ typedef struct subproc_pipeline subproc_pipeline;
  */
 int subproc_pipeline_spawn(subproc_pipeline **out, const subproc_opts *stages, size_t n,
                            unsigned flags, subproc_error *err, size_t *failed_stage);
+/* The number of stages. */
 size_t subproc_pipeline_size(const subproc_pipeline *pl);
 /* Stage i's process, or NULL when it failed to start. Owned by the pipeline. */
 subproc_proc *subproc_pipeline_proc(const subproc_pipeline *pl, size_t i);
@@ -773,6 +777,7 @@ pid_t subproc_pipeline_pgid(const subproc_pipeline *pl);
 /* The parent's end of the first stage's stdin (stream 0) or of the last stage's stdout (1) or
  * stderr (2), when those are SUBPROC_IO_PIPE; else -1. Owned by the pipeline. */
 int subproc_pipeline_fd(const subproc_pipeline *pl, int stream);
+/* Close that fd now (e.g. the first stage's stdin, to send EOF). No error when there is none. */
 void subproc_pipeline_close_fd(subproc_pipeline *pl, int stream);
 
 /*

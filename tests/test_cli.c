@@ -675,7 +675,8 @@ TEST(cli_signal_option)
             NULL);
     ASSERT(strstr(r.out, "\"signal\":\"SIGINT\""));
     cli_free(&r);
-    static const char *const bad[] = {"BOGUS", "0", "65", "999999999999", "-9", "SIG", "", "TERM "};
+    /* (0 is timeout(1)'s "send nothing": test_conventions.c) */
+    static const char *const bad[] = {"BOGUS", "65", "999999999999", "-9", "SIG", "", "TERM "};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         r = cli("run", "-t", "1", "-s", bad[i], "@", "helper", "exit", "0", NULL);
         ASSERT_USAGE_ERROR(r, "invalid signal");
@@ -688,8 +689,9 @@ TEST(cli_signal_option)
 
 TEST(cli_bad_durations_are_125)
 {
-    static const char *const bad[] = {"",    "abc", "1x",  "-1",   "+1", "1.5.5", "1s2", " 1", "1 ",
-                                      "nan", "inf", "1e3", "0x10", ".",  "s",     "1ss", "1,5"};
+    /* (exponents and inf are timeout(1)'s: test_conventions.c) */
+    static const char *const bad[] = {"",    "abc", "1x",   "-1", "+1", "1.5.5", "1s2", " 1", "1 ",
+                                      "nan", "1e",  "0x10", ".",  "s",  "1ss",   "1,5"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cli_out r = cli("run", "-t", bad[i], "@", "helper", "exit", "0", NULL);
         ASSERT_USAGE_ERROR(r, "invalid duration");
@@ -1591,6 +1593,12 @@ TEST_T(cli_demo_script_runs, 60)
     ASSERT(strstr(out, "=== subproc pipe"));
     ASSERT(strstr(out, "\"pipestatus\":[0,0,0]"));
     ASSERT(strstr(out, "demo: done"));
+    /* Each command is shown before its output, so a status says whose it is; the SIGPIPE
+     * death of the pipes example is explained. */
+    ASSERT(strstr(out, "$ ") && strstr(out, "/subproc pipe -- seq 3 '|' sh -c 'cat >/dev/null; "
+                                            "exit 3' '|' cat\n(exit status 3)\n"));
+    ASSERT(strstr(out, "/examples/pipes 5 both\n"));
+    ASSERT(strstr(out, "'killed by SIGPIPE' is expected"));
     subproc_result_free(&res);
 }
 

@@ -1,4 +1,4 @@
-/* test_rel_fault.c - fault injection (issue 7, item 2): every allocation failing in turn, fd
+/* test_rel_fault.c - fault injection: every allocation failing in turn, fd
  * exhaustion (EMFILE) and process exhaustion (EAGAIN from clone/fork under RLIMIT_NPROC).
  * After each fault: a clear error, nothing leaked (fds, children; memory under ASan), and the
  * next spawn works. */

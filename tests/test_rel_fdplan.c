@@ -1,4 +1,4 @@
-/* test_rel_fdplan.c - property test of the fd plan (issue 7, item 5). Random maps of up to 64
+/* test_rel_fdplan.c - property test of the fd plan. Random maps of up to 64
  * fds from a seeded PRNG (REL_SEED=N to replay; the seed is printed on failure): sources sit on
  * numbers that are also targets (swaps, cycles, chains), one source feeds several targets,
  * stdin/stderr come from the same pool, and now and then a target is above the soft fd limit.

@@ -1,4 +1,4 @@
-/* test_rel_hostile.c - hostile parent states (issue 7, item 3): standard fds closed, SIGCHLD
+/* test_rel_hostile.c - hostile parent states: standard fds closed, SIGCHLD
  * ignored, SIGPIPE ignored or blocked, signals arriving during blocking calls, stopped and
  * ptraced children, a leaked fd above a lowered RLIMIT_NOFILE. */
 #include "rel.h"

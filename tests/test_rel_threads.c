@@ -1,4 +1,4 @@
-/* test_rel_threads.c - threads (issue 7, item 4): 2 x CPUs threads spawning with pipes while
+/* test_rel_threads.c - threads: 2 x CPUs threads spawning with pipes while
  * another thread allocates and frees without pause. No deadlock (time limit), every child sees
  * its own pipe as stdout and no fd of a sibling's spawn. Run under TSan by make tsan. */
 #include "rel.h"

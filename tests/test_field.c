@@ -1296,3 +1296,38 @@ TEST(field_cli_tiny_durations)
               1);
     subproc_result_free(&r);
 }
+
+TEST(field_pipeline_and_handle_fields_as_documented)
+{
+    /* subproc.h: statuses NULL and code -1 before the wait; pgid -1 without a group;
+     * a pipeline's per-stage results after it. */
+    subproc_opts st[2] = {SUBPROC_OPTS_INIT, SUBPROC_OPTS_INIT};
+    const char *a[8], *b[8];
+    memcpy(a, helper_argv("exit", "3", NULL), sizeof a);
+    memcpy(b, helper_argv("exit", "0", NULL), sizeof b);
+    st[0].argv = a;
+    st[1].argv = b;
+    subproc_pipeline *pl;
+    ASSERT_OK(subproc_pipeline_spawn(&pl, st, 2, 0, NULL, NULL));
+    ASSERT(subproc_pipeline_status(pl, 0) == NULL);
+    ASSERT_EQ(subproc_pipeline_code(pl), -1);
+    ASSERT(subproc_pipeline_stage_error(pl, 0) == NULL);
+    ASSERT_EQ(subproc_pipeline_size(pl), 2);
+    ASSERT_OK(subproc_pipeline_wait(pl, -1));
+    ASSERT_EQ(subproc_pipeline_status(pl, 0)->code, 3);
+    ASSERT_EQ(subproc_pipeline_code(pl), 3); /* pipefail: the rightmost failing stage */
+    int codes[2];
+    subproc_pipeline_pipestatus(pl, codes);
+    ASSERT(codes[0] == 3 && codes[1] == 0);
+    subproc_pipeline_free(pl);
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    o.argv = helper_argv("exit", "0", NULL);
+    subproc_proc *p;
+    ASSERT_OK(subproc_spawn(&p, &o, NULL));
+    ASSERT_EQ(subproc_proc_pgid(p), -1);
+    ASSERT_EQ(subproc_proc_fd(p, 1), -1);
+    ASSERT_EQ(subproc_proc_done(p), 0);
+    ASSERT_OK(subproc_proc_wait(p, NULL));
+    ASSERT_EQ(subproc_proc_done(p), 1);
+    subproc_proc_free(p);
+}

@@ -911,13 +911,13 @@ TEST(field_error_text_every_step)
 
 /* ---- ETXTBSY from a concurrent spawn ---- */
 
-static volatile int txt_stop;
+static int txt_stop; /* atomic */
 
 static void *spawn_true_loop(void *arg)
 {
     (void)arg;
     const char *argv[] = {"/bin/true", NULL};
-    while (!txt_stop) {
+    while (!__atomic_load_n(&txt_stop, __ATOMIC_RELAXED)) {
         subproc_opts o = SUBPROC_OPTS_INIT;
         o.argv = argv;
         subproc_proc *p;
@@ -939,7 +939,7 @@ TEST_T(field_etxtbsy_concurrent_spawn, 120)
     char path[64];
     snprintf(path, sizeof path, "%s/script", dir);
     pthread_t th[2];
-    txt_stop = 0;
+    __atomic_store_n(&txt_stop, 0, __ATOMIC_RELAXED);
     for (int i = 0; i < 2; i++) ASSERT_OK(pthread_create(&th[i], NULL, spawn_true_loop, NULL));
     int failures = 0, first_err = 0;
     for (int round = 0; round < 2000; round++) {
@@ -964,7 +964,7 @@ TEST_T(field_etxtbsy_concurrent_spawn, 120)
         subproc_proc_free(p);
         ASSERT(st.exited && st.code == 0);
     }
-    txt_stop = 1;
+    __atomic_store_n(&txt_stop, 1, __ATOMIC_RELAXED);
     for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
     unlink(path);
     rmdir(dir);

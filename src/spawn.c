@@ -349,6 +349,7 @@ static int spawn_detached(struct subproc__plan *pl, pid_t *pid, int *pidfd, subp
     int r = subproc__spawn_posix(pl, &mid, pidfd, err);
     if (r == 0) {
         subproc__reap(mid); /* it exited right after its fork */
+        subproc__close(*pidfd); /* the intermediate's, if the backend took one */
         *pid = *shared;
         *pidfd = -1;
     }

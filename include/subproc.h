@@ -659,7 +659,10 @@ typedef struct subproc_result {
  * per-user pipe limit allows (F_SETPIPE_SZ; silently kept as they are otherwise).
  *
  * Without a deadline the call returns when every pipe reached EOF and the child was reaped: a
- * grandchild that keeps a pipe open keeps the call waiting - use a deadline when that matters.
+ * grandchild that keeps a pipe open keeps the call waiting - set wait_delay_ms, or a deadline
+ * (which brings a default wait delay), when that matters. A child that ended before the
+ * deadline is never reported as timed out, whoever still holds its pipes (output_incomplete
+ * says so instead).
  *
  * Returns 0, or: -ETIMEDOUT (the deadline passed; *out holds all output read and the status of
  * the killed child), -ECANCELED (on_output asked to stop; child terminated likewise), -EINVAL
@@ -814,7 +817,9 @@ void subproc_pipeline_free(subproc_pipeline *pl);
  * A deadline (or a callback that asks to stop) sends co->kill_signal to the whole group, then
  * SIGKILL after the grace period, so stages that ignore the signal end too. Afterwards the
  * per-stage results above are valid, and out->status is the status of the stage that decides
- * the pipeline's code (the rightmost failing one, or the last with NO_PIPEFAIL).
+ * the pipeline's code (the rightmost failing one, or the last with NO_PIPEFAIL). Once every
+ * stage has ended, the wait delay (co->wait_delay_ms) bounds reading what descendants still
+ * hold open, as for a single child, and out->output_incomplete says when it ran out.
  * Errors: as subproc_proc_communicate().
  */
 int subproc_pipeline_communicate(subproc_pipeline *pl, const subproc_comm_opts *co,

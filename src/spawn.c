@@ -178,9 +178,9 @@ static int check_opts(const subproc_opts *o, subproc_error *err)
                                              "each child fd takes one source", i, dst, j);
     }
     if (o->nfds) {
-        /* A target the child's fd limit does not allow would fail in the child, and first in
-         * the parking step, naming another fd (EINVAL). Say which one, before starting anything.
-         * The limit is the child's: its own RLIMIT_NOFILE is set before the fd plan. */
+        /* A target at or above the child's own fd limit is refused before anything starts,
+         * naming it: the child's RLIMIT_NOFILE is its program's world, where such an fd could
+         * not exist (a lower limit is only set after the plan, for the plan's temporaries). */
         struct rlimit rl = {RLIM_INFINITY, RLIM_INFINITY};
         getrlimit(RLIMIT_NOFILE, &rl);
         for (size_t i = 0; i < o->nrlimits; i++)
@@ -383,6 +383,7 @@ static int spawn_detached(struct subproc__plan *pl, pid_t *pid, int *pidfd, subp
     int r = subproc__spawn_posix(pl, &mid, pidfd, err);
     if (r == 0) {
         subproc__reap(mid); /* it exited right after its fork */
+        subproc__close(*pidfd); /* the intermediate's, if the backend took one */
         *pid = *shared;
         *pidfd = -1;
     }

@@ -492,11 +492,6 @@ int subproc__spawn_into(subproc_proc **out, const subproc_opts *o, subproc_error
         subproc__contain_finish(&ct, pl, NULL, 0);
         goto fail;
     }
-    if (o->flags & SUBPROC_DETACH) {
-        /* The pidfd (if any) is of the intermediate, which is gone: not ours to keep. */
-        subproc__close(pidfd);
-        pidfd = -1;
-    }
     if (pidfd < -1) pidfd = -1;
 
     p->pid = pid;

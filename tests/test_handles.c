@@ -355,6 +355,52 @@ TEST(handles_no_signal_to_a_recycled_group)
     in_own_pidns(recycled_group_body);
 }
 
+/* The communicate deadline path: the child dies of the deadline's TERM and is reaped, a setsid'd
+ * descendant keeps stdout open through a long drain, and meanwhile a stranger gets the child's
+ * old pid as its group id. Nothing may be sent to that group after the reap. */
+static pid_t recycle_target;
+static pid_t recycled_stranger;
+static void *recycle_later(void *arg)
+{
+    (void)arg;
+    /* wait until the child is gone (the deadline killed it), then take its id */
+    for (int i = 0; i < 1000 && kill(recycle_target, 0) == 0; i++) msleep(5);
+    msleep(50);
+    recycled_stranger = stranger_with_pid(recycle_target);
+    return NULL;
+}
+
+static void recycled_group_communicate_body(void)
+{
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    o.argv = helper_argv("escape", "setsid", "stay", NULL);
+    o.flags = SUBPROC_NEW_PGROUP;
+    o.stdio[1].kind = SUBPROC_IO_PIPE;
+    subproc_proc *p;
+    ASSERT_OK(subproc_spawn(&p, &o, NULL));
+    recycle_target = subproc_proc_pid(p);
+    pthread_t t;
+    ASSERT_OK(pthread_create(&t, NULL, recycle_later, NULL));
+    subproc_comm_opts co = SUBPROC_COMM_OPTS_INIT;
+    co.timeout_ms = 300;
+    co.kill_grace_ms = 100;
+    co.drain_ms = 1500; /* the escapee holds stdout: the drain runs out */
+    subproc_result res;
+    ASSERT_EQ(subproc_proc_communicate(p, &co, &res), -ETIMEDOUT);
+    pthread_join(t, NULL);
+    ASSERT(res.out.data && atol(res.out.data) > 0);
+    subproc_result_free(&res);
+    subproc_proc_free(p);
+    stranger_survives(recycled_stranger);
+    /* The escapee (not contained here) ends with this PID namespace, when this function's
+     * process, its init, exits. */
+}
+
+TEST(handles_no_signal_to_a_recycled_group_after_a_deadline)
+{
+    in_own_pidns(recycled_group_communicate_body);
+}
+
 /* ---- the tree: nothing escapes a deadline ---- */
 
 static const char *const kinds[] = {"setsid", "setpgid", "doublefork", "daemon"};

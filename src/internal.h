@@ -226,6 +226,14 @@ SUBPROC__HIDDEN void subproc__sigpipe_hold(struct subproc__sigpipe *g);
 SUBPROC__HIDDEN void subproc__sigpipe_release(struct subproc__sigpipe *g, int epipe);
 
 /* Shared by communicate/run and the pipeline's versions of them. */
+/* ---- buffers.c: reusable capture memory ---- */
+/* Take the largest block kept in b: 1 with *data (malloc'd, now the caller's), *size (its usable
+ * size) and *faulted (how much of it is backed by pages); 0 when b keeps none. */
+SUBPROC__HIDDEN int subproc__buffers_take(subproc_buffers *b, char **data, size_t *size,
+                                          size_t *faulted);
+/* co->buffers, or NULL for a version 1 caller (whose struct ends before it). */
+SUBPROC__HIDDEN subproc_buffers *subproc__comm_buffers(const subproc_comm_opts *co);
+
 SUBPROC__HIDDEN extern const subproc_comm_opts subproc__default_comm;
 SUBPROC__HIDDEN int subproc__comm_opts_check(const subproc_comm_opts *co);
 SUBPROC__HIDDEN void subproc__result_init(subproc_result *out);

@@ -215,6 +215,13 @@ static void prefault(struct subproc__pump_out *o)
 #endif
 }
 
+/* A capture with co->buffers starts in a kept block, whose pages are already there. */
+static void reuse_block(struct subproc__pump *pm, struct subproc__pump_out *o)
+{
+    subproc_buffers *b = subproc__comm_buffers(pm->co);
+    if (b) subproc__buffers_take(b, &o->cap->data, &o->cap_size, &o->faulted);
+}
+
 /* Where the next read of o goes, and how much may be read. */
 static int read_target(struct subproc__pump *pm, struct subproc__pump_out *o, char **buf,
                        size_t *n)
@@ -238,6 +245,7 @@ static int read_target(struct subproc__pump *pm, struct subproc__pump_out *o, ch
         *n = lim - o->wpos;
         return 0;
     }
+    if (!c->data) reuse_block(pm, o);
     size_t free_ = o->cap_size ? o->cap_size - c->len - 1 : 0;
     if (free_ < MIN_READ && o->cap_size < lim + 1) {
         size_t sz = o->cap_size ? o->cap_size * 2 : MIN_READ + 1;
@@ -482,7 +490,8 @@ static int stop_child(subproc_proc *p, struct subproc__pump *pm, const subproc_c
 int subproc__comm_opts_check(const subproc_comm_opts *co)
 {
     const unsigned known = (SUBPROC_COMM_CHECK << 1) - 1;
-    if (co->version != SUBPROC_COMM_OPTS_VERSION || (co->flags & ~known)) return -EINVAL;
+    if (co->version < 1 || co->version > SUBPROC_COMM_OPTS_VERSION || (co->flags & ~known))
+        return -EINVAL;
     if (!co->input && co->input_len) return -EINVAL;
     if ((co->flags & SUBPROC_COMM_TEE_OUT) && co->tee_out_fd < 0) return -EINVAL;
     if ((co->flags & SUBPROC_COMM_TEE_ERR) && co->tee_err_fd < 0) return -EINVAL;

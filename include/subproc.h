@@ -399,6 +399,10 @@ typedef struct subproc_buffers subproc_buffers;
  *   call returns -ECANCELED. Called in the calling thread, never concurrently.
  * tee_out_fd/tee_err_fd: with SUBPROC_COMM_TEE_OUT/ERR, output is also written there (blocking
  *   until written; a write error stops that tee and nothing else).
+ *   A stream that is only teed (SUBPROC_COMM_NO_CAPTURE, no on_output) moves from the child's
+ *   pipe to the tee fd with splice(2), inside the kernel, never copied through the caller's
+ *   memory; where the kernel refuses splice for that fd (a file opened with O_APPEND, a file
+ *   system or device without splice support) the stream silently falls back to read()/write().
  * timeout_ms: deadline for the whole call; 0 or < 0 means none. When it passes, kill_signal
  *   (0 = SIGTERM) goes to the child's process group (to the child alone when it has none),
  *   followed by SIGCONT (see subproc_proc_terminate), then SIGKILL after kill_grace_ms (0 = 2000); output keeps being read meanwhile. Once the direct

@@ -266,6 +266,10 @@ static int read_target(struct subproc__pump *pm, struct subproc__pump_out *o, ch
 /* One read from o. 0: data or nothing yet; 1: EOF; < 0: error. */
 static int pump_read(struct subproc__pump *pm, struct subproc__pump_out *o)
 {
+    if (subproc__forward_wanted(pm, o)) {
+        int f = subproc__forward(pm, o);
+        if (f != SUBPROC__FORWARD_FALLBACK) return f;
+    }
     char *buf;
     size_t n;
     int r = read_target(pm, o, &buf, &n);

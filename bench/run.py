@@ -3,14 +3,19 @@
 
     run.py --build ../build/bench [--quick] [--command "make bench"]
 
-Full mode writes docs/BENCHMARKS.md and docs/bench-spawn.png; --quick writes them under BUILD
+Full mode writes docs/BENCHMARKS.md, docs/bench-spawn.png and docs/bench-throughput.png;
+--quick writes them under BUILD
 instead (so a quick run never replaces the committed results) and finishes in under a minute.
 Either way it prints one line per comparison: `NAME ratio=R`, subproc's median divided by the
 best other contender's median (raw syscall loops included), below 1 when subproc is faster;
 `ratio=pending` while subproc's side of it is not written yet.
 
 Sizes can be overridden: SPAWN_SIZES="10 1024 4096" (MiB), CAPTURE_BYTES, CAT_BYTES,
-PIPE_BYTES, POOL_JOBS="2 64", POOL_N.
+PIPE_BYTES, POOL_JOBS="2 64", POOL_N, REUSE_BYTES, TEE_BYTES, THREADS="1 2 4 8", THREAD_SPAWNS.
+
+Adding a comparison (a new bench program or a new mode of one): run it in main() next to the
+others with run(); its rows then appear in the summary and get a table under TITLES[name]; a
+target it must meet goes in targets(), and what limits it, when missed, in LIMITS.
 """
 import argparse
 import datetime
@@ -27,18 +32,32 @@ MiB = 1 << 20
 
 FULL = dict(spawn_sizes=[10, 256, 1024, 4096], capture=1024 * MiB, cat=256 * MiB,
             pipe=1024 * MiB, pool_jobs=[2, 64], pool_n=5000, rss=1024 * MiB,
+            reuse=256 * MiB, tee=1024 * MiB, threads=[1, 2, 4, 8], thread_spawns=200,
             rounds=('-m', '5', '-r', '200', '-t', '15'), io_rounds=('-m', '5', '-r', '30', '-t', '30'),
             # Capture and the pipeline move 1 GiB per run and vary most between rounds: more rounds.
             long_rounds=('-m', '15', '-r', '40', '-t', '100'))
 QUICK = dict(spawn_sizes=[10, 2048], capture=128 * MiB, cat=32 * MiB, pipe=128 * MiB,
              pool_jobs=[2, 64], pool_n=200, rss=128 * MiB,
+             reuse=64 * MiB, tee=128 * MiB, threads=[1, 2, 4, 8], thread_spawns=20,
              rounds=('-m', '3', '-r', '40', '-t', '1.5'), io_rounds=('-m', '3', '-r', '5', '-t', '2'),
              long_rounds=('-m', '3', '-r', '5', '-t', '2'))
 
 TITLES = {
     'spawn': 'Spawn + wait of /bin/true, by parent memory (touched)',
-    'spawn-vfork': 'The same, without fork-based contenders in the rounds (caches not evicted by forks)',
+    'spawn-vfork': 'The same, without fork-based contenders in the rounds (caches not evicted by '
+                   'forks), with the other languages\' standard spawners',
+    'spawn-static': 'Spawn + wait of a static no-op program: the spawn itself, against the fewest '
+                    'system calls that can do it',
+    'threads': 'Spawns from many threads at once: a static no-op, N threads each spawning and '
+               'waiting in a loop (whole batch; spawns/s = spawns / median)',
+    'echo': 'Run and capture: `/bin/echo hi`, its output captured',
     'capture': 'Capture all of a child\'s stdout into memory',
+    'capture-reuse': 'Capture again and again: the same capture repeated, into memory kept from '
+                     'the last one where the contender can (steady state: every run after the '
+                     'warm-up is at least the 2nd)',
+    'tee': 'Capture and tee to a file (/dev/shm) at once',
+    'forward': 'Pass output on to a file (/dev/shm) without keeping it (splice where the kernel '
+               'allows)',
     'cat': 'Through /bin/cat: stdin written while stdout is read',
     'pipeline': '3-stage /bin/cat pipeline, drained by the parent',
     'pool': '/bin/true through a pool, whole batch',
@@ -73,7 +92,8 @@ def machine():
                 'glib ' + sh('pkg-config --modversion glib-2.0 2>/dev/null'),
                 'libuv ' + sh('pkg-config --modversion libuv 2>/dev/null'),
                 'libpipeline ' + sh('pkg-config --modversion libpipeline 2>/dev/null'),
-                sh('parallel --version 2>/dev/null | head -1')]))),
+                sh('parallel --version 2>/dev/null | head -1'),
+                sh('go version 2>/dev/null'), sh('rustc --version 2>/dev/null')]))),
             ('subproc', sh('git -C %s describe --always --dirty 2>/dev/null' % ROOT))]
 
 
@@ -166,8 +186,73 @@ def plot(rows, out_png, notes):
     return True
 
 
+def size_bytes(param):
+    """'256MiB' or '1GiB' -> bytes; None for other parameters."""
+    for suffix, mult in (('GiB', 1 << 30), ('MiB', 1 << 20)):
+        if param.endswith(suffix) and param[:-3].isdigit():
+            return int(param[:-3]) * mult
+    return None
+
+
+def thread_param(param):
+    """'T=4, 800 spawns' -> (4, 800)."""
+    try:
+        t, n = param.split(', ')
+        return int(t[2:]), int(n.split()[0])
+    except ValueError:
+        return None
+
+
+def plot_throughput(rows, out_png, notes):
+    """Second plot: spawns/s against threads, and capture throughput per contender."""
+    thr = [r for r in rows if r['cmp'] == 'threads' and 'median' in r and thread_param(r['param'])]
+    cap = [r for r in rows if r['cmp'] in ('capture', 'capture-reuse') and 'median' in r
+           and size_bytes(r['param'])]
+    if not thr and not cap:
+        return False
+    if not shutil.which('gnuplot'):
+        return False
+    base = out_png[:-4]
+    script = ['set terminal png size 1000,1100 noenhanced', "set output '%s'" % out_png,
+              'set multiplot layout 2,1', 'set grid']
+    names = []
+    for r in thr:
+        if r['name'] not in names:
+            names.append(r['name'])
+    with open(base + '-t.dat', 'w') as f:
+        for n in names:
+            f.write('# %s\n' % n)
+            for r in thr:
+                if r['name'] == n:
+                    t, total = thread_param(r['param'])
+                    f.write('%d %f\n' % (t, total / (r['median'] / 1e9)))
+            f.write('\n\n')
+    script += ["set title 'spawn + wait of a static no-op from N threads at once (median batch)'",
+               "set xlabel 'threads'", "set ylabel 'spawns per second'", 'set logscale x 2',
+               'set xtics (1, 2, 4, 8, 16, 32, 64)', 'set yrange [0:*]', 'set key top left']
+    script.append('plot ' + ', '.join("'%s' index %d with linespoints lw 2 title '%s'"
+                                       % (base + '-t.dat', i, n.replace("'", ''))
+                                       for i, n in enumerate(names)) if names else 'plot 0 notitle')
+    with open(base + '-c.dat', 'w') as f:
+        for r in cap:
+            f.write('"%s [%s %s]" %f\n' % (r['name'].replace('"', ''), r['cmp'], r['param'],
+                                          size_bytes(r['param']) / MiB / (r['median'] / 1e9)))
+    script += ['unset logscale x', 'set xtics auto', "set title 'capture throughput (median)'",
+               "set ylabel 'MiB/s'", "set xlabel ''", 'set style fill solid 0.6', 'set boxwidth 0.7',
+               'set xtics rotate by -35 font ",8"', 'set bmargin 14', 'set yrange [0:*]',
+               "plot '%s' using 0:2:xtic(1) with boxes notitle" % (base + '-c.dat'),
+               'unset multiplot']
+    p = subprocess.run(['gnuplot'], input='\n'.join(script) + '\n', text=True, capture_output=True)
+    for x in ('-t.dat', '-c.dat'):
+        os.unlink(base + x)
+    if p.returncode != 0:
+        notes.append('gnuplot failed (throughput): ' + p.stderr.strip()[:200])
+        return False
+    return True
+
+
 def targets(g):
-    """The targets of issue 6, checked against this run where both sides have numbers."""
+    """The targets, checked against this run where both sides have numbers."""
     out = []
 
     def med(cmp, param, name):
@@ -202,6 +287,33 @@ def targets(g):
                 x = r['median'] / sp
                 out.append(('spawn %s: at least 50x faster than %s (fork-based)' % (hi, r['name']), x, x >= 50))
     for (c, p), grp in sorted(g.items()):
+        if c == 'spawn-static':
+            sp = med(c, p, 'subproc')
+            raw = med(c, p, 'clone3(CLONE_VM|CLONE_VFORK)+execve+waitid')
+            if sp and raw:
+                out.append(('spawn-static: within 1.05x of raw clone3(CLONE_VM|CLONE_VFORK)+execve+'
+                            'waitid%s' % wins(c, p, 'clone3(CLONE_VM|CLONE_VFORK)+execve+waitid'),
+                            sp / raw, sp / raw <= 1.05))
+            continue
+        if c == 'capture-reuse':
+            sp = med(c, p, 'subproc, subproc_buffers (reused)')
+            fresh = med(c, p, 'subproc, fresh memory (one-shot)')
+            if sp and fresh:
+                out.append(('capture-reuse %s: reused memory at least 1.5x faster than a fresh '
+                            'buffer' % p, fresh / sp, fresh / sp >= 1.5))
+            for r in grp:
+                if r['name'].startswith('go ') and 'median' in r and sp:
+                    out.append(('capture-reuse %s: ahead of %s%s' % (p, r['name'], wins(c, p, r['name'])),
+                                sp / r['median'], sp < r['median']))
+            continue
+        if c == 'tee':
+            sp = med(c, p, 'subproc')
+            for r in grp:
+                if 'coreutils tee' in r['name'] and 'median' in r and sp:
+                    x = r['median'] / sp
+                    out.append(('tee %s: at least 1.5x as fast as %s%s' % (p, r['name'], wins(c, p, r['name'])),
+                                x, x >= 1.5))
+            continue
         sp = med(c, p, 'subproc')
         if not sp:
             continue
@@ -303,11 +415,14 @@ def main():
     env = os.environ
     if env.get('SPAWN_SIZES'):
         cfg['spawn_sizes'] = [int(x) for x in env['SPAWN_SIZES'].split()]
-    for k, e in (('capture', 'CAPTURE_BYTES'), ('cat', 'CAT_BYTES'), ('pipe', 'PIPE_BYTES'), ('pool_n', 'POOL_N')):
+    for k, e in (('capture', 'CAPTURE_BYTES'), ('cat', 'CAT_BYTES'), ('pipe', 'PIPE_BYTES'), ('pool_n', 'POOL_N'),
+                 ('reuse', 'REUSE_BYTES'), ('tee', 'TEE_BYTES'), ('thread_spawns', 'THREAD_SPAWNS')):
         if env.get(e):
             cfg[k] = int(env[e])
     if env.get('POOL_JOBS'):
         cfg['pool_jobs'] = [int(x) for x in env['POOL_JOBS'].split()]
+    if env.get('THREADS'):
+        cfg['threads'] = [int(x) for x in env['THREADS'].split()]
 
     notes = []
     try:
@@ -341,6 +456,13 @@ def main():
     for j in cfg['pool_jobs']:
         rows += run(build, ['bench_pool', *cfg['io_rounds'], str(j), str(cfg['pool_n'])], notes)
     rows += run(build, io + ['rss', str(cfg['rss']), str(MiB)], notes)
+    rows += run(build, io_long + ['capture-reuse', str(cfg['reuse'])], notes)
+    rows += run(build, io + ['tee', str(cfg['tee'])], notes)
+    rows += run(build, io + ['forward', str(cfg['tee'])], notes)
+    rows += run(build, ['bench_io', *cfg['rounds'], *common, 'echo', '0'], notes)
+    rows += run(build, ['bench_threads', *cfg['io_rounds'], os.path.join(build, 'noop'),
+                        str(cfg['thread_spawns'])] + [str(t) for t in cfg['threads']], notes)
+    # More comparisons (terminals, par, containment, remote hosts) are added here the same way.
     took = (datetime.datetime.now(datetime.timezone.utc) - started).total_seconds()
     info.insert(info.index(next(kv for kv in info if kv[0] == 'load average at start')) + 1,
                 ('load average at end', ' '.join('%.2f' % x for x in os.getloadavg())))
@@ -356,6 +478,8 @@ def main():
     os.makedirs(docs, exist_ok=True)
     png = os.path.join(docs, 'bench-spawn.png')
     have_plot = plot(rows, png, notes)
+    png2 = os.path.join(docs, 'bench-throughput.png')
+    have_plot2 = plot_throughput(rows, png2, notes)
 
     md = ['# Benchmarks', '']
     md.append('Generated by `%s` (bench/run.py) on %s, in %.0f s.%s' % (
@@ -373,7 +497,9 @@ def main():
            'kind "variant" are subproc with a non-default, opt-in setting: shown for comparison, '
            'never counted as the best other contender nor checked against a target.',
            '', 'Python runs in a helper process of its own holding the same memory and measures '
-           'inside Python; libuv, libpipeline and GSubprocess run in helper processes too, because '
+           'inside Python; Go (os/exec) and Rust (std::process::Command, no crates) likewise, '
+           'each a long-running process built by the bench (bench/peer.go, bench/peer.rs); '
+           'libuv, libpipeline and GSubprocess run in helper processes too, because '
            'they install SIGCHLD handlers (libpipeline\'s reaps every child of the process).', '',
            '## Machine', '', '| | |', '|---|---|']
     md += ['| %s | %s |' % kv for kv in info]
@@ -381,9 +507,9 @@ def main():
     md += ['| %s | %s |' % s for s in summary]
     t = targets(g)
     if t:
-        md += ['', '## Targets (issue 6)', '', '| target | measured | met |', '|---|---|---|']
+        md += ['', '## Targets', '', '| target | measured | met |', '|---|---|---|']
         md += ['| %s | %.2fx | %s |' % (n, x, 'yes' if ok else '**no**') for n, x, ok in t]
-        missed = [k for k in LIMITS if any(not ok and n.startswith(k) for n, x, ok in t)]
+        missed = [k for k in LIMITS if any(not ok and n.split(':')[0].split(' ')[0] == k for n, x, ok in t)]
         if missed:
             md += ['', 'Ratios are subproc\'s median over the other\'s, except "at least Nx faster/as '
                    'fast", which is the other\'s over subproc\'s. Where a target is missed, what '
@@ -391,6 +517,8 @@ def main():
             md += ['- **%s**: %s' % (k, LIMITS[k]) for k in missed]
     if have_plot:
         md += ['', '![spawn latency against parent memory](bench-spawn.png)']
+    if have_plot2:
+        md += ['', '![spawns per second against threads, and capture throughput](bench-throughput.png)']
     for cmp in TITLES:
         params = [p for (c, p) in g if c == cmp]
         if not params:
@@ -399,13 +527,15 @@ def main():
         for p in params:
             grp = g[(cmp, p)]
             sp = next((r for r in grp if r['kind'] == 'subproc' and 'median' in r), None)
-            md += ['', '**%s**' % p, '', '| contender | kind | median | p90 | runs | ratio |',
-                   '|---|---|---|---|---|---|']
+            tp = thread_param(p) if cmp == 'threads' else None
+            md += ['', '**%s**' % p, '', '| contender | kind | median | p90 | runs | ratio |%s'
+                   % (' spawns/s |' if tp else ''), '|---|---|---|---|---|---|%s' % ('---|' if tp else '')]
             for r in grp:
                 if 'median' in r:
                     rt = '%.3f' % (sp['median'] / r['median']) if sp and r['median'] else '-'
-                    md.append('| %s | %s | %s | %s | %d | %s |' % (cell(r['name']), r['kind'], fmt(r['median'], r['unit']),
-                                                                  fmt(r['p90'], r['unit']), len(r['v']), rt))
+                    md.append('| %s | %s | %s | %s | %d | %s |%s' % (
+                        cell(r['name']), r['kind'], fmt(r['median'], r['unit']), fmt(r['p90'], r['unit']),
+                        len(r['v']), rt, ' %.0f |' % (tp[1] / (r['median'] / 1e9)) if tp else ''))
                 else:
                     md.append('| %s | %s | %s | | | |' % (cell(r['name']), r['kind'], cell(r['status'])))
     loads = [kv[1] for kv in info if kv[0].startswith('load average')]
@@ -419,7 +549,8 @@ def main():
     out = os.path.join(docs, 'BENCHMARKS.md')
     with open(out, 'w') as f:
         f.write('\n'.join(md) + '\n')
-    sys.stderr.write('bench: wrote %s%s (%.0f s)\n' % (out, ' and ' + png if have_plot else '', took))
+    sys.stderr.write('bench: wrote %s%s%s (%.0f s)\n' % (out, ' and ' + png if have_plot else '',
+                                                      ' and ' + png2 if have_plot2 else '', took))
     return 0
 
 

@@ -732,10 +732,14 @@ typedef struct subproc_pool_opts {
     void *ud;
     /* Version 2 and later: */
     int kill_signal; /* sent at a job's deadline; 0: SIGTERM */
+    /* Version 3 and later: */
+    subproc_buffers *buffers; /* with CAPTURE: captures start in memory kept from earlier ones
+                                 (see subproc_buffers_new()); give a job's back with
+                                 subproc_buffers_recycle_job(). NULL: fresh memory */
 } subproc_pool_opts;
 
-/* 2 added kill_signal; a caller built with version 1 (without it) is still accepted. */
-#define SUBPROC_POOL_OPTS_VERSION 2
+/* 2 added kill_signal, 3 buffers; callers built with an earlier version are still accepted. */
+#define SUBPROC_POOL_OPTS_VERSION 3
 #ifdef __cplusplus
 #define SUBPROC_POOL_OPTS_INIT {SUBPROC_POOL_OPTS_VERSION}
 #else
@@ -751,6 +755,9 @@ typedef struct subproc_pool_opts {
 int subproc_pool_run(subproc_job *jobs, size_t n, const subproc_pool_opts *opts);
 /* Free what the pool allocated in a job (its captures). */
 void subproc_job_clear(subproc_job *job);
+/* Give a job's captures (out, err) back to b for reuse instead, then clear it as
+ * subproc_job_clear() does. NULL b: the same as subproc_job_clear(). */
+void subproc_buffers_recycle_job(subproc_buffers *b, subproc_job *job);
 
 /* ---- end of groups ---- */
 

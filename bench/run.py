@@ -229,18 +229,23 @@ def plot_throughput(rows, out_png, notes):
             f.write('\n\n')
     script += ["set title 'spawn + wait of a static no-op from N threads at once (median batch)'",
                "set xlabel 'threads'", "set ylabel 'spawns per second'", 'set logscale x 2',
-               'set xtics (1, 2, 4, 8, 16, 32, 64)', 'set yrange [0:*]', 'set key top left']
+               'set xtics (1, 2, 4, 8, 16, 32, 64)', 'set xrange [0.8:%g]' % (max(
+                   [thread_param(r['param'])[0] for r in thr] or [8]) * 1.25),
+               'set yrange [0:*]', 'set key top left']
     script.append('plot ' + ', '.join("'%s' index %d with linespoints lw 2 title '%s'"
                                        % (base + '-t.dat', i, n.replace("'", ''))
                                        for i, n in enumerate(names)) if names else 'plot 0 notitle')
     with open(base + '-c.dat', 'w') as f:
         for r in cap:
-            f.write('"%s [%s %s]" %f\n' % (r['name'].replace('"', ''), r['cmp'], r['param'],
-                                          size_bytes(r['param']) / MiB / (r['median'] / 1e9)))
-    script += ['unset logscale x', 'set xtics auto', "set title 'capture throughput (median)'",
+            f.write('"%s [%s %s]" %f %d\n' % (r['name'].replace('"', ''), r['cmp'], r['param'],
+                                             size_bytes(r['param']) / MiB / (r['median'] / 1e9),
+                                             1 if r['kind'] in ('subproc', 'variant') else 2))
+    script += ['unset logscale x', 'set xtics auto', 'set autoscale x',
+               "set title 'capture throughput (median; subproc purple)'",
                "set ylabel 'MiB/s'", "set xlabel ''", 'set style fill solid 0.6', 'set boxwidth 0.7',
-               'set xtics rotate by -35 font ",8"', 'set bmargin 14', 'set yrange [0:*]',
-               "plot '%s' using 0:2:xtic(1) with boxes notitle" % (base + '-c.dat'),
+               'set xtics rotate by 40 right font ",8"', 'set bmargin 16', 'set lmargin 16',
+               'set yrange [0:*]',
+               "plot '%s' using 0:2:3:xtic(1) with boxes lc variable notitle" % (base + '-c.dat'),
                'unset multiplot']
     p = subprocess.run(['gnuplot'], input='\n'.join(script) + '\n', text=True, capture_output=True)
     for x in ('-t.dat', '-c.dat'):
@@ -486,8 +491,10 @@ def main():
     rows += run(build, io + ['tee', str(cfg['tee'])], notes)
     rows += run(build, io + ['forward', str(cfg['tee'])], notes)
     rows += run(build, ['bench_io', *cfg['rounds'], *common, 'echo', '0'], notes)
-    rows += run(build, ['bench_threads', *cfg['io_rounds'], os.path.join(build, 'noop'),
-                        str(cfg['thread_spawns'])] + [str(t) for t in cfg['threads']], notes)
+    noop = os.path.join(build, 'noop')
+    rows += run(build, ['bench_threads', *cfg['rounds'], noop, '0'], notes)
+    rows += run(build, ['bench_threads', *cfg['io_rounds'], noop, str(cfg['thread_spawns'])]
+                + [str(t) for t in cfg['threads']], notes)
     # More comparisons (terminals, par, containment, remote hosts) are added here the same way.
     took = (datetime.datetime.now(datetime.timezone.utc) - started).total_seconds()
     info.insert(info.index(next(kv for kv in info if kv[0] == 'load average at start')) + 1,

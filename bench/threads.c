@@ -1,4 +1,5 @@
 /*
+ * bench_threads [-r max] [-m min] [-t budget] NOOP 0
  * bench_threads [-r max] [-m min] [-t budget] NOOP SPAWNS_PER_THREAD THREADS...
  *
  * Comparison "spawn-static": spawn+wait of NOOP, a static program that only exits (built by the
@@ -6,7 +7,7 @@
  * and the library's own work around it. Against glibc's posix_spawn and the least a program can
  * do: clone3(CLONE_VM|CLONE_VFORK) onto a stack of its own, execve, waitid.
  *
- * Comparison "threads": THREADS threads at once, each doing SPAWNS_PER_THREAD spawn+wait of
+ * Comparison "threads" (when THREADS are given): THREADS threads at once, each doing SPAWNS_PER_THREAD spawn+wait of
  * NOOP; the time for the whole batch (run.py turns it into spawns per second).
  */
 #include "bench.h"
@@ -149,14 +150,16 @@ int main(int argc, char **argv)
     bench_limits lim = {.min_rounds = 5, .max_rounds = 200, .budget_s = 10};
     bench_ctx c = {.peer = "peer.py"};
     int i = bench_parse(argc, argv, &lim, &c);
-    if (argc - i < 3) {
-        fprintf(stderr, "usage: bench_threads [opts] NOOP SPAWNS_PER_THREAD THREADS...\n");
+    if (argc - i < 2) {
+        fprintf(stderr, "usage: bench_threads [opts] NOOP 0 | NOOP SPAWNS_PER_THREAD THREADS...\n");
         return 2;
     }
     c.prog = argv[i];
     c.njobs = atoi(argv[i + 1]);
-    bench_comparison st = {.name = "spawn-static", .param = "static no-op", .unit = "ns"};
-    bench_compare(&st, statics, sizeof statics / sizeof *statics, &c, &lim);
+    if (argc - i == 2) { /* no thread counts: the single spawn only */
+        bench_comparison st = {.name = "spawn-static", .param = "static no-op", .unit = "ns"};
+        bench_compare(&st, statics, sizeof statics / sizeof *statics, &c, &lim);
+    }
     for (i += 2; i < argc; i++) {
         char param[32];
         c.jobs = atoi(argv[i]);

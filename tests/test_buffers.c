@@ -129,6 +129,7 @@ TEST(buffers_limits_and_ownership)
     check_tee2(&r, in, 5000);
     subproc_result_free(&r);
     subproc_buffers_recycle(NULL, NULL);
+    co.buffers = NULL;
     ASSERT_OK(run_tee2(&r, in, 5000, &co)); /* a capture without buffers, given back to none */
     check_tee2(&r, in, 5000);
     subproc_buffers_recycle(NULL, &r); /* = subproc_result_free() */

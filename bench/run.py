@@ -97,10 +97,15 @@ def machine():
             ('subproc', sh('git -C %s describe --always --dirty 2>/dev/null' % ROOT))]
 
 
+LOADS = []  # the 1-minute load average before and after every program
+
+
 def run(build, args, notes):
+    LOADS.append(os.getloadavg()[0])
     cmd = [os.path.join(build, args[0])] + list(args[1:])
     sys.stderr.write('bench: %s\n' % ' '.join(args))
     p = subprocess.run(cmd, capture_output=True, text=True, cwd=build)
+    LOADS.append(os.getloadavg()[0])
     if p.returncode != 0:
         notes.append('`%s` failed (exit %d): %s' % (' '.join(args), p.returncode, p.stderr.strip()[:300]))
     rows = []
@@ -577,6 +582,10 @@ def main():
                  'contenders\' times by more than their differences; the round-robin order spreads '
                  'that over all of them, and the p90 column shows how far single rounds strayed.'
                  % (loads[0], loads[-1], os.cpu_count()))
+    if LOADS:
+        notes.append('The 1-minute load average, sampled before and after each of the %d benchmark '
+                     'programs: min %.2f, median %.2f, max %.2f, on %s CPUs.'
+                     % (len(LOADS) // 2, min(LOADS), statistics.median(LOADS), max(LOADS), os.cpu_count()))
     if notes:
         md += ['', '## Notes', ''] + ['- ' + n for n in notes]
     out = os.path.join(docs, 'BENCHMARKS.md')

@@ -19,6 +19,7 @@ target it must meet goes in targets(), and what limits it, when missed, in LIMIT
 """
 import argparse
 import datetime
+import json
 import os
 import platform
 import shutil
@@ -445,6 +446,8 @@ def main():
     ap.add_argument('--build', required=True)
     ap.add_argument('--quick', action='store_true')
     ap.add_argument('--command', default='make bench')
+    ap.add_argument('--replay', help='write the report again from the rows.json of an earlier run '
+                    '(same numbers; for a change to the report\'s text only)')
     a = ap.parse_args()
     build = os.path.abspath(a.build)
     cfg = dict(QUICK if a.quick else FULL)
@@ -460,6 +463,23 @@ def main():
     if env.get('THREADS'):
         cfg['threads'] = [int(x) for x in env['THREADS'].split()]
 
+    if a.replay:
+        with open(a.replay) as f:
+            saved = json.load(f)
+        rows, notes, info, took, LOADS[:] = (saved['rows'], saved['notes'], [tuple(kv) for kv in saved['info']],
+                                             saved['took'], saved['loads'])
+        started = datetime.datetime.fromisoformat(saved['started'])
+    else:
+        rows, notes, info, started, took = measure(build, cfg)
+        with open(os.path.join(build, 'rows.json'), 'w') as f:
+            json.dump(dict(rows=rows, notes=notes, info=info, took=took, loads=LOADS,
+                           started=started.isoformat()), f)
+    report(a, build, cfg, rows, notes, info, started, took)
+    return 0
+
+
+def measure(build, cfg):
+    """Runs every benchmark program; returns rows, notes, machine info, start time, seconds."""
     notes = []
     try:
         with open(os.path.join(build, 'deps.txt')) as f:
@@ -470,7 +490,8 @@ def main():
     started = datetime.datetime.now(datetime.timezone.utc)
 
     # The spawn comparison holds the memory in up to four processes at once: the harness,
-    # the Python helper, and the isolated libuv and libpipeline helpers.
+    # the Python helper, and the isolated libuv and libpipeline helpers (or, in the rounds
+    # without fork-based contenders, the Go and Rust helpers).
     avail = int(sh("awk '/MemAvailable/ {print $2}' /proc/meminfo") or 0) // 1024
     sizes = []
     for s in cfg['spawn_sizes']:
@@ -504,7 +525,11 @@ def main():
     took = (datetime.datetime.now(datetime.timezone.utc) - started).total_seconds()
     info.insert(info.index(next(kv for kv in info if kv[0] == 'load average at start')) + 1,
                 ('load average at end', ' '.join('%.2f' % x for x in os.getloadavg())))
+    return rows, notes, info, started, took
 
+
+def report(a, build, cfg, rows, notes, info, started, took):
+    """Prints the ratios and writes the markdown and the plots."""
     g = groups(rows)
     summary = []
     for (cmp, param), grp in g.items():
@@ -593,7 +618,6 @@ def main():
         f.write('\n'.join(md) + '\n')
     sys.stderr.write('bench: wrote %s%s%s (%.0f s)\n' % (out, ' and ' + png if have_plot else '',
                                                       ' and ' + png2 if have_plot2 else '', took))
-    return 0
 
 
 if __name__ == '__main__':

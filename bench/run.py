@@ -607,6 +607,13 @@ def report(a, build, cfg, rows, notes, info, started, took):
                  'contenders\' times by more than their differences; the round-robin order spreads '
                  'that over all of them, and the p90 column shows how far single rounds strayed.'
                  % (loads[0], loads[-1], os.cpu_count()))
+    if any(c == 'threads' for (c, p) in g):
+        notes.append('Spawning from threads: glibc\'s posix_spawn maps a fresh 36 KiB stack for every '
+                     'spawn and unmaps it afterwards (seen with strace: mmap, clone3, munmap per call); '
+                     'each munmap takes the process\'s mmap lock and flushes the TLBs of the other '
+                     'CPUs running its threads, which threads spawning at once contend for. subproc '
+                     'takes child stacks from a process-wide cache of 8 and maps nothing per spawn '
+                     '(one mmap for three spawns in the same trace).')
     if LOADS:
         notes.append('The 1-minute load average, sampled before and after each of the %d benchmark '
                      'programs: min %.2f, median %.2f, max %.2f, on %s CPUs.'

@@ -446,6 +446,8 @@ def main():
     ap.add_argument('--build', required=True)
     ap.add_argument('--quick', action='store_true')
     ap.add_argument('--command', default='make bench')
+    ap.add_argument('--note', action='append', default=[],
+                    help='a note for the report (e.g. on the machine\'s state), may be repeated')
     ap.add_argument('--replay', help='write the report again from the rows.json of an earlier run '
                     '(same numbers; for a change to the report\'s text only)')
     a = ap.parse_args()
@@ -474,7 +476,7 @@ def main():
         with open(os.path.join(build, 'rows.json'), 'w') as f:
             json.dump(dict(rows=rows, notes=notes, info=info, took=took, loads=LOADS,
                            started=started.isoformat()), f)
-    report(a, build, cfg, rows, notes, info, started, took)
+    report(a, build, cfg, rows, notes + a.note, info, started, took)
     return 0
 
 

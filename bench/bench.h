@@ -37,6 +37,8 @@ typedef struct bench_ctx {
     pid_t gen_pid;
     const char *serve;             /* -S NAME: this process serves one isolated contender */
     const char *const *self_args;  /* the program's arguments for the current parameter */
+    const char *out_path; /* tee/forward comparisons: the file the output goes to */
+    const char *prog;     /* spawn-static and threads comparisons: the no-op program */
 
     /* Set by a run. */
     long long reported; /* a contender that measures itself (Python, RSS) sets this; else -1 */
@@ -103,6 +105,10 @@ typedef struct bench_coproc {
 } bench_coproc;
 int bench_coproc_start(bench_ctx *c, bench_coproc *cp, const char *const *args); /* peer.py */
 int bench_coproc_spawn(bench_ctx *c, bench_coproc *cp, const char *const *argv);
+/* The Go or Rust peer (peer_go, peer_rust, built in the bench directory), same protocol; skipped
+ * with why_missing when it was not built. */
+int bench_peer_start(bench_ctx *c, bench_coproc *cp, const char *prog, const char *why_missing,
+                     const char *const *args);
 int bench_coproc_go(bench_ctx *c, bench_coproc *cp); /* sets c->reported */
 void bench_coproc_stop(bench_coproc *cp);
 
@@ -112,6 +118,7 @@ void bench_coproc_stop(bench_coproc *cp);
  * Each must do exactly what its peers do and check the result (exit status, byte count).
  */
 int sp_spawn_true(bench_ctx *c, void *state);    /* spawn+wait /bin/true */
+int sp_spawn_true_contained(bench_ctx *c, void *state); /* the same in a cgroup of its own */
 int sp_capture(bench_ctx *c, void *state);       /* all of `gen c->bytes` into memory */
 int sp_capture_socket(bench_ctx *c, void *state); /* the same through SUBPROC_IO_SOCKET */
 int sp_cat(bench_ctx *c, void *state);           /* c->payload through /bin/cat, captured */
@@ -119,5 +126,15 @@ int sp_pipeline3(bench_ctx *c, void *state);     /* cat|cat|cat, stdin c->in_fd,
 int sp_pool(bench_ctx *c, void *state);          /* c->njobs /bin/true, at most c->jobs at once */
 int sp_capture_limited(bench_ctx *c, void *state); /* `gen c->bytes`, keep at most c->limit */
 int sp_pty_capture(bench_ctx *c, void *state);   /* all of `gen c->bytes` through a new pty */
+/* `gen c->bytes` into memory kept from earlier captures (subproc_buffers in the state) */
+int sp_capture_reuse_setup(bench_ctx *c, void **state);
+int sp_capture_reuse(bench_ctx *c, void *state);
+void sp_capture_reuse_teardown(void *state);
+int sp_echo(bench_ctx *c, void *state);         /* run /bin/echo hi, capture "hi\n" */
+int sp_tee_file(bench_ctx *c, void *state);     /* `gen c->bytes` captured and teed to c->out_path */
+int sp_forward_file(bench_ctx *c, void *state); /* `gen c->bytes` only teed to c->out_path */
+/* spawn+wait of c->prog (a static no-op); c->jobs threads doing c->njobs spawns each */
+int sp_spawn_prog(bench_ctx *c, void *state);
+int sp_spawn_threads(bench_ctx *c, void *state);
 
 #endif

@@ -455,6 +455,21 @@ int bench_coproc_start(bench_ctx *c, bench_coproc *cp, const char *const *args)
     return bench_coproc_spawn(c, cp, argv);
 }
 
+int bench_peer_start(bench_ctx *c, bench_coproc *cp, const char *prog, const char *why_missing,
+                     const char *const *args)
+{
+    char path[512];
+    snprintf(path, sizeof path, "./%s", prog); /* built next to the programs (run.py's cwd) */
+    if (access(path, X_OK) != 0)
+        return bench_skip(c, "%s", why_missing);
+    const char *argv[16] = {path};
+    size_t n = 1;
+    for (size_t i = 0; args[i] && n < 15; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    return bench_coproc_spawn(c, cp, argv);
+}
+
 int bench_coproc_go(bench_ctx *c, bench_coproc *cp)
 {
     if (bench_write_all(cp->to, "go\n", 3) < 0)

@@ -2,6 +2,10 @@
  * bench_io [-r max] [-m min] [-t budget] -g gen -p peer.py COMPARISON BYTES [LIMIT]
  *
  *   capture BYTES       all of `gen BYTES` into memory
+ *   capture-reuse BYTES the same again and again, into memory kept from the last time
+ *   echo 0              run `/bin/echo hi` and capture its output (parameter "hi")
+ *   tee BYTES           `gen BYTES` captured and also written to a file (/dev/shm when there)
+ *   forward BYTES       `gen BYTES` only passed on to a file by the parent
  *   cat BYTES           BYTES through /bin/cat, stdin written while stdout is read
  *   pipeline BYTES      `gen BYTES` | cat | cat | cat, last stdout drained by the parent
  *   rss BYTES LIMIT     peak RSS growth (KiB) while capturing with a LIMIT-byte cap
@@ -234,6 +238,27 @@ static int pipeline_capture(bench_ctx *c, void *state)
 static int pipeline_capture(bench_ctx *c, void *s) { (void)s; return bench_skip(c, "libpipeline-dev not installed"); }
 #endif
 
+/* Go's os/exec and Rust's std::process in long-running processes of their own, measuring inside
+ * (bench/peer.go, bench/peer.rs): Go's runtime keeps and reuses its heap from one capture to the
+ * next, as a long-running Go program does. */
+static int lang_setup(bench_ctx *c, void **state, const char *prog, const char *why, const char *mode)
+{
+    bench_coproc *cp = calloc(1, sizeof *cp);
+    const char *args[] = {mode, c->gen, bytes_arg, NULL};
+    if (!strcmp(mode, "echo"))
+        args[1] = NULL;
+    int rc = cp ? bench_peer_start(c, cp, prog, why, args) : bench_fail(c, "no memory");
+    if (rc != BENCH_OK)
+        free(cp);
+    else
+        *state = cp;
+    return rc;
+}
+static int go_capture_setup(bench_ctx *c, void **s) { return lang_setup(c, s, "peer_go", "golang-go not installed", "capture"); }
+static int rust_capture_setup(bench_ctx *c, void **s) { return lang_setup(c, s, "peer_rust", "rustc not installed", "capture"); }
+static int go_echo_setup(bench_ctx *c, void **s) { return lang_setup(c, s, "peer_go", "golang-go not installed", "echo"); }
+static int rust_echo_setup(bench_ctx *c, void **s) { return lang_setup(c, s, "peer_rust", "rustc not installed", "echo"); }
+
 static const bench_contender capture[] = {
     {.name = "subproc", .kind = "subproc", .run = sp_capture},
     /* kind "variant": shown, never compared as "the best other" nor checked against a target. */
@@ -245,6 +270,276 @@ static const bench_contender capture[] = {
     {.name = "glib g_spawn_sync", .kind = "peer", .run = glib_capture},
     {.name = "libuv", .kind = "peer", .run = uv_capture, .isolate = 1},
     {.name = "libpipeline", .kind = "peer", .run = pipeline_capture, .isolate = 1},
+    {.name = "go os/exec Output", .kind = "peer", .setup = go_capture_setup, .run = py_run,
+     .teardown = py_teardown},
+    {.name = "rust std::process output", .kind = "peer", .setup = rust_capture_setup, .run = py_run,
+     .teardown = py_teardown},
+};
+
+/* ---- capture-reuse: capturing again and again ------------------------------------------- */
+
+/* The floor: read into one buffer, allocated and written once in the setup, through a 1 MiB
+ * pipe (the size subproc asks for). */
+static int raw_reuse_setup(bench_ctx *c, void **state)
+{
+    char *buf = malloc(c->bytes + 1);
+    if (!buf)
+        return bench_fail(c, "no memory");
+    memset(buf, 0, c->bytes + 1);
+    *state = buf;
+    return BENCH_OK;
+}
+static int raw_capture_reused(bench_ctx *c, void *state)
+{
+    char *buf = state;
+    int p[2];
+    if (bench_pipe(p, 1 << 20) < 0)
+        return bench_fail(c, "pipe: %s", strerror(errno));
+    const char *argv[] = {c->gen, bytes_arg, NULL};
+    pid_t pid;
+    int rc = bench_spawn_fds(&pid, argv, -1, p[1]);
+    close(p[1]);
+    if (rc) {
+        close(p[0]);
+        return bench_fail(c, "posix_spawn: %s", strerror(-rc));
+    }
+    size_t len = 0;
+    for (;;) {
+        ssize_t r = read(p[0], buf + len, c->bytes + 1 - len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+    }
+    close(p[0]);
+    rc = bench_wait_ok(c, pid, "gen");
+    return rc == BENCH_OK ? check_capture(c, buf, len) : rc;
+}
+
+static const bench_contender capture_reuse[] = {
+    {.name = "subproc, subproc_buffers (reused)", .kind = "subproc", .setup = sp_capture_reuse_setup,
+     .run = sp_capture_reuse, .teardown = sp_capture_reuse_teardown},
+    {.name = "subproc, fresh memory (one-shot)", .kind = "variant", .run = sp_capture},
+    {.name = "raw read into a reused buffer, 1 MiB pipe", .kind = "raw", .setup = raw_reuse_setup,
+     .run = raw_capture_reused, .teardown = free},
+    {.name = "go os/exec Output (long-running)", .kind = "peer", .setup = go_capture_setup,
+     .run = py_run, .teardown = py_teardown},
+    {.name = "rust std::process output (long-running)", .kind = "peer", .setup = rust_capture_setup,
+     .run = py_run, .teardown = py_teardown},
+};
+
+/* ---- echo: run /bin/echo hi and capture it ---------------------------------------------- */
+
+static int raw_echo(bench_ctx *c, void *state)
+{
+    (void)state;
+    int p[2];
+    if (bench_pipe(p, 0) < 0)
+        return bench_fail(c, "pipe: %s", strerror(errno));
+    const char *argv[] = {"/bin/echo", "hi", NULL};
+    pid_t pid;
+    int rc = bench_spawn_fds(&pid, argv, -1, p[1]);
+    close(p[1]);
+    if (rc) {
+        close(p[0]);
+        return bench_fail(c, "posix_spawn: %s", strerror(-rc));
+    }
+    char buf[16];
+    size_t len = 0;
+    for (;;) {
+        ssize_t r = read(p[0], buf + len, sizeof buf - len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0 || (len += (size_t)r) == sizeof buf)
+            break;
+    }
+    close(p[0]);
+    rc = bench_wait_ok(c, pid, "echo");
+    if (rc == BENCH_OK && (len != 3 || memcmp(buf, "hi\n", 3) != 0))
+        rc = bench_fail(c, "echo output is wrong");
+    return rc;
+}
+static int py_echo_setup(bench_ctx *c, void **s) { return py_setup_mode(c, s, "echo"); }
+
+static const bench_contender echo[] = {
+    {.name = "subproc", .kind = "subproc", .run = sp_echo},
+    {.name = "posix_spawn + pipe + read", .kind = "raw", .run = raw_echo},
+    {.name = "python subprocess.run", .kind = "peer", .setup = py_echo_setup, .run = py_run,
+     .teardown = py_teardown},
+    {.name = "go os/exec Output", .kind = "peer", .setup = go_echo_setup, .run = py_run,
+     .teardown = py_teardown},
+    {.name = "rust std::process output", .kind = "peer", .setup = rust_echo_setup, .run = py_run,
+     .teardown = py_teardown},
+};
+
+/* ---- tee and forward: output on to a file ----------------------------------------------- */
+
+static int open_out(bench_ctx *c)
+{
+    return open(c->out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+}
+
+/* After every run: the file holds exactly what gen wrote; then it goes. */
+static int file_post(bench_ctx *c)
+{
+    int fd = open(c->out_path, O_RDONLY | O_CLOEXEC);
+    int rc = BENCH_OK;
+    off_t size = fd >= 0 ? lseek(fd, 0, SEEK_END) : -1;
+    if (size != (off_t)c->bytes)
+        rc = bench_fail(c, "the file holds %lld bytes, expected %zu", (long long)size, c->bytes);
+    for (size_t off = 0; rc == BENCH_OK && off < c->bytes; off += c->bytes / 64 + 4093) {
+        char b;
+        if (pread(fd, &b, 1, (off_t)off) != 1 || b != (char)('a' + off % 26))
+            rc = bench_fail(c, "the file's byte %zu is wrong", off);
+    }
+    if (fd >= 0)
+        close(fd);
+    unlink(c->out_path);
+    return rc;
+}
+
+static int write_file_all(int fd, const char *b, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, b, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        b += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Read gen's output through a 1 MiB pipe; with capture, into a growing buffer (as a one-shot
+ * capture would), without, into one 1 MiB buffer; each chunk written to the file. */
+static int raw_tee_loop(bench_ctx *c, int capture)
+{
+    int out = open_out(c), p[2];
+    if (out < 0 || bench_pipe(p, 1 << 20) < 0)
+        return bench_fail(c, "open/pipe: %s", strerror(errno));
+    const char *argv[] = {c->gen, bytes_arg, NULL};
+    pid_t pid;
+    int rc = bench_spawn_fds(&pid, argv, -1, p[1]);
+    close(p[1]);
+    if (rc) {
+        close(p[0]);
+        close(out);
+        return bench_fail(c, "posix_spawn: %s", strerror(-rc));
+    }
+    size_t cap = 1 << 20, len = 0, total = 0;
+    char *buf = malloc(cap);
+    int bad = 0;
+    for (;;) {
+        if (capture && cap - len < (64 << 10)) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                bad = 1;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        ssize_t r = read(p[0], buf + len, cap - len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        if (write_file_all(out, buf + len, (size_t)r) < 0)
+            bad = 1;
+        total += (size_t)r;
+        if (capture)
+            len += (size_t)r;
+    }
+    close(p[0]);
+    close(out);
+    rc = bench_wait_ok(c, pid, "gen");
+    if (rc == BENCH_OK && bad)
+        rc = bench_fail(c, "write to the file failed");
+    if (rc == BENCH_OK)
+        rc = capture ? check_capture(c, buf, len)
+                     : total == c->bytes ? BENCH_OK : bench_fail(c, "moved %zu bytes", total);
+    free(buf);
+    return rc;
+}
+static int raw_tee(bench_ctx *c, void *s) { (void)s; return raw_tee_loop(c, 1); }
+static int raw_forward(bench_ctx *c, void *s) { (void)s; return raw_tee_loop(c, 0); }
+
+/* `gen | tee FILE`, tee's stdout captured: what a program that uses coreutils tee does. */
+static int coreutils_tee(bench_ctx *c, void *state)
+{
+    (void)state;
+    int a[2], b[2];
+    if (bench_pipe(a, 0) < 0 || bench_pipe(b, 0) < 0)
+        return bench_fail(c, "pipe: %s", strerror(errno));
+    const char *gen[] = {c->gen, bytes_arg, NULL};
+    const char *tee[] = {"/usr/bin/tee", c->out_path, NULL};
+    pid_t pg, pt;
+    int r1 = bench_spawn_fds(&pg, gen, -1, a[1]);
+    close(a[1]);
+    int r2 = bench_spawn_fds(&pt, tee, a[0], b[1]);
+    close(a[0]);
+    close(b[1]);
+    if (r1 || r2) {
+        close(b[0]);
+        return bench_fail(c, "posix_spawn failed");
+    }
+    char *buf = NULL;
+    long long n = bench_read_all(b[0], &buf);
+    close(b[0]);
+    int rc = bench_wait_ok(c, pg, "gen");
+    int rt = bench_wait_ok(c, pt, "tee");
+    if (rc == BENCH_OK)
+        rc = rt;
+    if (rc == BENCH_OK)
+        rc = n < 0 ? bench_fail(c, "read: %s", strerror((int)-n)) : check_capture(c, buf, (size_t)n);
+    free(buf);
+    return rc;
+}
+
+/* Forward only, the kernel's way: splice() from the pipe to the file, 1 MiB at a time. */
+static int raw_splice(bench_ctx *c, void *state)
+{
+    (void)state;
+    int out = open_out(c), p[2];
+    if (out < 0 || bench_pipe(p, 1 << 20) < 0)
+        return bench_fail(c, "open/pipe: %s", strerror(errno));
+    const char *argv[] = {c->gen, bytes_arg, NULL};
+    pid_t pid;
+    int rc = bench_spawn_fds(&pid, argv, -1, p[1]);
+    close(p[1]);
+    if (rc) {
+        close(p[0]);
+        close(out);
+        return bench_fail(c, "posix_spawn: %s", strerror(-rc));
+    }
+    size_t total = 0;
+    for (;;) {
+        ssize_t r = splice(p[0], NULL, out, NULL, 1 << 20, SPLICE_F_MOVE);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        total += (size_t)r;
+    }
+    close(p[0]);
+    close(out);
+    rc = bench_wait_ok(c, pid, "gen");
+    return rc == BENCH_OK && total != c->bytes ? bench_fail(c, "moved %zu bytes", total) : rc;
+}
+
+static const bench_contender tee_file[] = {
+    {.name = "subproc", .kind = "subproc", .run = sp_tee_file},
+    {.name = "raw read, write to the file", .kind = "raw", .run = raw_tee},
+    {.name = "gen | coreutils tee FILE, captured", .kind = "peer", .run = coreutils_tee},
+};
+
+static const bench_contender forward_file[] = {
+    {.name = "subproc", .kind = "subproc", .run = sp_forward_file},
+    {.name = "raw read, write, 1 MiB buffer", .kind = "raw", .run = raw_forward},
+    {.name = "raw splice", .kind = "raw", .run = raw_splice},
 };
 
 /* ---- cat: write and read at once -------------------------------------------------------- */
@@ -627,7 +922,8 @@ int main(int argc, char **argv)
     bench_ctx c = {.gen = "gen", .peer = "peer.py", .in_fd = -1};
     int i = bench_parse(argc, argv, &lim, &c);
     if (argc - i < 2) {
-        fprintf(stderr, "usage: bench_io [opts] capture|cat|pipeline|rss|pty BYTES [LIMIT]\n");
+        fprintf(stderr, "usage: bench_io [opts] capture|capture-reuse|echo|tee|forward|cat|pipeline|rss|pty "
+                        "BYTES [LIMIT]\n");
         return 2;
     }
     const char *what = argv[i];
@@ -645,8 +941,23 @@ int main(int argc, char **argv)
     const bench_contender *cs;
     size_t n;
 #define USE(list) (cs = list, n = sizeof list / sizeof *list)
+    char out_path[256];
+    snprintf(out_path, sizeof out_path, "%s/subproc-bench-%d.out",
+             access("/dev/shm", W_OK) == 0 ? "/dev/shm" : ".", (int)getpid());
+    c.out_path = out_path;
     if (!strcmp(what, "capture")) {
         USE(capture);
+    } else if (!strcmp(what, "capture-reuse")) {
+        USE(capture_reuse);
+    } else if (!strcmp(what, "echo")) {
+        strcpy(param, "hi");
+        USE(echo);
+    } else if (!strcmp(what, "tee") || !strcmp(what, "forward")) {
+        cmp.post = file_post;
+        if (!strcmp(what, "tee"))
+            USE(tee_file);
+        else
+            USE(forward_file);
     } else if (!strcmp(what, "cat")) {
         char *payload = malloc(c.bytes);
         for (size_t k = 0; k < c.bytes; k++)

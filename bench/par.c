@@ -118,7 +118,7 @@ static int rush_setup(bench_ctx *c, void **state)
 
 /* ---- echo ---- */
 
-static int sp_echo(bench_ctx *c, void *state)
+static int par_sp_echo(bench_ctx *c, void *state)
 {
     (void)state;
     const char *argv[] = {subproc_bin, "par", "-j", jobs_arg, "/bin/echo", "{}", NULL};
@@ -147,7 +147,7 @@ static int rush_echo(bench_ctx *c, void *state)
 }
 
 static const bench_contender echo_contenders[] = {
-    {.name = "subproc par", .kind = "subproc", .run = sp_echo},
+    {.name = "subproc par", .kind = "subproc", .run = par_sp_echo},
     {.name = "GNU parallel -q", .kind = "peer", .setup = gnu_parallel_setup, .run = gnu_echo},
     {.name = "xargs -P -n 1", .kind = "peer", .run = xargs_echo},
     {.name = "rush", .kind = "peer", .setup = rush_setup, .run = rush_echo},

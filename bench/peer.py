@@ -5,6 +5,7 @@
     peer.py capture GEN BYTES   subprocess.run([GEN, BYTES], stdout=PIPE)  (communicate)
     peer.py cat BYTES           subprocess.run(['/bin/cat'], input=..., stdout=PIPE)
     peer.py rss GEN BYTES       peak RSS growth (KiB) during that capture
+    peer.py echo                subprocess.run(['/bin/echo', 'hi'], stdout=PIPE)
 
 It prints "ready" once set up, then answers each "go" line with one number measured here,
 inside Python (nanoseconds, or KiB for rss), or with "error: why". EOF ends it.
@@ -64,6 +65,11 @@ def main():
                 t1 = time.perf_counter_ns()
                 ok = r.returncode == 0 and r.stdout == data
                 del r
+            elif mode == 'echo':
+                t0 = time.perf_counter_ns()
+                r = subprocess.run(['/bin/echo', 'hi'], stdout=subprocess.PIPE)
+                t1 = time.perf_counter_ns()
+                ok = r.returncode == 0 and r.stdout == b'hi\n'
             elif mode == 'rss':
                 with open('/proc/self/clear_refs', 'w') as f:
                     f.write('5')

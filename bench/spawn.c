@@ -67,6 +67,30 @@ static int py_setup(bench_ctx *c, void **state)
 static int py_run(bench_ctx *c, void *state) { return bench_coproc_go(c, state); }
 static void py_teardown(void *state) { bench_coproc_stop(state); }
 
+/* Go's os/exec and Rust's std::process, each in a long-running process of its own holding the
+ * same memory, measuring inside (bench/peer.go, bench/peer.rs). Both start children without
+ * copying the parent (Go: clone(CLONE_VM|CLONE_VFORK); Rust: posix_spawn where it can). */
+static int lang_setup(bench_ctx *c, void **state, const char *prog, const char *why)
+{
+    bench_coproc *cp = calloc(1, sizeof *cp);
+    char mib[32];
+    snprintf(mib, sizeof mib, "%zu", c->ballast >> 20);
+    const char *args[] = {"spawn", mib, NULL};
+    int rc = cp ? bench_peer_start(c, cp, prog, why, args) : bench_fail(c, "no memory");
+    if (rc != BENCH_OK)
+        free(cp);
+    else
+        *state = cp;
+    return rc;
+}
+static int go_setup(bench_ctx *c, void **s) { return lang_setup(c, s, "peer_go", "golang-go not installed"); }
+static int rust_setup(bench_ctx *c, void **s) { return lang_setup(c, s, "peer_rust", "rustc not installed"); }
+static void lang_teardown(void *state)
+{
+    bench_coproc_stop(state);
+    free(state);
+}
+
 #ifdef HAVE_GLIB
 static int glib_spawn(bench_ctx *c, void *state)
 {
@@ -161,9 +185,13 @@ static const bench_contender contenders[] = {
  * for whoever runs next; this comparison shows the CLONE_VM contenders on warm caches. */
 static const bench_contender vfork_contenders[] = {
     {.name = "subproc", .kind = "subproc", .run = sp_spawn_true},
+    {.name = "subproc contained", .kind = "subproc", .run = sp_spawn_true_contained},
     {.name = "posix_spawn", .kind = "raw", .run = raw_posix_spawn},
     {.name = "python subprocess.run", .kind = "peer", .setup = py_setup, .run = py_run,
      .teardown = py_teardown},
+    {.name = "go os/exec", .kind = "peer", .setup = go_setup, .run = py_run, .teardown = lang_teardown},
+    {.name = "rust std::process", .kind = "peer", .setup = rust_setup, .run = py_run,
+     .teardown = lang_teardown},
 };
 
 int main(int argc, char **argv)

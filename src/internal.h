@@ -332,6 +332,7 @@ struct subproc__pump_out {
     char *line;         /* SUBPROC_COMM_LINES: the partial line so far */
     size_t line_len, line_size;
     int tee_fd;
+    int no_splice;      /* forward.c: the kernel refused to splice to tee_fd */
 };
 
 struct subproc__pump {
@@ -364,6 +365,24 @@ SUBPROC__HIDDEN void subproc__sigpipe_hold(struct subproc__sigpipe *g);
 SUBPROC__HIDDEN void subproc__sigpipe_release(struct subproc__sigpipe *g, int epipe);
 
 /* Shared by communicate/run and the pipeline's versions of them. */
+/* ---- forward.c: tee without copying through user space ---- */
+#define SUBPROC__FORWARD_FALLBACK 2 /* not forwarded: read o as usual */
+/* Whether o's bytes go only to its tee fd, so that splice() can move them. */
+SUBPROC__HIDDEN int subproc__forward_wanted(const struct subproc__pump *pm,
+                                            const struct subproc__pump_out *o);
+/* One splice from o->fd to o->tee_fd: 0 moved or nothing yet, 1 EOF, or
+ * SUBPROC__FORWARD_FALLBACK (refused, or the tee stopped on a write error: read o instead). */
+SUBPROC__HIDDEN int subproc__forward(struct subproc__pump *pm, struct subproc__pump_out *o);
+SUBPROC__HIDDEN void subproc__test_no_splice(int on);
+
+/* ---- buffers.c: reusable capture memory ---- */
+/* Take the largest block kept in b: 1 with *data (malloc'd, now the caller's), *size (its usable
+ * size) and *faulted (how much of it is backed by pages); 0 when b keeps none. */
+SUBPROC__HIDDEN int subproc__buffers_take(subproc_buffers *b, char **data, size_t *size,
+                                          size_t *faulted);
+/* co->buffers, or NULL for a version 1 caller (whose struct ends before it). */
+SUBPROC__HIDDEN subproc_buffers *subproc__comm_buffers(const subproc_comm_opts *co);
+
 SUBPROC__HIDDEN extern const subproc_comm_opts subproc__default_comm;
 SUBPROC__HIDDEN int subproc__comm_opts_check(const subproc_comm_opts *co);
 /* What is wrong with co, in words for subproc_error.path, or NULL. */

@@ -230,6 +230,13 @@ static void prefault(struct subproc__pump_out *o)
 #endif
 }
 
+/* A capture with co->buffers starts in a kept block, whose pages are already there. */
+static void reuse_block(struct subproc__pump *pm, struct subproc__pump_out *o)
+{
+    subproc_buffers *b = subproc__comm_buffers(pm->co);
+    if (b) subproc__buffers_take(b, &o->cap->data, &o->cap_size, &o->faulted);
+}
+
 /* Where the next read of o goes, and how much may be read. */
 static int read_target(struct subproc__pump *pm, struct subproc__pump_out *o, char **buf,
                        size_t *n)
@@ -253,6 +260,7 @@ static int read_target(struct subproc__pump *pm, struct subproc__pump_out *o, ch
         *n = lim - o->wpos;
         return 0;
     }
+    if (!c->data) reuse_block(pm, o);
     size_t free_ = o->cap_size ? o->cap_size - c->len - 1 : 0;
     if (free_ < MIN_READ && o->cap_size < lim + 1) {
         size_t sz = o->cap_size ? o->cap_size * 2 : MIN_READ + 1;
@@ -273,6 +281,10 @@ static int read_target(struct subproc__pump *pm, struct subproc__pump_out *o, ch
 /* One read from o. 0: data or nothing yet; 1: EOF; < 0: error. */
 static int pump_read(struct subproc__pump *pm, struct subproc__pump_out *o)
 {
+    if (subproc__forward_wanted(pm, o)) {
+        int f = subproc__forward(pm, o);
+        if (f != SUBPROC__FORWARD_FALLBACK) return f;
+    }
     char *buf;
     size_t n;
     int r = read_target(pm, o, &buf, &n);

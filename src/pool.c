@@ -91,6 +91,21 @@ static void close_pipe(struct pool *pl, struct slot *s, int k)
     s->fd[k] = -1;
 }
 
+/* With opts.buffers, a capture starts in a kept block (its pages already there). The pool's
+ * cap excludes the NUL's byte. */
+static void reuse_block(subproc_buffers *b, struct slot *s, int k)
+{
+    size_t size, faulted;
+    char *data;
+    if (!subproc__buffers_take(b, &data, &size, &faulted)) return;
+    if (size < 2) {
+        subproc_buffers_give(b, data);
+        return;
+    }
+    s->buf[k] = data;
+    s->cap[k] = size - 1;
+}
+
 /* Read what is there; close at end-of-file. Over max_output the first half is kept as the head
  * and [head, max) becomes a ring of the most recent bytes, put in order by finish(). */
 static void drain(struct pool *pl, struct slot *s, int k)
@@ -108,6 +123,7 @@ static void drain(struct pool *pl, struct slot *s, int k)
             dst = s->buf[k] + s->wpos[k];
             room = max - s->wpos[k];
         } else if (!max || s->len[k] < max) {
+            if (!s->buf[k] && pl->o->buffers) reuse_block(pl->o->buffers, s, k);
             if (s->cap[k] - s->len[k] < 4096) {
                 size_t cap = s->cap[k] ? s->cap[k] * 2 : 16384;
                 char *b = subproc__realloc(s->buf[k], cap + 1);
@@ -221,6 +237,13 @@ static void finish(struct pool *pl, struct slot *s, int64_t now, size_t *ndone, 
     j->out_len = s->len[0];
     j->err = s->buf[1];
     j->err_len = s->len[1];
+    for (int k = 0; k < 2 && pl->o->buffers; k++) {
+        char **d = k ? &j->err : &j->out;
+        if (*d && (k ? j->err_len : j->out_len) == 0) {
+            subproc_buffers_give(pl->o->buffers, *d); /* wrote nothing: NULL, as always */
+            *d = NULL;
+        }
+    }
     j->out_truncated = s->trunc[0];
     j->err_truncated = s->trunc[1];
     if (j->out) j->out[j->out_len] = '\0';
@@ -325,10 +348,13 @@ static int sleep_ms(struct pool *pl, int64_t now, int backoff)
 int subproc_pool_run(subproc_job *jobs, size_t n, const subproc_pool_opts *opts)
 {
     if (!opts || opts->version < 1 || opts->version > SUBPROC_POOL_OPTS_VERSION) return -EINVAL;
-    /* A version 1 caller's struct ends before kill_signal: read only what it has. */
+    /* A version 1 caller's struct ends before kill_signal, a version 2 one before buffers: read
+     * only what it has. */
     subproc_pool_opts local = {0};
     memcpy(&local, opts,
-           opts->version == 1 ? offsetof(subproc_pool_opts, kill_signal) : sizeof local);
+           opts->version == 1   ? offsetof(subproc_pool_opts, kill_signal)
+           : opts->version == 2 ? offsetof(subproc_pool_opts, buffers)
+                                : sizeof local);
     const subproc_pool_opts *o = &local;
     if ((n && !jobs) || (o->flags & ~(SUBPROC_POOL_CAPTURE | SUBPROC_POOL_HALT_ON_ERROR)) ||
         (o->kill_signal && !subproc__sig_valid(o->kill_signal)))
@@ -410,6 +436,17 @@ int subproc_pool_run(subproc_job *jobs, size_t n, const subproc_pool_opts *opts)
     subproc__close(pl.epfd);
     free(pl.slots);
     return 0;
+}
+
+void subproc_buffers_recycle_job(subproc_buffers *b, subproc_job *j)
+{
+    if (!j) return;
+    if (b) {
+        if (j->out) subproc_buffers_give(b, j->out);
+        if (j->err) subproc_buffers_give(b, j->err);
+        j->out = j->err = NULL;
+    }
+    subproc_job_clear(j);
 }
 
 void subproc_job_clear(subproc_job *j)

@@ -155,50 +155,57 @@ static int apply_limits(struct subproc__cgroup *cg, const subproc_cgroup_limits 
     return 0;
 }
 
+void subproc__cgroup_init(struct subproc__cgroup *cg)
+{
+    cg->dirfd = cg->eventsfd = -1;
+    cg->id = 0;
+    cg->path = NULL;
+}
+
 int subproc__cgroup_create(struct subproc__cgroup *cg, const char *parent,
                            const subproc_cgroup_limits *lim, subproc_error *err)
 {
-    memset(cg, 0, sizeof *cg);
-    cg->dirfd = cg->parentfd = cg->eventsfd = -1;
+    subproc__cgroup_init(cg);
     char path[2 * PATH_MAX];
+    int n;
+    unsigned long seq = __atomic_add_fetch(&cg_seq, 1, __ATOMIC_RELAXED);
     if (parent) {
-        if (snprintf(path, sizeof path, "%s", parent) >= (int)sizeof path)
-            return subproc__fail(err, SUBPROC_STEP_CGROUP, ENAMETOOLONG, -1, parent);
+        n = snprintf(path, sizeof path, "%s/subproc-%ld-%lu", parent, (long)getpid(), seq);
     } else {
         const char *m = subproc__cgroup_mount();
         if (!*m) return subproc__fail(err, SUBPROC_STEP_CGROUP, ENOENT, -1, "cgroup2 mount");
-        if (snprintf(path, sizeof path, "%s%s", m, strcmp(self_path, "/") ? self_path : "") >=
-            (int)sizeof path)
-            return subproc__fail(err, SUBPROC_STEP_CGROUP, ENAMETOOLONG, -1, m);
+        n = snprintf(path, sizeof path, "%s%s/subproc-%ld-%lu", m,
+                     strcmp(self_path, "/") ? self_path : "", (long)getpid(), seq);
     }
-    cg->parentfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (cg->parentfd < 0) return subproc__fail(err, SUBPROC_STEP_CGROUP, errno, -1, path);
-    cg->parentfd = subproc__fd_lift(cg->parentfd);
+    if (n < 0 || n >= PATH_MAX)
+        return subproc__fail(err, SUBPROC_STEP_CGROUP, ENAMETOOLONG, -1, parent ? parent : "");
+    /* The name is this process's and a counter's: only a stale directory of an earlier process
+     * with our pid can be in the way, and then the next number is tried. */
     int r = 0;
     for (int tries = 0; tries < 100; tries++) {
-        unsigned long seq = __atomic_add_fetch(&cg_seq, 1, __ATOMIC_RELAXED);
-        snprintf(cg->name, sizeof cg->name, "subproc-%ld-%lu", (long)getpid(), seq);
-        if (mkdirat(cg->parentfd, cg->name, 0755) == 0) {
+        if (mkdir(path, 0755) == 0) {
             r = 0;
             break;
         }
         r = -errno;
         if (r != -EEXIST) break;
+        seq = __atomic_add_fetch(&cg_seq, 1, __ATOMIC_RELAXED);
+        char *dash = strrchr(path, '-');
+        snprintf(dash + 1, sizeof path - (size_t)(dash + 1 - path), "%lu", seq);
     }
     if (r < 0) {
-        subproc__fail(err, SUBPROC_STEP_CGROUP, -r, -1, path);
-        subproc__close(cg->parentfd);
-        cg->parentfd = -1;
-        return r;
+        /* Name the directory the cgroup was to be made in, not ours. */
+        *strrchr(path, '/') = '\0';
+        return subproc__fail(err, SUBPROC_STEP_CGROUP, -r, -1, path);
     }
-    cg->dirfd = openat(cg->parentfd, cg->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    cg->path = subproc__malloc(strlen(path) + 1);
+    if (cg->path) strcpy(cg->path, path);
+    cg->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (cg->dirfd >= 0) cg->dirfd = subproc__fd_lift(cg->dirfd);
-    if (cg->dirfd >= 0) {
-        cg->eventsfd = openat(cg->dirfd, "cgroup.events", O_RDONLY | O_CLOEXEC);
-        if (cg->eventsfd >= 0) cg->eventsfd = subproc__fd_lift(cg->eventsfd);
-    }
-    if (cg->dirfd < 0 || cg->eventsfd < 0) {
-        r = subproc__fail(err, SUBPROC_STEP_CGROUP, errno, -1, cg->name);
+    if (!cg->path || cg->dirfd < 0) {
+        r = subproc__fail(err, cg->path ? SUBPROC_STEP_CGROUP : SUBPROC_STEP_ALLOC,
+                          cg->path ? errno : ENOMEM, -1, path);
+        if (!cg->path) rmdir(path);
         subproc__cgroup_destroy(cg);
         return r;
     }
@@ -211,27 +218,58 @@ int subproc__cgroup_create(struct subproc__cgroup *cg, const char *parent,
     return 0;
 }
 
-int subproc__cgroup_procs_fd(const struct subproc__cgroup *cg)
+int subproc__cgroup_events(struct subproc__cgroup *cg)
 {
-    int fd = openat(cg->dirfd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+    int fd = __atomic_load_n(&cg->eventsfd, __ATOMIC_ACQUIRE);
+    if (fd >= 0) return fd;
+    fd = openat(cg->dirfd, "cgroup.events", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return -errno;
-    return subproc__fd_lift(fd);
+    fd = subproc__fd_lift(fd);
+    if (fd < 0) return fd;
+    int none = -1;
+    /* Two threads asking at once: one fd wins, the other is closed. */
+    if (!__atomic_compare_exchange_n(&cg->eventsfd, &none, fd, 0, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE)) {
+        subproc__close(fd);
+        fd = none;
+    }
+    return fd;
 }
 
-int subproc__cgroup_populated(const struct subproc__cgroup *cg)
+int subproc__plan_join_fd(struct subproc__plan *pl)
 {
-    char buf[256];
+    if (pl->cgroup_fd < 0 || pl->cgroup_procs_fd >= 0) return 0;
+    int fd = openat(pl->cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    fd = subproc__fd_lift(fd);
+    if (fd < 0) return fd;
+    pl->cgroup_procs_fd = fd;
+    return 0;
+}
+
+static int read_events(struct subproc__cgroup *cg, char *buf, size_t len)
+{
+    int fd = subproc__cgroup_events(cg);
+    if (fd < 0) return fd;
     ssize_t n;
     do
-        n = pread(cg->eventsfd, buf, sizeof buf - 1, 0);
+        n = pread(fd, buf, len - 1, 0);
     while (n < 0 && errno == EINTR);
     if (n < 0) return -errno;
     buf[n] = '\0';
+    return 0;
+}
+
+int subproc__cgroup_populated(struct subproc__cgroup *cg)
+{
+    char buf[256];
+    int r = read_events(cg, buf, sizeof buf);
+    if (r < 0) return r;
     long long v = keyed(buf, "populated");
     return v < 0 ? -EIO : v != 0;
 }
 
-int subproc__cgroup_kill(const struct subproc__cgroup *cg)
+int subproc__cgroup_kill(struct subproc__cgroup *cg)
 {
     int r = write_at(cg->dirfd, "cgroup.kill", "1");
     if (r != -ENOENT) return r;
@@ -271,7 +309,7 @@ int subproc__cgroup_signal(const struct subproc__cgroup *cg, int sig)
     return 0;
 }
 
-int subproc__cgroup_freeze(const struct subproc__cgroup *cg, int on)
+int subproc__cgroup_freeze(struct subproc__cgroup *cg, int on)
 {
     int r = write_at(cg->dirfd, "cgroup.freeze", on ? "1" : "0");
     if (r == -ENOENT) return -EOPNOTSUPP;
@@ -279,11 +317,8 @@ int subproc__cgroup_freeze(const struct subproc__cgroup *cg, int on)
     /* Freezing is asynchronous: "frozen 1" in cgroup.events says every task has stopped. */
     for (int i = 0; i < 500; i++) {
         char buf[256];
-        ssize_t n = pread(cg->eventsfd, buf, sizeof buf - 1, 0);
-        if (n > 0) {
-            buf[n] = '\0';
-            if (keyed(buf, "frozen") == 1) return 0;
-        }
+        if ((r = read_events(cg, buf, sizeof buf)) < 0) return r;
+        if (keyed(buf, "frozen") == 1) return 0;
         struct pollfd pfd = {cg->eventsfd, POLLPRI, 0};
         poll(&pfd, 1, 10);
     }
@@ -307,7 +342,7 @@ int subproc__cgroup_stats(const struct subproc__cgroup *cg, subproc_tree_stats *
 
 /* Move every process still in the cgroup to the cgroup this process is in (the one the caller
  * started in), so the cgroup can be removed while they go on: "leave" the leftovers. */
-static void evacuate(const struct subproc__cgroup *cg)
+static void evacuate(struct subproc__cgroup *cg)
 {
     const char *m = subproc__cgroup_mount();
     char path[2 * PATH_MAX + 16];
@@ -332,11 +367,11 @@ static void evacuate(const struct subproc__cgroup *cg)
 
 void subproc__cgroup_release(struct subproc__cgroup *cg, int kill_rest)
 {
-    if (cg->dirfd < 0) {
-        subproc__cgroup_destroy(cg);
-        return;
-    }
-    if (subproc__cgroup_populated(cg) == 1) {
+    /* Empty (the usual case): it goes at once. Else kill or move out what is left first. */
+    if (cg->path && rmdir(cg->path) == 0) {
+        free(cg->path);
+        cg->path = NULL;
+    } else if (cg->dirfd >= 0 && subproc__cgroup_populated(cg) == 1) {
         if (kill_rest) {
             subproc__cgroup_kill(cg);
             /* SIGKILL is not instant: wait (bounded) for the kernel to empty the cgroup. */
@@ -353,18 +388,16 @@ void subproc__cgroup_release(struct subproc__cgroup *cg, int kill_rest)
 
 void subproc__cgroup_destroy(struct subproc__cgroup *cg)
 {
-    if (cg->parentfd >= 0 && cg->name[0]) {
+    if (cg->path) {
         /* A cgroup whose last process has just exited may still be busy for a moment. */
-        for (int i = 0; i < 200 && unlinkat(cg->parentfd, cg->name, AT_REMOVEDIR) < 0 &&
-                        errno == EBUSY;
-             i++) {
+        for (int i = 0; i < 200 && rmdir(cg->path) < 0 && errno == EBUSY; i++) {
             struct pollfd pfd = {-1, 0, 0};
             poll(&pfd, 0, 5);
         }
+        free(cg->path);
+        cg->path = NULL;
     }
     subproc__close(cg->eventsfd);
     subproc__close(cg->dirfd);
-    subproc__close(cg->parentfd);
-    cg->eventsfd = cg->dirfd = cg->parentfd = -1;
-    cg->name[0] = '\0';
+    cg->eventsfd = cg->dirfd = -1;
 }

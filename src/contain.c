@@ -63,14 +63,8 @@ int subproc__contain_prepare(struct subproc__contain *ct, const subproc_opts *o,
                              subproc_error *err)
 {
     memset(ct, 0, sizeof *ct);
-    ct->cg.parentfd = ct->cg.dirfd = ct->cg.eventsfd = -1;
+    subproc__cgroup_init(&ct->cg);
     if (join) {
-        pl->cgroup_procs_fd = subproc__cgroup_procs_fd(join);
-        if (pl->cgroup_procs_fd < 0) {
-            int e = -pl->cgroup_procs_fd;
-            pl->cgroup_procs_fd = -1;
-            return subproc__fail(err, SUBPROC_STEP_CGROUP, e, -1, "cgroup.procs");
-        }
         pl->cgroup_fd = join->dirfd;
         return 0;
     }
@@ -79,16 +73,8 @@ int subproc__contain_prepare(struct subproc__contain *ct, const subproc_opts *o,
         subproc_error e;
         int r = subproc__cgroup_create(&ct->cg, o->cgroup_parent, o->cgroup_limits, &e);
         if (r == 0) {
-            /* The child joins by itself where clone3 cannot start it inside (fork backend,
-             * other architectures): an fd opened now, so the child only writes. */
-            pl->cgroup_procs_fd = subproc__cgroup_procs_fd(&ct->cg);
-            if (pl->cgroup_procs_fd < 0) {
-                r = subproc__fail(err, SUBPROC_STEP_CGROUP, -pl->cgroup_procs_fd, -1,
-                                  "cgroup.procs");
-                pl->cgroup_procs_fd = -1;
-                subproc__cgroup_destroy(&ct->cg);
-                return r;
-            }
+            /* The backend starts the child inside (clone3), or opens cgroup.procs for a child
+             * that joins by itself (subproc__plan_join_fd). */
             pl->cgroup_fd = ct->cg.dirfd;
             ct->mech = SUBPROC_CONTAIN_CGROUP;
             return 0;
@@ -130,16 +116,6 @@ void subproc__contain_finish(struct subproc__contain *ct, struct subproc__plan *
     }
     p->contain = ct->mech;
     p->cg = ct->cg;
-    if (ct->mech == SUBPROC_CONTAIN_CGROUP) {
-        char link[64], path[PATH_MAX];
-        snprintf(link, sizeof link, "/proc/self/fd/%d", p->cg.dirfd);
-        ssize_t n = readlink(link, path, sizeof path - 1);
-        if (n > 0) {
-            path[n] = '\0';
-            p->cg_path = subproc__malloc((size_t)n + 1);
-            if (p->cg_path) memcpy(p->cg_path, path, (size_t)n + 1);
-        }
-    }
 }
 
 unsigned subproc_proc_containment(const subproc_proc *p)
@@ -149,7 +125,7 @@ unsigned subproc_proc_containment(const subproc_proc *p)
 
 const char *subproc_proc_cgroup_path(const subproc_proc *p)
 {
-    return p && p->contain == SUBPROC_CONTAIN_CGROUP ? p->cg_path : NULL;
+    return p && p->contain == SUBPROC_CONTAIN_CGROUP ? p->cg.path : NULL;
 }
 
 int subproc_proc_signal_tree(subproc_proc *p, int sig)
@@ -195,7 +171,7 @@ int subproc_proc_wait_tree(subproc_proc *p, int timeout_ms)
             left = deadline - now > 1000 ? 1000 : (int)(deadline - now);
         }
         /* cgroup.events signals POLLPRI on every change; the re-read above is the truth. */
-        struct pollfd pfd = {p->cg.eventsfd, POLLPRI, 0};
+        struct pollfd pfd = {subproc__cgroup_events(&p->cg), POLLPRI, 0};
         poll(&pfd, 1, left);
     }
 }
@@ -203,7 +179,9 @@ int subproc_proc_wait_tree(subproc_proc *p, int timeout_ms)
 int subproc_proc_tree_fd(const subproc_proc *p)
 {
     if (!p || !p->contain) return -1;
-    return p->contain == SUBPROC_CONTAIN_CGROUP ? p->cg.eventsfd : p->pidfd;
+    if (p->contain != SUBPROC_CONTAIN_CGROUP) return p->pidfd;
+    int fd = subproc__cgroup_events((struct subproc__cgroup *)&p->cg); /* opened on first use */
+    return fd < 0 ? -1 : fd;
 }
 
 int subproc_proc_freeze(subproc_proc *p, int frozen)
@@ -243,6 +221,4 @@ void subproc__contain_release(subproc_proc *p)
 {
     if (p->contain == SUBPROC_CONTAIN_CGROUP)
         subproc__cgroup_release(&p->cg, p->leftovers != SUBPROC_LEFTOVERS_LEAVE);
-    free(p->cg_path);
-    p->cg_path = NULL;
 }

@@ -93,11 +93,10 @@ struct subproc__report {
 
 /* A cgroup made for one child (cgroup.c). */
 struct subproc__cgroup {
-    int parentfd;  /* the directory it was made in */
-    int dirfd;     /* the cgroup itself */
-    int eventsfd;  /* its cgroup.events */
-    uint64_t id;   /* its cgroup id (the directory's inode number) */
-    char name[64]; /* its name in parentfd */
+    int dirfd;    /* the cgroup itself */
+    int eventsfd; /* its cgroup.events, opened when first asked for (subproc__cgroup_events) */
+    uint64_t id;  /* its cgroup id (the directory's inode number) */
+    char *path;   /* malloc'd absolute path */
 };
 
 struct subproc_proc {
@@ -107,7 +106,6 @@ struct subproc_proc {
     unsigned contain;  /* SUBPROC_CONTAIN_* mechanism that holds the tree, or 0 */
     int leftovers;     /* SUBPROC_LEFTOVERS_* */
     struct subproc__cgroup cg; /* contain == SUBPROC_CONTAIN_CGROUP */
-    char *cg_path;     /* malloc'd path of cg, for subproc_proc_cgroup_path() */
     int fds[3];
     int pty; /* master end of the child's terminal (SUBPROC_IO_PTY), or -1 */
     pthread_mutex_t lock; /* guards reaped/status against concurrent wait and signal */
@@ -185,13 +183,18 @@ SUBPROC__HIDDEN int subproc__proc_send(subproc_proc *p, int sig, int group);
 
 /* cgroup.c */
 SUBPROC__HIDDEN const char *subproc__cgroup_mount(void);
+SUBPROC__HIDDEN void subproc__cgroup_init(struct subproc__cgroup *cg); /* empty: nothing held */
+/* Its cgroup.events, opened on first use (pollable, POLLPRI); -errno. */
+SUBPROC__HIDDEN int subproc__cgroup_events(struct subproc__cgroup *cg);
+/* The plan's cgroup.procs fd for a child that joins by itself, opened now if not yet: 0 or
+ * -errno (spawn backends, when clone3 cannot start the child inside). */
+SUBPROC__HIDDEN int subproc__plan_join_fd(struct subproc__plan *pl);
 SUBPROC__HIDDEN int subproc__cgroup_create(struct subproc__cgroup *cg, const char *parent,
                                            const subproc_cgroup_limits *lim, subproc_error *err);
-SUBPROC__HIDDEN int subproc__cgroup_procs_fd(const struct subproc__cgroup *cg);
-SUBPROC__HIDDEN int subproc__cgroup_populated(const struct subproc__cgroup *cg);
-SUBPROC__HIDDEN int subproc__cgroup_kill(const struct subproc__cgroup *cg);
+SUBPROC__HIDDEN int subproc__cgroup_populated(struct subproc__cgroup *cg);
+SUBPROC__HIDDEN int subproc__cgroup_kill(struct subproc__cgroup *cg);
 SUBPROC__HIDDEN int subproc__cgroup_signal(const struct subproc__cgroup *cg, int sig);
-SUBPROC__HIDDEN int subproc__cgroup_freeze(const struct subproc__cgroup *cg, int on);
+SUBPROC__HIDDEN int subproc__cgroup_freeze(struct subproc__cgroup *cg, int on);
 SUBPROC__HIDDEN int subproc__cgroup_stats(const struct subproc__cgroup *cg, subproc_tree_stats *st);
 /* Kill (kill_rest) or move out what is left, then remove the cgroup and close its fds. */
 SUBPROC__HIDDEN void subproc__cgroup_release(struct subproc__cgroup *cg, int kill_rest);

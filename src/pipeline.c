@@ -252,7 +252,7 @@ int subproc_pipeline_spawn(subproc_pipeline **out, const subproc_opts *stages, s
     pl->n = n;
     pl->flags = flags;
     pl->pgid = -1;
-    pl->cg.parentfd = pl->cg.dirfd = pl->cg.eventsfd = -1;
+    subproc__cgroup_init(&pl->cg);
     for (int i = 0; i < 3; i++) pl->fds[i] = -1;
     subproc_opts first;
     stage_at(&first, stages, 0);

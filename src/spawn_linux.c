@@ -223,6 +223,15 @@ int subproc__spawn_linux(struct subproc__plan *pl, pid_t *out_pid, int *out_pidf
         if (pid != -2) goto cloned;
         pid = -1;
         if (pl->newpid) flags |= CLONE_NEWPID | (pl->newuser ? CLONE_NEWUSER : 0);
+        /* No clone3 here: the child joins its cgroup by itself, first thing (child.c). */
+        int jr = subproc__plan_join_fd(pl);
+        if (jr < 0) {
+            pthread_sigmask(SIG_SETMASK, &old, NULL);
+            pthread_setcancelstate(cancel_state, NULL);
+            stack_put(stack);
+            errno = saved_errno;
+            return subproc__fail(err, SUBPROC_STEP_CGROUP, -jr, -1, "cgroup.procs");
+        }
     }
     if (__atomic_load_n(&pidfd_flag_works, __ATOMIC_RELAXED)) {
         pid = clone(subproc__child_entry, stack + CHILD_STACK, flags | CLONE_PIDFD, pl, &pidfd);

@@ -42,6 +42,9 @@ int subproc__spawn_posix(struct subproc__plan *pl, pid_t *out_pid, int *out_pidf
                          subproc_error *err)
 {
     int ep[2], gp[2] = {-1, -1}, r;
+    /* A contained child joins its cgroup by itself, first thing (child.c). */
+    if ((r = subproc__plan_join_fd(pl)) < 0)
+        return subproc__fail(err, SUBPROC_STEP_CGROUP, -r, -1, "cgroup.procs");
     if ((r = subproc__pipe(ep)) < 0) return subproc__fail(err, SUBPROC_STEP_PIPE, -r, -1, NULL);
     pl->errfd = ep[1];
 #ifdef __linux__

@@ -253,7 +253,18 @@ static void read_stream(par *p, size_t j, int k)
             return;
         }
         size_t len = (size_t)n;
-        if (max && os->total + len > max) len = os->total >= max ? 0 : (size_t)(max - os->total);
+        if (max) {
+            /* As run keeps a capture: the first half of the limit as the head, passed on as it
+             * comes; past it, the most recent bytes in a ring, passed on when the job ends. */
+            size_t head_cap = max / 2;
+            size_t h = os->total >= head_cap ? 0 : (size_t)(head_cap - os->total);
+            if (len > h) {
+                if (par_ostream_tail_add(os, max - head_cap, buf + h, len - h) < 0 &&
+                    !p->write_err)
+                    p->write_err = ENOMEM;
+                len = h;
+            }
+        }
         os->total += (unsigned long long)n;
         if (p->o->json && os->head.len < JSON_HEAD && len) {
             size_t h = JSON_HEAD - os->head.len;
@@ -612,6 +623,14 @@ static void job_end(par *p, size_t j, long long now)
         p->retry[(p->retry_head + p->nretry++) % p->njobs] = j;
         return;
     }
+    /* --max-output: the kept tail follows the head. */
+    for (int k = 0; k < 2; k++) {
+        par_ostream *os = &jb->os[k];
+        if (!os->tail.len) continue;
+        par_ostream_tail_order(os);
+        int r = par_ostream_add(os, os->tail.s, os->tail.len);
+        if (r < 0 && !p->write_err) p->write_err = -r;
+    }
     if (p->o->results) {
         par_buf path = {0};
         size_t n = job_args(p, j);
@@ -901,10 +920,17 @@ static void write_json(FILE *f, par *p, size_t skipped)
         cli_json_bool(&js, "core_dumped", jb->started && st->core_dumped);
         cli_json_bool(&js, "timed_out", jb->timed_out);
         cli_json_int(&js, "wall_ms", jb->wall_usec / 1000);
-        cli_json_strn(&js, "stdout", jb->os[0].head.s ? jb->os[0].head.s : "", jb->os[0].head.len);
-        cli_json_strn(&js, "stderr", jb->os[1].head.s ? jb->os[1].head.s : "", jb->os[1].head.len);
-        cli_json_bool(&js, "output_cut", jb->os[0].total > jb->os[0].head.len ||
-                                              jb->os[1].total > jb->os[1].head.len);
+        for (int k = 0; k < 2; k++) {
+            /* head and tail apart, with what was left out between them, as run reports */
+            const par_ostream *os = &jb->os[k];
+            par_buf both = {0};
+            par_buf_add(&both, os->head.s ? os->head.s : "", os->head.len);
+            if (os->tail.len) par_buf_add(&both, os->tail.s, os->tail.len);
+            size_t kept = os->head.len + os->tail.len;
+            cli_json_output(&js, k ? "stderr" : "stdout", both.s ? both.s : "", both.len,
+                            os->head.len, os->total > kept, os->total);
+            par_buf_free(&both);
+        }
         if (!jb->skipped_resume && jb->state >= J_DONE && job_failed(jb)) {
             char w[800];
             job_words(jb, w, sizeof w);

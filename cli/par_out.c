@@ -212,6 +212,9 @@ void par_ostream_discard(par_ostream *os)
     os->spooled = 0;
     mem_held -= os->mem.len;
     par_buf_free(&os->mem);
+    par_buf_free(&os->tail);
+    os->tail_cap = os->tail_pos = 0;
+    os->tail_full = 0;
     os->bol = 1;
 }
 
@@ -221,4 +224,52 @@ void par_ostream_close(par_ostream *os)
     if (os->fd >= 0) close(os->fd);
     os->fd = -1;
     par_buf_free(&os->head);
+    par_buf_free(&os->tail);
+    os->tail_cap = os->tail_pos = 0;
+    os->tail_full = 0;
+}
+
+int par_ostream_tail_add(par_ostream *os, size_t cap, const char *p, size_t len)
+{
+    if (!cap) return 0;
+    if (!os->tail.s) {
+        os->tail.s = malloc(cap);
+        if (!os->tail.s) return -ENOMEM;
+        os->tail_cap = cap;
+        os->tail.len = 0;
+    }
+    if (len >= cap) { /* only the last cap bytes can stay */
+        memcpy(os->tail.s, p + len - cap, cap);
+        os->tail_pos = 0;
+        os->tail_full = 1;
+        os->tail.len = cap;
+        return 0;
+    }
+    size_t first = cap - os->tail_pos < len ? cap - os->tail_pos : len;
+    memcpy(os->tail.s + os->tail_pos, p, first);
+    memcpy(os->tail.s, p + first, len - first);
+    if (os->tail_pos + len >= cap) os->tail_full = 1;
+    os->tail_pos = (os->tail_pos + len) % cap;
+    os->tail.len = os->tail_full ? cap : os->tail_pos;
+    return 0;
+}
+
+static void reverse(char *a, size_t n)
+{
+    for (size_t i = 0; i < n / 2; i++) {
+        char t = a[i];
+        a[i] = a[n - 1 - i];
+        a[n - 1 - i] = t;
+    }
+}
+
+void par_ostream_tail_order(par_ostream *os)
+{
+    if (!os->tail_full || !os->tail_pos) return;
+    /* rotate left by tail_pos: the oldest byte is at tail_pos */
+    reverse(os->tail.s, os->tail_pos);
+    reverse(os->tail.s + os->tail_pos, os->tail_cap - os->tail_pos);
+    reverse(os->tail.s, os->tail_cap);
+    os->tail_pos = 0;
+    os->tail_full = 0; /* in order now; no more bytes come */
 }

@@ -17,7 +17,18 @@ typedef struct par_ostream {
     unsigned long long total; /* every byte the job wrote to the stream */
     int bol;       /* the next byte printed starts a line (for --tag) */
     par_buf head;  /* --json: the first bytes */
+    /* --max-output: past the first half of the limit, the most recent bytes, as a ring of
+     * tail_cap bytes at tail.s (tail_pos: where the next byte goes; tail_full: it wrapped).
+     * Printed after the head when the job ends, as run keeps head and tail. */
+    par_buf tail;
+    size_t tail_cap, tail_pos;
+    int tail_full;
 } par_ostream;
+
+/* Keep the last bytes of p[0, len) in the ring of cap bytes. 0 or -ENOMEM. */
+int par_ostream_tail_add(par_ostream *os, size_t cap, const char *p, size_t len);
+/* Put the ring in order (oldest first) in os->tail.s[0, tail.len). */
+void par_ostream_tail_order(par_ostream *os);
 
 void par_ostream_init(par_ostream *os);
 /* Keep len more bytes (memory, or the spool file past the thresholds). 0 or -errno. */

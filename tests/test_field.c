@@ -521,7 +521,7 @@ TEST(field_cli_daemonizing_child_exit_status)
 TEST(field_cli_truncated_json_head_and_tail)
 {
     /* seq 1 1000 with --max-output=10: head "1\n2\n3", tail "1000\n", and the gap's size,
-     * in separate fields; for run and pipe. */
+     * in separate fields; for run, pipe and par alike. */
     static const char *want =
         "\"stdout\":\"1\\n2\\n3\",\"stdout_tail\":\"1000\\n\",\"stdout_omitted_bytes\":3883,"
         "\"stdout_truncated\":true";
@@ -535,6 +535,18 @@ TEST(field_cli_truncated_json_head_and_tail)
                       "1000", "|", "cat", NULL),
               0);
     ASSERT(strstr(r.out.data, want));
+    subproc_result_free(&r);
+    ASSERT_EQ(cli_run(&r, "par", "--max-output=10", "--json=-", "--", "seq", "1", ":::", "1000",
+                      NULL),
+              0);
+    ASSERT(strstr(r.out.data, want));
+    subproc_result_free(&r);
+    /* Not truncated: everything in "stdout", an empty tail, nothing omitted. */
+    ASSERT_EQ(cli_run(&r, "par", "--max-output=10", "--json=-", "--", "seq", "1", ":::", "3",
+                      NULL),
+              0);
+    ASSERT(strstr(r.out.data, "\"stdout\":\"1\\n2\\n3\\n\",\"stdout_tail\":\"\","
+                              "\"stdout_omitted_bytes\":0,\"stdout_truncated\":false"));
     subproc_result_free(&r);
 }
 

@@ -19,6 +19,7 @@
  */
 #include "internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -340,19 +341,12 @@ int subproc__cgroup_stats(const struct subproc__cgroup *cg, subproc_tree_stats *
     return 0;
 }
 
-/* Move every process still in the cgroup to the cgroup this process is in (the one the caller
- * started in), so the cgroup can be removed while they go on: "leave" the leftovers. */
-static void evacuate(struct subproc__cgroup *cg)
+/* Move the processes of the cgroup at dirfd to the cgroup.procs at `to`. */
+static void move_procs(int dirfd, int to)
 {
-    const char *m = subproc__cgroup_mount();
-    char path[2 * PATH_MAX + 16];
-    if (!*m) return;
-    snprintf(path, sizeof path, "%s%s/cgroup.procs", m, strcmp(self_path, "/") ? self_path : "");
-    int to = open(path, O_WRONLY | O_CLOEXEC);
-    if (to < 0) return;
-    for (int round = 0; round < 100 && subproc__cgroup_populated(cg) == 1; round++) {
+    for (int round = 0; round < 100; round++) {
         char buf[4096];
-        int n = read_at(cg->dirfd, "cgroup.procs", buf, sizeof buf);
+        int n = read_at(dirfd, "cgroup.procs", buf, sizeof buf);
         if (n <= 0) break;
         for (char *p = buf, *end; *p; p = end) {
             end = p + strcspn(p, "\n");
@@ -362,6 +356,52 @@ static void evacuate(struct subproc__cgroup *cg)
             }
         }
     }
+}
+
+/*
+ * Remove the cgroups below path, deepest first: a program the child ran may have made cgroups of
+ * its own inside ours (a nested subproc does), and a cgroup with children cannot be removed.
+ * With to >= 0 (leave), their processes are first moved there; else (kill) they are gone already.
+ */
+static void clear_below(const char *path, int to, int depth)
+{
+    DIR *d = depth < 32 ? opendir(path) : NULL;
+    if (!d) return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        char sub[PATH_MAX];
+        if (snprintf(sub, sizeof sub, "%s/%s", path, de->d_name) >= (int)sizeof sub) continue;
+        clear_below(sub, to, depth + 1);
+        if (to >= 0) {
+            int fd = open(sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            if (fd >= 0) {
+                move_procs(fd, to);
+                close(fd);
+            }
+        }
+        for (int i = 0; i < 100 && rmdir(sub) < 0 && errno == EBUSY; i++) {
+            struct pollfd pfd = {-1, 0, 0};
+            poll(&pfd, 0, 5);
+        }
+    }
+    closedir(d);
+}
+
+/* Move every process still in the cgroup (and in cgroups below it) to the cgroup this process
+ * is in (the one the caller started in), so the cgroup can be removed while they go on: "leave"
+ * the leftovers. */
+static void evacuate(struct subproc__cgroup *cg)
+{
+    const char *m = subproc__cgroup_mount();
+    char path[2 * PATH_MAX + 16];
+    if (!*m) return;
+    snprintf(path, sizeof path, "%s%s/cgroup.procs", m, strcmp(self_path, "/") ? self_path : "");
+    int to = open(path, O_WRONLY | O_CLOEXEC);
+    if (to < 0) return;
+    if (cg->path) clear_below(cg->path, to, 0);
+    move_procs(cg->dirfd, to);
     subproc__close(to);
 }
 
@@ -389,6 +429,7 @@ void subproc__cgroup_release(struct subproc__cgroup *cg, int kill_rest)
 void subproc__cgroup_destroy(struct subproc__cgroup *cg)
 {
     if (cg->path) {
+        clear_below(cg->path, -1, 0);
         /* A cgroup whose last process has just exited may still be busy for a moment. */
         for (int i = 0; i < 200 && rmdir(cg->path) < 0 && errno == EBUSY; i++) {
             struct pollfd pfd = {-1, 0, 0};

@@ -779,6 +779,13 @@ TEST_T(handles_cli_containment_and_leftovers, 60)
     free(out);
     ASSERT_EQ(cli_run(NULL, "run", "--leftovers=maybe", "--", "@", "helper", "exit", "0", NULL),
               125);
+    /* Nested: the inner subproc's cgroup sits inside the outer's; the outer's deadline kills
+     * both trees and removes both cgroups, inner first. */
+    ASSERT_EQ(cli_run(&out, "run", "-t", "0.3", "-k", "0.2", "--", cli_bin(), "run", "--", "@",
+                      "helper", "escape", "setsid", "stay", NULL),
+              124);
+    ASSERT(gone((pid_t)atol(out)));
+    free(out);
     ASSERT_EQ(stale_cgroups(), 0);
 }
 

@@ -58,6 +58,22 @@ static int pidns_possible(void)
 #endif
 }
 
+int subproc__contain_cgroup(struct subproc__cgroup *cg, const subproc_opts *o,
+                            subproc_error *err)
+{
+    if (!(o->contain & SUBPROC_CONTAIN_CGROUP)) return 1;
+    subproc_error e;
+    int r = subproc__cgroup_create(cg, o->cgroup_parent, o->cgroup_limits, &e);
+    if (r == 0) return 0;
+    /* A parent or limits the caller named are a requirement, not a wish: say why not. */
+    if (o->cgroup_parent || o->cgroup_limits ||
+        !(o->contain & (SUBPROC_CONTAIN_PIDNS | SUBPROC_CONTAIN_PGROUP))) {
+        if (err) *err = e;
+        return r;
+    }
+    return 1;
+}
+
 int subproc__contain_prepare(struct subproc__contain *ct, const subproc_opts *o,
                              struct subproc__plan *pl, const struct subproc__cgroup *join,
                              subproc_error *err)
@@ -69,22 +85,14 @@ int subproc__contain_prepare(struct subproc__contain *ct, const subproc_opts *o,
         return 0;
     }
     if (!o->contain) return 0;
-    if (o->contain & SUBPROC_CONTAIN_CGROUP) {
-        subproc_error e;
-        int r = subproc__cgroup_create(&ct->cg, o->cgroup_parent, o->cgroup_limits, &e);
-        if (r == 0) {
-            /* The backend starts the child inside (clone3), or opens cgroup.procs for a child
-             * that joins by itself (subproc__plan_join_fd). */
-            pl->cgroup_fd = ct->cg.dirfd;
-            ct->mech = SUBPROC_CONTAIN_CGROUP;
-            return 0;
-        }
-        /* A parent or limits the caller named are a requirement, not a wish: say why not. */
-        if (o->cgroup_parent || o->cgroup_limits ||
-            !(o->contain & (SUBPROC_CONTAIN_PIDNS | SUBPROC_CONTAIN_PGROUP))) {
-            if (err) *err = e;
-            return r;
-        }
+    int r = subproc__contain_cgroup(&ct->cg, o, err);
+    if (r < 0) return r;
+    if (r == 0) {
+        /* The backend starts the child inside (clone3), or opens cgroup.procs for a child that
+         * joins by itself (subproc__plan_join_fd). */
+        pl->cgroup_fd = ct->cg.dirfd;
+        ct->mech = SUBPROC_CONTAIN_CGROUP;
+        return 0;
     }
     if ((o->contain & SUBPROC_CONTAIN_PIDNS) && pidns_possible()) {
         pl->newpid = 1;

@@ -205,6 +205,10 @@ struct subproc__contain {
     unsigned mech;
     struct subproc__cgroup cg;
 };
+/* A cgroup for o's tree when o->contain asks for one: 0 made, 1 not (try the next mechanism),
+ * or -errno (err filled) when the caller named a parent or limits that cannot be had. */
+SUBPROC__HIDDEN int subproc__contain_cgroup(struct subproc__cgroup *cg, const subproc_opts *o,
+                                            subproc_error *err);
 /* Choose the mechanism for o->contain and prepare the plan for it; 0 or -errno (err filled). */
 SUBPROC__HIDDEN int subproc__contain_prepare(struct subproc__contain *ct, const subproc_opts *o,
                                              struct subproc__plan *pl,

@@ -205,18 +205,10 @@ static int contain_pipeline(subproc_pipeline *pl, subproc_opts *first, subproc_e
 {
     pl->leftovers = first->leftovers;
     if (!first->contain) return 0;
-    if (first->contain & SUBPROC_CONTAIN_CGROUP) {
-        subproc_error e;
-        int r = subproc__cgroup_create(&pl->cg, first->cgroup_parent, first->cgroup_limits, &e);
-        if (r == 0) {
-            pl->contain = SUBPROC_CONTAIN_CGROUP;
-            return 0;
-        }
-        if (first->cgroup_parent || first->cgroup_limits ||
-            !(first->contain & (SUBPROC_CONTAIN_PIDNS | SUBPROC_CONTAIN_PGROUP))) {
-            if (err) *err = e;
-            return r;
-        }
+    int r = subproc__contain_cgroup(&pl->cg, first, err);
+    if (r <= 0) {
+        if (r == 0) pl->contain = SUBPROC_CONTAIN_CGROUP;
+        return r;
     }
     /* Each stage gets its own PID namespace from its spawn, or nothing but the group. */
     pl->contain = (first->contain & SUBPROC_CONTAIN_PIDNS) ? SUBPROC_CONTAIN_PIDNS

@@ -91,6 +91,53 @@ const char *subproc__cgroup_mount(void)
     return mount_path;
 }
 
+/*
+ * Cgroups a process made and could not remove because it was killed outright (SIGKILL leaves it
+ * no chance) are removed by the next one that makes cgroups in the same place: once per
+ * process, every empty "subproc-PID-N" whose maker PID no longer exists. A PID in use again by
+ * another process keeps its directories until that one ends too; a cgroup that is not empty is
+ * never removed (rmdir refuses).
+ */
+static pthread_once_t sweep_once = PTHREAD_ONCE_INIT;
+static void clear_below(const char *path, int to, int depth);
+
+/* This process's PID as /proc names it (the view of the PID namespace /proc was mounted in, the
+ * same for every process that shares the cgroup tree through it); getpid() where /proc is
+ * missing. Cgroups are named after it, and the sweep looks it up there. */
+static long proc_pid(void)
+{
+    char b[32] = {0};
+    ssize_t n = readlink("/proc/self", b, sizeof b - 1);
+    return n > 0 ? atol(b) : (long)getpid();
+}
+
+static int maker_gone(long maker)
+{
+    char path[64];
+    struct stat sb;
+    snprintf(path, sizeof path, "/proc/%ld", maker);
+    return stat("/proc/self", &sb) == 0 && stat(path, &sb) < 0 && errno == ENOENT;
+}
+
+static void sweep(void)
+{
+    char dir[2 * PATH_MAX];
+    snprintf(dir, sizeof dir, "%s%s", mount_path, strcmp(self_path, "/") ? self_path : "");
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        long maker;
+        if (sscanf(de->d_name, "subproc-%ld-", &maker) != 1 || maker <= 0) continue;
+        if (maker == proc_pid() || !maker_gone(maker)) continue;
+        char sub[2 * PATH_MAX + 300];
+        snprintf(sub, sizeof sub, "%s/%s", dir, de->d_name);
+        clear_below(sub, -1, 0);
+        rmdir(sub);
+    }
+    closedir(d);
+}
+
 /* Write a short string to a file of the cgroup. */
 static int write_at(int dirfd, const char *file, const char *val)
 {
@@ -171,12 +218,13 @@ int subproc__cgroup_create(struct subproc__cgroup *cg, const char *parent,
     int n;
     unsigned long seq = __atomic_add_fetch(&cg_seq, 1, __ATOMIC_RELAXED);
     if (parent) {
-        n = snprintf(path, sizeof path, "%s/subproc-%ld-%lu", parent, (long)getpid(), seq);
+        n = snprintf(path, sizeof path, "%s/subproc-%ld-%lu", parent, proc_pid(), seq);
     } else {
         const char *m = subproc__cgroup_mount();
         if (!*m) return subproc__fail(err, SUBPROC_STEP_CGROUP, ENOENT, -1, "cgroup2 mount");
+        pthread_once(&sweep_once, sweep);
         n = snprintf(path, sizeof path, "%s%s/subproc-%ld-%lu", m,
-                     strcmp(self_path, "/") ? self_path : "", (long)getpid(), seq);
+                     strcmp(self_path, "/") ? self_path : "", proc_pid(), seq);
     }
     if (n < 0 || n >= PATH_MAX)
         return subproc__fail(err, SUBPROC_STEP_CGROUP, ENAMETOOLONG, -1, parent ? parent : "");

@@ -831,3 +831,36 @@ TEST_T(handles_cli_par_deadline_and_relay_end_every_tree, 120)
     for (int i = 0; i < 2; i++) ASSERT(gone(e[i]));
     ASSERT_EQ(stale_cgroups(), 0);
 }
+
+TEST(handles_cgroups_of_killed_makers_are_swept)
+{
+    /* A process killed outright (SIGKILL) cannot remove its cgroups; the next process that makes
+     * cgroups in the same place removes the empty ones of makers that no longer exist. */
+    NEED_CGROUP(); /* this makes our first cgroup: the sweep has run; the next one is a child's */
+    pid_t dead = fork();
+    if (dead == 0) _exit(0);
+    waitpid(dead, NULL, 0);
+    char self[PATH_MAX + 8] = "/", dir[2 * PATH_MAX + 64];
+    FILE *f = fopen("/proc/self/cgroup", "re");
+    char line[PATH_MAX + 8];
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "0::", 3)) {
+            line[strcspn(line, "\n")] = '\0';
+            snprintf(self, sizeof self, "%s", line + 3);
+        }
+    if (f) fclose(f);
+    snprintf(dir, sizeof dir, "%s%s/subproc-%d-1", subproc__cgroup_mount(),
+             strcmp(self, "/") ? self : "", (int)dead);
+    ASSERT_EQ(mkdir(dir, 0755), 0);
+    char sub[sizeof dir + 32];
+    snprintf(sub, sizeof sub, "%s/subproc-%d-2", dir, (int)dead); /* a nested one too */
+    ASSERT_EQ(mkdir(sub, 0755), 0);
+    /* a fresh process (the sweep runs once per process) makes a cgroup there */
+    ASSERT_EQ(cli_run(NULL, "run", "--", "@", "helper", "exit", "0", NULL), 0);
+    struct stat sb;
+    if (stat(dir, &sb) == 0) {
+        rmdir(sub);
+        rmdir(dir);
+        test_failf(__FILE__, __LINE__, "the stale cgroup %s is still there", dir);
+    }
+}

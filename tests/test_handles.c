@@ -164,7 +164,7 @@ static void every_api_real_status(void)
     /* a pool */
     subproc_job jobs[4];
     subproc_opts jo[4];
-    static char codes[4][4];
+    static char codes[4][16];
     memset(jobs, 0, sizeof jobs);
     for (int i = 0; i < 4; i++) {
         jo[i] = (subproc_opts)SUBPROC_OPTS_INIT;

@@ -1054,7 +1054,9 @@ int cli_par_main(int argc, char **argv)
         }
         fprintf(stderr, "%s par: %zu of %zu jobs failed", cli_progname, p.failed, p.njobs);
         if (killed) fprintf(stderr, ", %zu killed (--halt now)", killed);
-        if (skipped) fprintf(stderr, ", %zu not started (--halt)", skipped);
+        if (skipped)
+            fprintf(stderr, ", %zu not started (%s)", skipped,
+                    p.relayed ? subproc_signal_name(p.relayed) : "--halt");
         fputc('\n', stderr);
     }
     if (json) write_json(json, &p, skipped);

@@ -193,11 +193,11 @@ TEST(handles_sigchld_ignored_every_api)
     signal(SIGCHLD, SIG_DFL);
 }
 
-static volatile int reaper_stop;
+static int reaper_stop; /* read and written with __atomic: the reaper thread polls it */
 static void *reaper(void *arg)
 {
     (void)arg;
-    while (!reaper_stop) {
+    while (!__atomic_load_n(&reaper_stop, __ATOMIC_ACQUIRE)) {
         int ws;
         if (waitpid(-1, &ws, WNOHANG) <= 0) msleep(1);
     }
@@ -209,10 +209,10 @@ TEST(handles_foreign_reaper_every_api)
     /* Another thread of the caller's reaps every child it can, as a careless SIGCHLD handler or
      * a second library would. */
     pthread_t t;
-    reaper_stop = 0;
+    __atomic_store_n(&reaper_stop, 0, __ATOMIC_RELEASE);
     ASSERT_OK(pthread_create(&t, NULL, reaper, NULL));
     every_api_real_status();
-    reaper_stop = 1;
+    __atomic_store_n(&reaper_stop, 1, __ATOMIC_RELEASE);
     pthread_join(t, NULL);
 }
 

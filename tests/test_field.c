@@ -893,7 +893,15 @@ TEST(field_error_text_every_step)
         subproc_error e = {cases[i].step, cases[i].err, cases[i].fd, ""};
         snprintf(e.path, sizeof e.path, "%s", cases[i].path);
         char buf[700];
+#ifdef __GLIBC__
         ASSERT_STREQ(subproc_error_str(&e, buf, sizeof buf), cases[i].want);
+#else
+        /* Other C libraries word errno values their own way ("I/O error"): what comes before
+         * the errno's words is the same. */
+        const char *cut = strrchr(cases[i].want, ':');
+        size_t k = cut ? (size_t)(cut - cases[i].want) : strlen(cases[i].want);
+        ASSERT(strncmp(subproc_error_str(&e, buf, sizeof buf), cases[i].want, k) == 0);
+#endif
     }
     /* And from real failures. */
     subproc_opts o = SUBPROC_OPTS_INIT;

@@ -899,7 +899,7 @@ TEST(field_error_text_every_step)
         /* Other C libraries word errno values their own way ("I/O error"): what comes before
          * the errno's words is the same. */
         const char *cut = strrchr(cases[i].want, ':');
-        size_t k = cut ? (size_t)(cut - cases[i].want) : strlen(cases[i].want);
+        size_t k = cut ? (size_t)(cut - cases[i].want) : 0; /* no colon: the words alone */
         ASSERT(strncmp(subproc_error_str(&e, buf, sizeof buf), cases[i].want, k) == 0);
 #endif
     }

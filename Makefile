@@ -88,7 +88,7 @@ $(B)/examples/uv_group: examples/uv/uv_group.c include/subproc.h $(STATIC) | $(B
 
 $(B)/tests/%.o: tests/%.c $(HEADERS) tests/test.h | $(B)/tests
 	$(CC) $(ALL_CFLAGS) -Isrc -c $< -o $@
-$(B)/tests/sshd.o $(B)/tests/test_remote.o: tests/sshd.h
+$(B)/tests/sshd.o $(B)/tests/test_remote.o $(B)/tests/test_par_remote.o: tests/sshd.h
 $(TESTS): $(TEST_OBJ) $(STATIC)
 	$(CC) $(ALL_CFLAGS) -o $@ $(TEST_OBJ) $(STATIC) $(LDLIBS)
 

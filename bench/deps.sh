@@ -4,7 +4,7 @@
 # installed is not an error: its contender is reported as skipped, and NOTES_FILE says why.
 notes=${1:-/dev/null}
 : > "$notes"
-pkgs="python3 libglib2.0-dev libuv1-dev libpipeline-dev gnuplot-nox parallel golang-go"
+pkgs="python3 libglib2.0-dev libuv1-dev libpipeline-dev gnuplot-nox parallel golang-go openssh-server"
 missing=
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"

@@ -1,11 +1,17 @@
 /*
  * bench_par [-r max] [-m min] [-t budget] SUBPROC echo N J
  * bench_par [-r max] [-m min] [-t budget] SUBPROC rss BYTES
+ * bench_par [-r max] [-m min] [-t budget] SUBPROC remote N J SSH_COMMAND HOST,HOST
  *
  * Comparison "par": N jobs of `/bin/echo INPUT` (inputs 1..N, one line each on standard input),
  * at most J at once, by the command-line job runners: `SUBPROC par`, GNU parallel (--will-cite
  * -q, so it runs the same argv), xargs -P, and rush (shenwei356/rush) where it is installed.
  * The time of the whole batch; every run checks the exit status and the bytes printed.
+ *
+ * Comparison "par-remote" (SUBPROC remote N J SSH HOSTS): the same N jobs spread over the
+ * comma-separated HOSTS (sshd on loopback addresses, started by bench/remote.sh), J at once on
+ * each, by `SUBPROC par -S` with one connection per host and with a connection per job, and GNU
+ * parallel -S with and without -M (its ControlMaster).
  *
  * Comparison "par-rss": four jobs write BYTES each at once, grouped (each job's output
  * printed whole); the peak resident set of the job runner (wait4's ru_maxrss, its VmHWM), in
@@ -183,6 +189,51 @@ static const bench_contender rss_contenders[] = {
     {.name = "GNU parallel -q", .kind = "peer", .setup = gnu_parallel_setup, .run = gnu_rss},
 };
 
+/* ---- remote ---- */
+
+static const char *ssh_cmd, *hosts;
+
+static int sp_remote(bench_ctx *c, int master)
+{
+    char sopt[600], sshopt[700];
+    snprintf(sopt, sizeof sopt, "--sshlogin=%s", hosts);
+    snprintf(sshopt, sizeof sshopt, "--ssh=%s", ssh_cmd);
+    const char *argv[12];
+    int n = 0;
+    argv[n++] = subproc_bin, argv[n++] = "par", argv[n++] = "-j", argv[n++] = jobs_arg;
+    argv[n++] = sopt, argv[n++] = sshopt;
+    if (!master)
+        argv[n++] = "--no-controlmaster";
+    argv[n++] = "/bin/echo", argv[n++] = "{}", argv[n] = NULL;
+    return run_tool(c, argv, 1, expect_bytes, NULL);
+}
+static int sp_remote_master(bench_ctx *c, void *state) { (void)state; return sp_remote(c, 1); }
+static int sp_remote_plain(bench_ctx *c, void *state) { (void)state; return sp_remote(c, 0); }
+
+static int gnu_remote(bench_ctx *c, int master)
+{
+    const char *argv[14];
+    int n = 0;
+    argv[n++] = "/usr/bin/parallel", argv[n++] = "--will-cite", argv[n++] = "-q";
+    argv[n++] = "-j", argv[n++] = jobs_arg, argv[n++] = "-S", argv[n++] = hosts;
+    argv[n++] = "--ssh", argv[n++] = ssh_cmd;
+    if (master)
+        argv[n++] = "-M";
+    argv[n++] = "/bin/echo", argv[n++] = "{}", argv[n] = NULL;
+    return run_tool(c, argv, 1, expect_bytes, NULL);
+}
+static int gnu_remote_master(bench_ctx *c, void *state) { (void)state; return gnu_remote(c, 1); }
+static int gnu_remote_plain(bench_ctx *c, void *state) { (void)state; return gnu_remote(c, 0); }
+
+static const bench_contender remote_contenders[] = {
+    {.name = "subproc par -S (one connection per host)", .kind = "subproc", .run = sp_remote_master},
+    {.name = "subproc par -S --no-controlmaster", .kind = "variant", .run = sp_remote_plain},
+    {.name = "GNU parallel -S -M (ControlMaster)", .kind = "peer", .setup = gnu_parallel_setup,
+     .run = gnu_remote_master},
+    {.name = "GNU parallel -S (a connection per job)", .kind = "peer", .setup = gnu_parallel_setup,
+     .run = gnu_remote_plain},
+};
+
 int main(int argc, char **argv)
 {
     bench_limits lim = {.min_rounds = 3, .max_rounds = 10, .budget_s = 60};
@@ -221,7 +272,28 @@ int main(int argc, char **argv)
                       &lim);
         return 0;
     }
+    if (argc - i >= 6 && !strcmp(argv[i + 1], "remote")) {
+        subproc_bin = argv[i];
+        c.njobs = atoi(argv[i + 2]);
+        c.jobs = atoi(argv[i + 3]);
+        ssh_cmd = argv[i + 4];
+        hosts = argv[i + 5];
+        if (c.njobs < 1 || c.jobs < 1) {
+            fprintf(stderr, "bench_par: N and J must be at least 1\n");
+            return 2;
+        }
+        snprintf(jobs_arg, sizeof jobs_arg, "%d", c.jobs);
+        for (int k = 1; k <= c.njobs; k++)
+            expect_bytes += snprintf(NULL, 0, "%d\n", k);
+        char param[64];
+        snprintf(param, sizeof param, "%d jobs, 2 hosts, J=%d each", c.njobs, c.jobs);
+        bench_comparison cmp = {.name = "par-remote", .param = param, .unit = "ns"};
+        bench_compare(&cmp, remote_contenders, sizeof remote_contenders / sizeof *remote_contenders,
+                      &c, &lim);
+        return 0;
+    }
     fprintf(stderr, "usage: bench_par [opts] SUBPROC echo N J\n"
+                    "       bench_par [opts] SUBPROC remote N J SSH_COMMAND HOST,HOST\n"
                     "       bench_par [opts] -g GEN SUBPROC rss BYTES\n");
     return 2;
 }

@@ -12,7 +12,7 @@ best other contender's median (raw syscall loops included), below 1 when subproc
 
 Sizes can be overridden: SPAWN_SIZES="10 1024 4096" (MiB), CAPTURE_BYTES, CAT_BYTES,
 PIPE_BYTES, POOL_JOBS="2 64", POOL_N, REUSE_BYTES, TEE_BYTES, THREADS="1 2 4 8", THREAD_SPAWNS, PAR_N,
-PAR_RSS_BYTES.
+PAR_RSS_BYTES, PAR_REMOTE_N.
 
 Adding a comparison (a new bench program or a new mode of one): run it in main() next to the
 others with run(); its rows then appear in the summary and get a table under TITLES[name]; a
@@ -37,6 +37,7 @@ FULL = dict(spawn_sizes=[10, 256, 1024, 4096], capture=1024 * MiB, cat=256 * MiB
             reuse=256 * MiB, tee=1024 * MiB, threads=[1, 2, 4, 8], thread_spawns=200,
             # GNU parallel takes seconds per thousand jobs: a warm-up and two rounds.
             par_n=10000, par_rss=100 * 1000 * 1000, par_rounds=('-m', '2', '-r', '3', '-t', '60'),
+            par_remote_n=1000, par_remote_rounds=('-m', '1', '-r', '3', '-t', '120'),
             rounds=('-m', '5', '-r', '200', '-t', '15'), io_rounds=('-m', '5', '-r', '30', '-t', '30'),
             # Capture and the pipeline move 1 GiB per run and vary most between rounds: more rounds.
             long_rounds=('-m', '15', '-r', '40', '-t', '100'))
@@ -44,6 +45,7 @@ QUICK = dict(spawn_sizes=[10, 2048], capture=128 * MiB, cat=32 * MiB, pipe=128 *
              pool_jobs=[2, 64], pool_n=200, rss=128 * MiB, pty=16 * MiB,
              reuse=64 * MiB, tee=128 * MiB, threads=[1, 2, 4, 8], thread_spawns=20,
              par_n=1000, par_rss=25 * 1000 * 1000, par_rounds=('-m', '1', '-r', '1', '-t', '1'),
+             par_remote_n=40, par_remote_rounds=('-m', '1', '-r', '1', '-t', '1'),
              rounds=('-m', '3', '-r', '40', '-t', '1.5'), io_rounds=('-m', '3', '-r', '5', '-t', '2'),
              long_rounds=('-m', '3', '-r', '5', '-t', '2'))
 
@@ -69,6 +71,8 @@ TITLES = {
     'rss': 'Peak parent RSS growth while capturing with a 1 MiB limit (KiB, lower is better)',
     'pty': 'Capture all of a child\'s output through a pseudo-terminal',
     'par': 'Command-line job runners: /bin/echo once per input line, whole batch',
+    'par-remote': 'Job runners over two hosts (sshd on 127.0.0.2 and 127.0.0.3, logged in as a user '
+                  'whose login shell is /bin/sh): /bin/echo once per input line, whole batch',
     'par-rss': 'Peak RSS of the job runner while four jobs write at once, output grouped (KiB, lower is better)',
 }
 
@@ -108,9 +112,9 @@ def machine():
 LOADS = []  # the 1-minute load average before and after every program
 
 
-def run(build, args, notes):
+def run(build, args, notes, prefix=()):
     LOADS.append(os.getloadavg()[0])
-    cmd = [os.path.join(build, args[0])] + list(args[1:])
+    cmd = list(prefix) + [os.path.join(build, args[0])] + list(args[1:])
     sys.stderr.write('bench: %s\n' % ' '.join(args))
     p = subprocess.run(cmd, capture_output=True, text=True, cwd=build)
     LOADS.append(os.getloadavg()[0])
@@ -469,7 +473,7 @@ def main():
         cfg['spawn_sizes'] = [int(x) for x in env['SPAWN_SIZES'].split()]
     for k, e in (('capture', 'CAPTURE_BYTES'), ('cat', 'CAT_BYTES'), ('pipe', 'PIPE_BYTES'), ('pool_n', 'POOL_N'),
                  ('reuse', 'REUSE_BYTES'), ('tee', 'TEE_BYTES'), ('thread_spawns', 'THREAD_SPAWNS'),
-                 ('par_n', 'PAR_N'), ('par_rss', 'PAR_RSS_BYTES')):
+                 ('par_n', 'PAR_N'), ('par_rss', 'PAR_RSS_BYTES'), ('par_remote_n', 'PAR_REMOTE_N')):
         if env.get(e):
             cfg[k] = int(env[e])
     if env.get('POOL_JOBS'):
@@ -541,6 +545,13 @@ def measure(build, cfg):
                         str(os.cpu_count() or 1)], notes)
     rows += run(build, ['bench_par', *cfg['par_rounds'], '-g', gen, subproc_bin, 'rss',
                         str(cfg['par_rss'])], notes)
+    # The same over two loopback sshd servers, which remote.sh starts (and stops) around it.
+    if os.path.exists('/usr/sbin/sshd'):
+        rows += run(build, ['bench_par', *cfg['par_remote_rounds'], subproc_bin, 'remote',
+                            str(cfg['par_remote_n']), '2', '@SSH@', '@HOSTS@'], notes,
+                    prefix=('sh', os.path.join(HERE, 'remote.sh'), os.path.dirname(build), '-', '--exec'))
+    else:
+        notes.append('par-remote skipped: sshd is not installed (openssh-server).')
     took = (datetime.datetime.now(datetime.timezone.utc) - started).total_seconds()
     info.insert(info.index(next(kv for kv in info if kv[0] == 'load average at start')) + 1,
                 ('load average at end', ' '.join('%.2f' % x for x in os.getloadavg())))

@@ -220,6 +220,16 @@ typedef struct cli_par_opts {
     long max_args;          /* -n N: inputs per job (1) */
     cli_par_source *sources; /* malloc'd; in command-line order */
     size_t nsources;
+    /* other hosts (par_host.c) */
+    const char **sshlogins; /* -S values as given (comma-separated lists); malloc'd */
+    size_t nsshlogins;
+    const char *ssh;        /* --ssh COMMAND (split at blanks); NULL: ssh */
+    int no_master;          /* --no-controlmaster: a connection of its own per job */
+    const char **transfers; /* --transferfile FILE (--transfer: "{}"); malloc'd */
+    size_t ntransfers;
+    const char **returns;   /* --return FILE; malloc'd */
+    size_t nreturns;
+    int cleanup;            /* --cleanup */
 } cli_par_opts;
 
 /* Parse `par`'s arguments (argv[0] is "par"), as cli_run_parse(). The template ends at the

@@ -49,6 +49,13 @@ enum {
     OPT_WILL_CITE,
     OPT_PRESERVE_STATUS,
     OPT_FOREGROUND,
+    OPT_TRANSFER,
+    OPT_TRANSFERFILE,
+    OPT_RETURN,
+    OPT_CLEANUP,
+    OPT_TRC,
+    OPT_CONTROLMASTER,
+    OPT_NO_CONTROLMASTER,
 };
 
 static const struct option run_longopts[] = {
@@ -490,9 +497,19 @@ static const struct option par_longopts[] = {
     {"quote", no_argument, NULL, 'q'},
     {"will-cite", no_argument, NULL, OPT_WILL_CITE},
     {"no-contain", no_argument, NULL, OPT_NO_CONTAIN},
+    {"sshlogin", required_argument, NULL, 'S'},
+    {"ssh", required_argument, NULL, OPT_SSH},
+    {"transfer", no_argument, NULL, OPT_TRANSFER},
+    {"transferfile", required_argument, NULL, OPT_TRANSFERFILE},
+    {"tf", required_argument, NULL, OPT_TRANSFERFILE},
+    {"return", required_argument, NULL, OPT_RETURN},
+    {"cleanup", no_argument, NULL, OPT_CLEANUP},
+    {"trc", required_argument, NULL, OPT_TRC},
+    {"controlmaster", no_argument, NULL, OPT_CONTROLMASTER},
+    {"no-controlmaster", no_argument, NULL, OPT_NO_CONTROLMASTER},
     {NULL, 0, NULL, 0},
 };
-static const char par_shortopts[] = "+:j:kt:s:C:e:u:i0d:n:qa:";
+static const char par_shortopts[] = "+:j:kt:s:C:e:u:i0d:n:qa:S:M";
 
 void cli_par_opts_free(cli_par_opts *o)
 {
@@ -502,6 +519,11 @@ void cli_par_opts_free(cli_par_opts *o)
     free(o->sources);
     o->sources = NULL;
     o->nsources = 0;
+    free(o->sshlogins);
+    free(o->transfers);
+    free(o->returns);
+    o->sshlogins = o->transfers = o->returns = NULL;
+    o->nsshlogins = o->ntransfers = o->nreturns = 0;
 }
 
 /* -d as GNU parallel reads it: \t \n \r, \NNN and \N (octal) become the byte; the rest is
@@ -632,7 +654,11 @@ int cli_par_parse(cli_par_opts *o, int argc, char **argv, char *err, size_t errl
     if (argc < 1) return fail(err, errlen, "no arguments");
     o->envops = calloc((size_t)argc, sizeof *o->envops);
     o->sources = calloc((size_t)argc, sizeof *o->sources);
-    if (!o->envops || !o->sources) return fail(err, errlen, "out of memory");
+    o->sshlogins = calloc((size_t)argc, sizeof *o->sshlogins);
+    o->transfers = calloc((size_t)argc, sizeof *o->transfers);
+    o->returns = calloc((size_t)argc, sizeof *o->returns);
+    if (!o->envops || !o->sources || !o->sshlogins || !o->transfers || !o->returns)
+        return fail(err, errlen, "out of memory");
 
     optind = 0;
     opterr = 0;
@@ -769,6 +795,42 @@ int cli_par_parse(cli_par_opts *o, int argc, char **argv, char *err, size_t errl
         case OPT_NO_CONTAIN:
             o->no_contain = 1;
             break;
+        case 'S': /* checked word by word with the hosts (par_host.c) */
+            if (!*a) return fail(err, errlen, "empty list for -S/--sshlogin");
+            o->sshlogins[o->nsshlogins++] = a;
+            break;
+        case OPT_SSH:
+            if (!a[strspn(a, " \t\n")]) return fail(err, errlen, "empty command for --ssh");
+            o->ssh = a;
+            break;
+        case OPT_TRANSFER: /* GNU parallel: --transferfile {} */
+            o->transfers[o->ntransfers++] = "{}";
+            break;
+        case OPT_TRANSFERFILE:
+        case OPT_RETURN:
+        case OPT_TRC:
+            if (!*a)
+                return fail(err, errlen, "empty file name for %s",
+                            c == OPT_TRC ? "--trc" : c == OPT_RETURN ? "--return" : "--transferfile");
+            if (c == OPT_TRANSFERFILE)
+                o->transfers[o->ntransfers++] = a;
+            else
+                o->returns[o->nreturns++] = a;
+            if (c == OPT_TRC) { /* --transfer --return FILE --cleanup */
+                o->transfers[o->ntransfers++] = "{}";
+                o->cleanup = 1;
+            }
+            break;
+        case OPT_CLEANUP:
+            o->cleanup = 1;
+            break;
+        case 'M': /* GNU parallel's --controlmaster: subproc's default */
+        case OPT_CONTROLMASTER:
+            o->no_master = 0;
+            break;
+        case OPT_NO_CONTROLMASTER:
+            o->no_master = 1;
+            break;
         case OPT_HELP:
             o->help = 1;
             return 0;
@@ -776,11 +838,20 @@ int cli_par_parse(cli_par_opts *o, int argc, char **argv, char *err, size_t errl
             opt_name(par_longopts, optopt, name, sizeof name);
             return fail(err, errlen, "option %s requires an argument", name);
         default:
-            return bad_option(argc, argv, par_longopts, "ki0q", err, errlen);
+            return bad_option(argc, argv, par_longopts, "ki0qM", err, errlen);
         }
     }
     if ((o->resume || o->resume_failed) && !o->joblog)
         return fail(err, errlen, "--resume and --resume-failed need --joblog");
+    if (!o->nsshlogins) {
+        const char *bad = o->ssh ? "--ssh"
+                          : o->ntransfers ? "--transfer"
+                          : o->nreturns ? "--return"
+                          : o->cleanup ? "--cleanup"
+                          : o->no_master ? "--no-controlmaster"
+                                         : NULL;
+        if (bad) return fail(err, errlen, "%s needs -S/--sshlogin", bad);
+    }
     int end = optind;
     while (end < argc && !is_source_sep(argv[end]))
         end++;

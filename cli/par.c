@@ -74,6 +74,17 @@ void cli_par_usage(FILE *f)
           "  -u, --unset=NAME           remove a variable (repeatable)\n"
           "  -i, --ignore-environment   start from an empty environment (-e still applies)\n"
           "      --json=FILE|-          write a JSON report of every job to FILE or stdout\n"
+          "  -S, --sshlogin=LIST        run the jobs on these hosts through ssh: comma-separated\n"
+          "                             [N/][USER@]HOST[:PORT] (N jobs at once there; else -j),\n"
+          "                             : for this machine; repeatable\n"
+          "      --ssh=COMMAND          the ssh command and its options (split at blanks; ssh)\n"
+          "      --transferfile=FILE, --tf=FILE  send FILE to the job's host before it starts\n"
+          "      --transfer             the same as --transferfile={}\n"
+          "      --return=FILE          fetch FILE from the job's host after it ended\n"
+          "      --cleanup              then remove the files sent and fetched on the host\n"
+          "      --trc=FILE             --transfer --return=FILE --cleanup\n"
+          "      --no-controlmaster     a connection per job, not one per host (-M: one per host,\n"
+          "                             the default)\n"
           "  -q, --quote, --will-cite   accepted for GNU parallel's command lines; no effect\n"
           "      --help                 show this help\n"
           "\n"
@@ -93,7 +104,10 @@ typedef struct job {
     int tries;
     int started, reaped, timed_out, halted, skipped_resume;
     int spawn_rc;
+    int host;             /* index in par.hosts of where it runs or last ran; -1: nowhere */
+    unsigned long long failed_on; /* bit k: it failed on host k (k < 64), for --retries */
     subproc_error *error; /* when spawn_rc < 0 */
+    char *why;            /* a --return that failed, in words (the job counts as failed) */
     subproc_proc *p;
     subproc_status status;
     par_ostream os[2];
@@ -110,10 +124,14 @@ typedef struct par {
     size_t njobs;
     job *jobs;
     size_t *slots; /* job index + 1 per slot, 0: free */
-    unsigned nslots;
+    unsigned nslots;          /* the jobs' slots, and one more for jobs no host is left for */
     size_t next;              /* next new job */
-    size_t *retry;            /* ring of jobs to try again (each is in it at most once) */
-    size_t nretry, retry_head;
+    size_t *retry;            /* jobs to try again, oldest first (each is in it at most once) */
+    size_t nretry;
+    par_host *hosts;          /* where jobs run (par_host.c): this machine alone without -S */
+    size_t nhosts;
+    size_t *slot_host;        /* slot -> its host */
+    int remote;               /* some host is another machine */
     size_t head;              /* -k: first job not printed */
     unsigned running;
     int stop_starting, halting_now;
@@ -132,6 +150,7 @@ typedef struct par {
     int sigfd;     /* signalfd for INT/TERM/HUP/QUIT, relayed to every running job's tree */
     sigset_t oldmask; /* the mask par started with: the jobs get it */
     int relayed;   /* the last signal relayed: par exits 128+N once the jobs are gone */
+    struct spawners *spawners; /* remote starts (job_prepare()); NULL until the first */
 } par;
 
 static long long now_ms(void)
@@ -171,7 +190,7 @@ static char **job_argv(par *p, size_t j, size_t **lens)
 
 static int job_failed(const job *jb)
 {
-    return !jb->started || jb->timed_out || !jb->status.exited || jb->status.code != 0;
+    return !jb->started || jb->timed_out || !jb->status.exited || jb->status.code != 0 || jb->why;
 }
 
 /* ---- output ---- */
@@ -366,7 +385,9 @@ static void joblog_row(par *p, size_t j)
         code = jb->status.code;
     else if (jb->status.signaled)
         sig = jb->status.signal;
-    fprintf(p->joblog, "%zu\t:\t%.3f\t%10.3f\t0\t%llu\t%d\t%d\t%s\n", j + 1, jb->start_real,
+    /* Host: as -S named it (":" for this machine), as GNU parallel writes it */
+    fprintf(p->joblog, "%zu\t%s\t%.3f\t%10.3f\t0\t%llu\t%d\t%d\t%s\n", j + 1,
+            jb->host >= 0 ? p->hosts[jb->host].name : ":", jb->start_real,
             (double)jb->wall_usec / 1e6, jb->receive, code, sig, cmd.s);
     fflush(p->joblog);
     free(argv);
@@ -430,14 +451,105 @@ static int mkdirs(char *path)
 
 static void job_end(par *p, size_t j, long long now);
 
-/* The one place that starts a job. */
-static void job_start(par *p, size_t j, unsigned slot, long long now)
+/* A --transferfile or --return name of job j, its replacement strings filled (malloc'd); NULL
+ * when out of memory, or when an input holds a NUL byte (no file name can). */
+static char *job_word(par *p, size_t j, const char *tmpl)
+{
+    size_t n = job_args(p, j), *lens;
+    char *t = (char *)tmpl;
+    char **w = par_build_argv(&t, 1, 1, p->args, n, j + 1, (size_t)p->jobs[j].slot + 1, &lens);
+    char *r = w && strlen(w[0]) == lens[0] ? strdup(w[0]) : NULL;
+    free(w);
+    return r;
+}
+
+/* --return, then --cleanup: after job j ended on host h. A file that cannot be fetched makes
+ * the job count as failed, with the reason in jb->why. */
+static void job_fetch(par *p, size_t j, par_host *h)
 {
     const cli_par_opts *o = p->o;
     job *jb = &p->jobs[j];
+    size_t nfiles = 0;
+    char **files = calloc(o->ntransfers + o->nreturns + 1, sizeof *files);
+    if (!files) return;
+    for (size_t i = 0; i < o->nreturns && jb->started; i++) {
+        char *f = job_word(p, j, o->returns[i]);
+        if (!f) continue;
+        const char *remote = par_remote_path(f);
+        subproc_error err;
+        if (par_host_fetch(h, o->chdir, remote, remote, &err) < 0) {
+            char es[700], msg[800];
+            if (err.step == SUBPROC_STEP_REMOTE) par_host_down(h, &err);
+            snprintf(msg, sizeof msg, "--return %s: %s", f, subproc_error_str(&err, es, sizeof es));
+            if (!jb->why) jb->why = strdup(msg);
+        }
+        if (o->cleanup) {
+            files[nfiles++] = strdup(remote);
+        }
+        free(f);
+    }
+    for (size_t i = 0; i < o->ntransfers && o->cleanup; i++) {
+        char *f = job_word(p, j, o->transfers[i]);
+        if (f) files[nfiles++] = strdup(par_remote_path(f));
+        free(f);
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < nfiles; i++)
+        if (files[i]) files[k++] = files[i];
+    if (!h->down) par_host_remove(h, o->chdir, files, k);
+    for (size_t i = 0; i < k; i++) free(files[i]);
+    free(files);
+}
+
+/* A job on its way to start: what job_prepare() made for it. The spawn itself may run in a
+ * thread of its own: a remote spawn waits a round trip for the host to say that the program
+ * started, so the jobs that start together wait for theirs at once. */
+typedef struct start {
+    size_t j;
+    par_host *h; /* NULL: no host is left */
+    int remote;
+    subproc_opts so;
+    char **argv;
+    size_t *lens;
+    par_buf dir, outp, errp;
+    char **send; /* --transfer: the local names, o->ntransfers of them (NULL: none) */
+    int rc;
+    subproc_error err;
+    subproc_proc *proc;
+    int queued;
+} start;
+
+/* Threads that start remote jobs side by side, for as long as par runs: a child started with
+ * a parent-death signal gets it when the thread that started it ends (PR_SET_PDEATHSIG follows
+ * the thread, prctl(2)), so a thread of its own per start would kill the job on its way out. */
+#define MAX_SPAWNERS 16
+typedef struct spawners {
+    pthread_mutex_t lock;
+    pthread_cond_t work, done;
+    start *queue[MAX_SPAWNERS * 64];
+    size_t nqueue, busy; /* queued, and being started */
+    pthread_t thread[MAX_SPAWNERS];
+    size_t nthreads;
+    int quit;
+} spawners;
+
+/* The first of the three places that start a job (then start_spawn and job_started): it takes
+ * the slot and prepares the spawn. */
+static void job_prepare(par *p, size_t j, unsigned slot, long long now, start *st)
+{
+    const cli_par_opts *o = p->o;
+    job *jb = &p->jobs[j];
+    memset(st, 0, sizeof *st);
+    st->j = j;
     jb->state = J_RUNNING;
     jb->slot = (int)slot;
     jb->tries++;
+    /* The last slot is no host's: a job put there fails at once (every host is down). */
+    jb->host = slot + 1 < p->nslots ? (int)p->slot_host[slot] : -1;
+    par_host *h = st->h = jb->host >= 0 ? &p->hosts[jb->host] : NULL;
+    int remote = st->remote = h && !h->local;
+    free(jb->why);
+    jb->why = NULL;
     jb->started = jb->reaped = jb->timed_out = jb->halted = 0;
     jb->kill_at = jb->drain_until = jb->deadline = 0;
     memset(&jb->status, 0, sizeof jb->status);
@@ -452,33 +564,35 @@ static void job_start(par *p, size_t j, unsigned slot, long long now)
     jb->start_real = (double)rt.tv_sec + rt.tv_nsec / 1e9;
     jb->start_ms = now;
 
-    size_t *lens;
-    char **argv = job_argv(p, j, &lens);
-    subproc_opts so = SUBPROC_OPTS_INIT;
-    par_buf dir = {0}, outp = {0}, errp = {0};
+    char **argv = st->argv = job_argv(p, j, &st->lens);
+    size_t *lens = st->lens;
+    subproc_opts *so = &st->so;
+    *so = (subproc_opts)SUBPROC_OPTS_INIT;
+    par_buf *dir = &st->dir, *outp = &st->outp, *errp = &st->errp;
     int rc = argv ? 0 : -ENOMEM;
     if (rc == 0 && o->verbose) {
         par_buf cmd = {0};
         if (par_command_line(&cmd, argv, lens) == 0) fprintf(stderr, "%s\n", cmd.s);
         par_buf_free(&cmd);
     }
-    so.argv = (const char *const *)argv;
-    so.argv_lens = lens;
-    so.env = p->env;
-    so.cwd = o->chdir;
+    so->argv = (const char *const *)argv;
+    so->argv_lens = lens;
+    so->env = remote ? NULL : p->env; /* -e/-u of a remote host are in its subproc_remote */
+    so->remote = remote ? &h->r.rm : NULL;
+    so->cwd = o->chdir;
     /* Jobs never read subproc's standard input (it may hold the inputs), as in GNU parallel. */
-    so.stdio[0].kind = SUBPROC_IO_NULL;
+    so->stdio[0].kind = SUBPROC_IO_NULL;
     if (o->results && rc == 0) {
         size_t n = job_args(p, j);
-        rc = par_results_dir(&dir, o->results, p->args, n, p->in.nsrc);
-        if (rc == 0) rc = mkdirs(dir.s);
+        rc = par_results_dir(dir, o->results, p->args, n, p->in.nsrc);
+        if (rc == 0) rc = mkdirs(dir->s);
         if (rc == 0) {
             par_buf seqp = {0};
             char num[32];
             int nl = snprintf(num, sizeof num, "%zu", j + 1);
-            if (par_buf_add(&seqp, dir.s, dir.len) || par_buf_add(&seqp, "/seq", 4) ||
-                par_buf_add(&outp, dir.s, dir.len) || par_buf_add(&outp, "/stdout", 7) ||
-                par_buf_add(&errp, dir.s, dir.len) || par_buf_add(&errp, "/stderr", 7))
+            if (par_buf_add(&seqp, dir->s, dir->len) || par_buf_add(&seqp, "/seq", 4) ||
+                par_buf_add(outp, dir->s, dir->len) || par_buf_add(outp, "/stdout", 7) ||
+                par_buf_add(errp, dir->s, dir->len) || par_buf_add(errp, "/stderr", 7))
                 rc = -ENOMEM;
             int fd = rc ? -1 : open(seqp.s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
             if (fd < 0 && rc == 0) rc = -errno;
@@ -488,40 +602,76 @@ static void job_start(par *p, size_t j, unsigned slot, long long now)
             }
             par_buf_free(&seqp);
         }
-        so.stdio[1] = (subproc_io){.kind = SUBPROC_IO_FILE, .path = outp.s};
-        so.stdio[2] = (subproc_io){.kind = SUBPROC_IO_FILE, .path = errp.s};
+        so->stdio[1] = (subproc_io){.kind = SUBPROC_IO_FILE, .path = outp->s};
+        so->stdio[2] = (subproc_io){.kind = SUBPROC_IO_FILE, .path = errp->s};
     } else if (o->output != CLI_PAR_UNGROUP) {
-        so.stdio[1].kind = so.stdio[2].kind = SUBPROC_IO_PIPE;
+        so->stdio[1].kind = so->stdio[2].kind = SUBPROC_IO_PIPE;
     }
-    if (p->restore_nofile) {
-        so.rlimits = &p->child_nofile;
-        so.nrlimits = 1;
+    if (p->restore_nofile && !remote) {
+        so->rlimits = &p->child_nofile;
+        so->nrlimits = 1;
     }
     /* Each job's whole tree is held (a cgroup where the host allows it), so a deadline or a
      * relayed signal reaches what it started; uncontained, a deadline signals the job's process
      * group, which must not be subproc's own. */
-    so.contain = cli_contain_mask(o->no_contain);
-    so.flags |= SUBPROC_SET_SIGMASK;
-    so.sigmask = p->oldmask;
-    if (o->timeout_ms > 0 && !so.contain) so.flags |= SUBPROC_NEW_PGROUP;
+    so->contain = cli_contain_mask(o->no_contain);
+    so->flags |= SUBPROC_SET_SIGMASK;
+    so->sigmask = p->oldmask;
+    if (o->timeout_ms > 0 && !so->contain) so->flags |= SUBPROC_NEW_PGROUP;
     /* Jobs must not outlive subproc (Ctrl-C, kill): nothing would reap them or print their
      * output. Linux only. */
-    so.pdeathsig = SIGTERM;
+    so->pdeathsig = SIGTERM;
     /* A failure before the spawn (--results directory, memory) reads as a setup step too. */
-    subproc_error err = {.step = SUBPROC_STEP_OPEN, .err = -rc, .fd = -1};
-    if (rc < 0 && dir.s) snprintf(err.path, sizeof err.path, "%s", dir.s);
-    if (rc == 0) rc = subproc_spawn(&jb->p, &so, &err);
-    free(argv);
-    par_buf_free(&dir);
-    par_buf_free(&outp);
-    par_buf_free(&errp);
+    st->err = (subproc_error){.step = SUBPROC_STEP_OPEN, .err = -rc, .fd = -1};
+    if (rc < 0 && dir->s) snprintf(st->err.path, sizeof st->err.path, "%s", dir->s);
+    if (rc == 0 && !h) {
+        rc = -EHOSTUNREACH;
+        st->err = (subproc_error){.step = SUBPROC_STEP_REMOTE, .err = EHOSTUNREACH, .fd = -1};
+        snprintf(st->err.path, sizeof st->err.path, "every host in -S/--sshlogin failed");
+    }
+    if (rc == 0 && remote && o->ntransfers) {
+        st->send = calloc(o->ntransfers, sizeof *st->send);
+        for (size_t i = 0; st->send && i < o->ntransfers; i++)
+            if (!(st->send[i] = job_word(p, j, o->transfers[i]))) rc = -ENOMEM;
+        if (!st->send) rc = -ENOMEM;
+        if (rc < 0) st->err = (subproc_error){.step = SUBPROC_STEP_ALLOC, .err = ENOMEM, .fd = -1};
+    }
+    st->rc = rc;
+}
+
+/* The second: the files, then the spawn. Touches nothing of par's (it may run in a thread). */
+static void *start_spawn(void *arg)
+{
+    start *st = arg;
+    for (size_t i = 0; st->rc == 0 && st->send && st->send[i]; i++)
+        st->rc = par_host_send(st->h, st->so.cwd, st->send[i], par_remote_path(st->send[i]),
+                               &st->err);
+    if (st->rc == 0) st->rc = subproc_spawn(&st->proc, &st->so, &st->err);
+    return NULL;
+}
+
+/* The third: the job runs, or it ends here. */
+static void job_started(par *p, start *st, long long now)
+{
+    job *jb = &p->jobs[st->j];
+    int rc = st->rc;
+    /* ssh could not reach or log in to the host: it gets no more jobs, and this one may be
+     * tried again on another (--retries). */
+    if (rc < 0 && st->remote && st->err.step == SUBPROC_STEP_REMOTE) par_host_down(st->h, &st->err);
+    free(st->argv);
+    par_buf_free(&st->dir);
+    par_buf_free(&st->outp);
+    par_buf_free(&st->errp);
+    for (size_t i = 0; st->send && i < p->o->ntransfers; i++) free(st->send[i]);
+    free(st->send);
     jb->spawn_rc = rc;
+    jb->p = st->proc;
     if (rc < 0) {
         if (!jb->error) jb->error = malloc(sizeof *jb->error);
-        if (jb->error) *jb->error = err;
+        if (jb->error) *jb->error = st->err;
         jb->p = NULL;
         jb->reaped = 1;
-        job_end(p, j, now);
+        job_end(p, st->j, now);
         return;
     }
     jb->started = 1;
@@ -530,7 +680,94 @@ static void job_start(par *p, size_t j, unsigned slot, long long now)
         if (fd >= 0) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
         jb->os[k].fd = fd;
     }
-    if (o->timeout_ms > 0) jb->deadline = now + o->timeout_ms;
+    if (p->o->timeout_ms > 0) jb->deadline = now + p->o->timeout_ms;
+    if (jb->kill_at) { /* --halt now came while it was starting */
+        job_signal(jb, SIGTERM);
+        job_signal(jb, SIGCONT);
+    }
+}
+
+static void *spawner(void *arg)
+{
+    spawners *sp = arg;
+    pthread_mutex_lock(&sp->lock);
+    for (;;) {
+        while (!sp->nqueue && !sp->quit) pthread_cond_wait(&sp->work, &sp->lock);
+        if (!sp->nqueue) break;
+        start *st = sp->queue[--sp->nqueue];
+        sp->busy++;
+        pthread_mutex_unlock(&sp->lock);
+        start_spawn(st);
+        pthread_mutex_lock(&sp->lock);
+        if (--sp->busy == 0 && !sp->nqueue) pthread_cond_signal(&sp->done);
+    }
+    pthread_mutex_unlock(&sp->lock);
+    return NULL;
+}
+
+/* Queue st for a spawner thread (one more is started while there are fewer than want);
+ * 0, or -1 when none can take it (the caller starts it itself). */
+static int spawners_add(par *p, start *st, size_t want)
+{
+    spawners *sp = p->spawners;
+    if (!sp) {
+        sp = p->spawners = calloc(1, sizeof *sp);
+        if (!sp) return -1;
+        pthread_mutex_init(&sp->lock, NULL);
+        pthread_cond_init(&sp->work, NULL);
+        pthread_cond_init(&sp->done, NULL);
+    }
+    if (want > MAX_SPAWNERS) want = MAX_SPAWNERS;
+    while (sp->nthreads < want &&
+           pthread_create(&sp->thread[sp->nthreads], NULL, spawner, sp) == 0)
+        sp->nthreads++;
+    if (!sp->nthreads) return -1;
+    pthread_mutex_lock(&sp->lock);
+    int full = sp->nqueue == sizeof sp->queue / sizeof sp->queue[0];
+    if (!full) sp->queue[sp->nqueue++] = st;
+    pthread_mutex_unlock(&sp->lock);
+    if (full) return -1;
+    pthread_cond_signal(&sp->work);
+    return 0;
+}
+
+static void spawners_wait(spawners *sp)
+{
+    if (!sp) return;
+    pthread_mutex_lock(&sp->lock);
+    while (sp->nqueue || sp->busy) pthread_cond_wait(&sp->done, &sp->lock);
+    pthread_mutex_unlock(&sp->lock);
+}
+
+/* At the end, when no job runs any more (their parent-death signal is moot). */
+static void spawners_end(spawners *sp)
+{
+    if (!sp) return;
+    pthread_mutex_lock(&sp->lock);
+    sp->quit = 1;
+    pthread_cond_broadcast(&sp->work);
+    pthread_mutex_unlock(&sp->lock);
+    for (size_t i = 0; i < sp->nthreads; i++) pthread_join(sp->thread[i], NULL);
+    pthread_mutex_destroy(&sp->lock);
+    pthread_cond_destroy(&sp->work);
+    pthread_cond_destroy(&sp->done);
+    free(sp);
+}
+
+/* Start the n prepared jobs: the remote ones side by side, in the spawner threads. */
+static void start_all(par *p, start *sts, size_t n)
+{
+    size_t nremote = 0;
+    for (size_t i = 0; i < n; i++) nremote += sts[i].remote && sts[i].rc == 0;
+    for (size_t i = 0; i < n; i++) {
+        start *st = &sts[i];
+        st->queued = nremote > 1 && st->remote && st->rc == 0 && spawners_add(p, st, nremote) == 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!sts[i].queued) start_spawn(&sts[i]);
+    spawners_wait(p->spawners);
+    long long now = now_ms();
+    for (size_t i = 0; i < n; i++) job_started(p, &sts[i], now);
 }
 
 /* --halt: GNU parallel's rule, checked as each job ends. */
@@ -605,8 +842,14 @@ static void advance_output(par *p, size_t j)
 static void job_end(par *p, size_t j, long long now)
 {
     job *jb = &p->jobs[j];
+    par_host *h = jb->host >= 0 ? &p->hosts[jb->host] : NULL;
+    if (h && !h->local && (p->o->nreturns || p->o->cleanup)) {
+        job_fetch(p, j, h);
+        now = now_ms(); /* the copies took their time */
+    }
     jb->wall_usec = (now - jb->start_ms) * 1000;
     int failed = job_failed(jb);
+    if (failed && jb->host >= 0 && jb->host < 64) jb->failed_on |= 1ull << jb->host;
     if (jb->p) subproc_proc_free(jb->p);
     jb->p = NULL;
     p->slots[jb->slot] = 0;
@@ -620,7 +863,7 @@ static void job_end(par *p, size_t j, long long now)
         /* Try again (GNU parallel's --retries): this try's output is dropped. */
         for (int k = 0; k < 2; k++) par_ostream_discard(&jb->os[k]);
         jb->state = J_PENDING;
-        p->retry[(p->retry_head + p->nretry++) % p->njobs] = j;
+        p->retry[p->nretry++] = j;
         return;
     }
     /* --max-output: the kept tail follows the head. */
@@ -667,11 +910,24 @@ static void job_check_exit(par *p, size_t j, long long now)
     jb->drain_until = now + DRAIN_MS;
 }
 
-static int next_job(par *p, size_t *out)
+/* Whether job jb could go to a live host it has not failed on, other than host h. */
+static int other_host(const par *p, const job *jb, size_t h)
 {
-    if (p->nretry) {
-        *out = p->retry[p->retry_head];
-        p->retry_head = (p->retry_head + 1) % p->njobs;
+    for (size_t k = 0; k < p->nhosts && k < 64; k++)
+        if (k != h && !p->hosts[k].down && !(jb->failed_on & (1ull << k))) return 1;
+    return 0;
+}
+
+/* The next job for a free slot on host h (p->nhosts: the slot of no host): a job to try again
+ * first, unless it failed on h and another host could take it (GNU parallel's --retries tries
+ * a failed job on another host when there is one); then the next new one. */
+static int next_job(par *p, size_t h, size_t *out)
+{
+    for (size_t i = 0; i < p->nretry; i++) {
+        const job *jb = &p->jobs[p->retry[i]];
+        if (h < 64 && (jb->failed_on & (1ull << h)) && other_host(p, jb, h)) continue;
+        *out = p->retry[i];
+        memmove(p->retry + i, p->retry + i + 1, (p->nretry - i - 1) * sizeof *p->retry);
         p->nretry--;
         return 1;
     }
@@ -699,9 +955,11 @@ static void run_jobs(par *p)
 {
     struct pollfd *pfd = calloc((size_t)p->nslots * 3 + 1, sizeof *pfd);
     size_t *who = calloc((size_t)p->nslots * 3 + 1, sizeof *who);
-    if (!pfd || !who) {
+    start *batch = calloc(p->nslots, sizeof *batch);
+    if (!pfd || !who || !batch) {
         free(pfd);
         free(who);
+        free(batch);
         fprintf(stderr, "%s par: out of memory\n", cli_progname);
         p->stop_starting = 1;
         return;
@@ -709,17 +967,26 @@ static void run_jobs(par *p)
     int backoff = 1;
     for (;;) {
         long long now = now_ms();
-        for (unsigned s = 0; s < p->nslots && !p->stop_starting && more_to_start(p);) {
-            if (p->slots[s]) {
-                s++;
-                continue;
-            }
+        /* The last slot is for when every host is down: its jobs fail at once. */
+        int alive = 0;
+        for (size_t k = 0; k < p->nhosts; k++) alive |= !p->hosts[k].down;
+        unsigned first = alive ? 0 : p->nslots - 1, end = alive ? p->nslots - 1 : p->nslots;
+        size_t nb = 0;
+        for (unsigned s = first; s < end && !p->stop_starting && more_to_start(p); s++) {
+            size_t h = s + 1 < p->nslots ? p->slot_host[s] : p->nhosts;
+            if (p->slots[s] || (h < p->nhosts && p->hosts[h].down)) continue;
             if (p->o->delay_ms && now < p->next_start_ms) break;
             size_t j;
-            if (!next_job(p, &j)) break;
-            job_start(p, j, s, now);
+            if (!next_job(p, h, &j)) continue;
+            job_prepare(p, j, s, now, &batch[nb++]);
             p->next_start_ms = now + p->o->delay_ms;
-            if (p->slots[s]) s++; /* else it could not start, and the slot is free again */
+            if (p->o->delay_ms) break; /* one at a time */
+        }
+        if (nb) {
+            unsigned before = p->running;
+            start_all(p, batch, nb);
+            /* Some could not start: their slots are free for the next jobs at once. */
+            if (p->running < before && !p->stop_starting && more_to_start(p)) continue;
         }
         if (!p->running && (p->stop_starting || !more_to_start(p))) break;
 
@@ -799,6 +1066,7 @@ static void run_jobs(par *p)
     }
     free(pfd);
     free(who);
+    free(batch);
 }
 
 /* ---- the jobs' number at once ---- */
@@ -871,8 +1139,9 @@ static void job_words(const job *jb, char *buf, size_t len)
         snprintf(buf, len, "not started");
     } else {
         char st[64];
-        snprintf(buf, len, "%s%s%s", subproc_status_str(&jb->status, st, sizeof st),
-                 jb->timed_out ? " (timed out)" : "", jb->halted ? " (--halt now)" : "");
+        snprintf(buf, len, "%s%s%s%s%s", subproc_status_str(&jb->status, st, sizeof st),
+                 jb->timed_out ? " (timed out)" : "", jb->halted ? " (--halt now)" : "",
+                 jb->why ? "; " : "", jb->why ? jb->why : "");
     }
 }
 
@@ -900,6 +1169,7 @@ static void write_json(FILE *f, par *p, size_t skipped)
         job_input_str(p, i, &in);
         cli_json_begin_object(&js, NULL);
         cli_json_int(&js, "seq", (long long)i + 1);
+        if (p->remote) cli_json_str(&js, "host", jb->host >= 0 ? p->hosts[jb->host].name : NULL);
         cli_json_strn(&js, "input", in.s ? in.s : "", in.len);
         par_buf_free(&in);
         size_t *lens;
@@ -948,7 +1218,7 @@ static int dry_run(par *p)
 {
     for (size_t j = 0; j < p->njobs; j++) {
         if (p->already_run && p->already_run[j]) continue;
-        p->jobs[j].slot = (int)(j % p->nslots);
+        p->jobs[j].slot = (int)(j % (p->nslots - 1));
         size_t *lens;
         char **argv = job_argv(p, j, &lens);
         par_buf cmd = {0};
@@ -994,8 +1264,10 @@ int cli_par_main(int argc, char **argv)
     p.retry = calloc(p.njobs ? p.njobs : 1, sizeof *p.retry);
     p.args = calloc((size_t)o.max_args * p.in.nsrc, sizeof *p.args);
     if (!p.jobs || !p.retry || !p.args) goto nomem;
-    for (size_t j = 0; j < p.njobs; j++)
+    for (size_t j = 0; j < p.njobs; j++) {
+        p.jobs[j].host = -1;
         for (int k = 0; k < 2; k++) par_ostream_init(&p.jobs[j].os[k]);
+    }
     if (o.resume || o.resume_failed) {
         p.already_run = calloc(p.njobs ? p.njobs : 1, 1);
         if (!p.already_run) goto nomem;
@@ -1008,9 +1280,26 @@ int cli_par_main(int argc, char **argv)
             goto out;
         }
     }
-    p.nslots = jobs_at_once(&p);
+    if (par_hosts_parse(&o, &p.hosts, &p.nhosts, msg, sizeof msg) != 0) {
+        fprintf(stderr, "%s par: %s\n", cli_progname, msg);
+        goto out;
+    }
+    /* -j is per host, N/ in -S overrides it for one (GNU parallel's rule). */
+    unsigned per_host = jobs_at_once(&p);
+    size_t nslots = 1;
+    for (size_t k = 0; k < p.nhosts; k++) {
+        nslots += p.hosts[k].slots ? p.hosts[k].slots : per_host;
+        p.remote |= !p.hosts[k].local;
+    }
+    if (nslots > 1000001) nslots = 1000001;
+    p.nslots = (unsigned)nslots;
     p.slots = calloc(p.nslots, sizeof *p.slots);
-    if (!p.slots) goto nomem;
+    p.slot_host = calloc(p.nslots, sizeof *p.slot_host);
+    if (!p.slots || !p.slot_host) goto nomem;
+    for (size_t k = 0, s = 0; k < p.nhosts; k++)
+        for (unsigned n = p.hosts[k].slots ? p.hosts[k].slots : per_host; n && s + 1 < nslots;
+             n--)
+            p.slot_host[s++] = k;
     if (o.dry_run) {
         rc = dry_run(&p);
         goto out;
@@ -1028,8 +1317,12 @@ int cli_par_main(int argc, char **argv)
     sigaddset(&relay, SIGQUIT);
     pthread_sigmask(SIG_BLOCK, &relay, &p.oldmask);
     p.sigfd = signalfd(-1, &relay, SFD_NONBLOCK | SFD_CLOEXEC);
+    for (size_t k = 0; k < p.nhosts; k++) p.hosts[k].sigmask = p.oldmask;
+    par_hosts_connect(p.hosts, p.nhosts);
     bar_draw(&p);
     run_jobs(&p);
+    spawners_end(p.spawners);
+    p.spawners = NULL;
     if (p.bar) fputc('\n', stderr); /* the final bar stays */
     /* With -k, jobs never started (--halt) leave gaps the others waited behind. */
     size_t skipped = 0;
@@ -1091,11 +1384,14 @@ out:
         for (int k = 0; k < 2; k++) par_ostream_close(&p.jobs[j].os[k]);
         subproc_proc_free(p.jobs[j].p);
         free(p.jobs[j].error);
+        free(p.jobs[j].why);
     }
     free(p.jobs);
     free(p.retry);
     free(p.args);
     free(p.slots);
+    free(p.slot_host);
+    par_hosts_free(p.hosts, p.nhosts);
     free(p.already_run);
     subproc_env_free(p.env);
     par_inputs_free(&p.in);

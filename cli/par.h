@@ -5,6 +5,7 @@
 
 #include "cli.h"
 
+#include <signal.h>
 #include <stddef.h>
 
 /* Bytes that may hold NULs: an input record, or a piece of one. */
@@ -62,5 +63,44 @@ int par_command_line(par_buf *b, char *const *argv, const size_t *lens);
 /* The --results directory of a job: DIR/1/ARG/2/ARG/... with '\' and '/' in each ARG escaped
  * as GNU parallel escapes them; the k-th input belongs to source k % nsrc + 1. */
 int par_results_dir(par_buf *b, const char *dir, const par_str *args, size_t nargs, size_t nsrc);
+
+/* ---- hosts (par_host.c) ---- */
+
+/* A host that -S names: this machine (":") or another one reached with ssh. */
+typedef struct par_host {
+    char name[300];  /* [USER@]HOST[:PORT] as given, without N/; ":" for this machine */
+    int local;
+    unsigned slots;  /* N/: jobs at once there; 0: as many as -j says */
+    cli_remote r;    /* the remote ones: the subproc_remote their jobs use */
+    subproc_remote_conn *conn; /* the ControlMaster held while par runs */
+    int down;        /* ssh failed there: no more jobs go to it */
+    sigset_t sigmask; /* for the file copies' ssh: the mask par started with */
+} par_host;
+
+/* The hosts of o's -S lists (comma-separated [N/][USER@]HOST[:PORT] or ":"), or this machine
+ * alone without -S. Returns 0, or CLI_EXIT_FAILURE with a message in msg; *hosts is malloc'd
+ * (par_hosts_free()). */
+int par_hosts_parse(const cli_par_opts *o, par_host **hosts, size_t *n, char *msg,
+                    size_t msglen);
+/* Open (and hold) each remote host's connection; a host that fails is reported on stderr and
+ * marked down. */
+void par_hosts_connect(par_host *hosts, size_t n);
+void par_hosts_free(par_host *hosts, size_t n);
+/* Report once that host h failed (err: the ssh failure) and take it out of use. */
+void par_host_down(par_host *h, const subproc_error *err);
+
+/* Where a file sent with --transfer lands on a host, relative to the job's directory there: the
+ * part after "/./" when the path has one, else the path itself (absolute stays absolute). */
+const char *par_remote_path(const char *local);
+/* Copy the local file `local` to h as `remote` (its directory made when missing), the remote
+ * side running in cwd (NULL: the login directory). 0, or < 0 with err set (err->path names
+ * HOST:FILE, or ssh's message when err->step is SUBPROC_STEP_REMOTE). */
+int par_host_send(par_host *h, const char *cwd, const char *local, const char *remote,
+                  subproc_error *err);
+/* The reverse: fetch `remote` from h into the local file `local` (its directory made). */
+int par_host_fetch(par_host *h, const char *cwd, const char *remote, const char *local,
+                   subproc_error *err);
+/* rm -f the files[0..n) on h (failures are ignored: a file may never have been made). */
+void par_host_remove(par_host *h, const char *cwd, char *const *files, size_t n);
 
 #endif

@@ -85,5 +85,16 @@ void write_all(int fd, const void *buf, size_t len);
 subproc_status run_helper(subproc_opts *o, char **out, const char *mode, ...);
 /* Number of open fds in this process. */
 int count_fds(void);
+/* The subproc command next to the test binary. */
+const char *test_cli_path(void);
+/* What a run of the subproc command gave: exit code (128 + N for a signal), stdout, stderr. */
+typedef struct test_cli_res {
+    int code;
+    char *out, *err; /* malloc'd, NUL-terminated; test_cli_free() */
+} test_cli_res;
+/* Run the subproc command with args (NULL-terminated; args[0] is the command, e.g. "par") in
+ * cwd (NULL: here), stdin from /dev/null. Fails the test when it cannot start. */
+test_cli_res test_cli(const char *cwd, const char *const *args);
+void test_cli_free(test_cli_res *r);
 
 #endif

@@ -14,18 +14,6 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
-static const char *cli_path(void)
-{
-    static char path[PATH_MAX];
-    if (!path[0]) {
-        snprintf(path, sizeof path, "%s", test_self);
-        char *slash = strrchr(path, '/');
-        snprintf(slash ? slash + 1 : path, sizeof path - (size_t)(slash ? slash + 1 - path : 0),
-                 "subproc");
-    }
-    return path;
-}
-
 typedef struct cli_out {
     int code;  /* shell-style exit status */
     char *out; /* stdout */
@@ -77,7 +65,7 @@ static cli_out cli(const char *first, ...)
 {
     const char *v[80];
     size_t n = 0;
-    v[n++] = cli_path();
+    v[n++] = test_cli_path();
     va_list ap;
     va_start(ap, first);
     for (const char *a = first; a && n < 79; a = va_arg(ap, const char *))
@@ -654,7 +642,7 @@ TEST_T(cli_timeout_reaches_the_whole_group, 10)
     ASSERT_STREQ(r.out, "ready\n");
     cli_free(&r);
     /* Nested: subproc under subproc shares the group, and both go. */
-    r = cli("run", "-t", "0.3", "-k", "0.3", "--", cli_path(), "run", "--", "@", "helper",
+    r = cli("run", "-t", "0.3", "-k", "0.3", "--", test_cli_path(), "run", "--", "@", "helper",
             "ignore-term", "20000", NULL);
     ASSERT_EQ(r.code, 124);
     ASSERT_STREQ(r.out, "ready\n");
@@ -730,9 +718,9 @@ TEST(cli_relays_signals_to_the_program)
 {
     /* INT sent to subproc reaches the program (which ignores only TERM), with or without a
      * process group of its own, and subproc reports how the program ended. */
-    const char *with_group[] = {cli_path(), "run",         "-t",    "1h", test_self,
+    const char *with_group[] = {test_cli_path(), "run",         "-t",    "1h", test_self,
                                 "helper",   "ignore-term", "20000", NULL};
-    const char *without[] = {cli_path(), "run", test_self, "helper", "ignore-term", "20000", NULL};
+    const char *without[] = {test_cli_path(), "run", test_self, "helper", "ignore-term", "20000", NULL};
     const char *const *cases[] = {with_group, without};
     for (int i = 0; i < 2; i++) {
         subproc_proc *p = cli_start(cases[i]);
@@ -1003,11 +991,11 @@ TEST(cli_capture_and_pipe_relay_signals)
 {
     /* While the library reads the output, INT sent to subproc still reaches the program, or
      * every stage of a pipeline, and the status says so. */
-    const char *with_group[] = {cli_path(), "run",    "--capture",   "-t",    "1h",
+    const char *with_group[] = {test_cli_path(), "run",    "--capture",   "-t",    "1h",
                                 test_self,  "helper", "ignore-term", "20000", NULL};
-    const char *without[] = {cli_path(), "run",         "--capture", test_self,
+    const char *without[] = {test_cli_path(), "run",         "--capture", test_self,
                              "helper",   "ignore-term", "20000",     NULL};
-    const char *pipe[] = {cli_path(), "pipe", "--",      test_self, "helper", "ignore-term",
+    const char *pipe[] = {test_cli_path(), "pipe", "--",      test_self, "helper", "ignore-term",
                           "20000",    "|",    test_self, "helper",  "cat",    NULL};
     const char *const *cases[] = {with_group, without, pipe};
     for (int i = 0; i < 3; i++) {
@@ -1047,14 +1035,14 @@ TEST(cli_capture_passes_sigpipe_on)
      * would without subproc in between - the capture does not swallow its output forever. */
     scratch_new();
     const char *j = scratch_file("r.json");
-    const char *run[] = {cli_path(), "run",    "--capture", "--json", j,
+    const char *run[] = {test_cli_path(), "run",    "--capture", "--json", j,
                          test_self,  "helper", "forever",   NULL};
     subproc_status st = cli_reader_goes_away(run);
     ASSERT_EQ(subproc_status_code(&st), 128 + SIGPIPE);
     char *s = py_json(j, "[d['signal'],d['stdout'].startswith('tick 0\\n')]");
     ASSERT_STREQ(s, "[\"SIGPIPE\", true]");
     free(s);
-    const char *pipe[] = {cli_path(), "pipe", "--capture", "--",     test_self, "helper",
+    const char *pipe[] = {test_cli_path(), "pipe", "--capture", "--",     test_self, "helper",
                           "forever",  "|",    test_self,   "helper", "cat",     NULL};
     st = cli_reader_goes_away(pipe);
     ASSERT_EQ(subproc_status_code(&st), 128 + SIGPIPE);
@@ -1634,7 +1622,7 @@ TEST_T(cli_par_jobs_do_not_outlive_subproc, 30)
     char marker[64];
     snprintf(marker, sizeof marker, "par-orphan-marker-%d", (int)getpid());
     /* Only the job has "MARKER-job" in its arguments (subproc has "{}-job" and MARKER). */
-    const char *argv[] = {cli_path(), "par",   "-t",     "1h",  "--",   test_self, "helper",
+    const char *argv[] = {test_cli_path(), "par",   "-t",     "1h",  "--",   test_self, "helper",
                           "sleep",    "20000", "{}-job", ":::", marker, NULL};
     char job[80];
     snprintf(job, sizeof job, "%s-job", marker);
@@ -1677,7 +1665,7 @@ TEST_T(cli_pipe_takes_the_terminal, 30)
                                "_,st=os.waitpid(pid,0)\n"
                                "sys.stdout.write(out.decode(errors='replace'))\n"
                                "sys.exit(st>>8)\n";
-    const char *argv[] = {"python3", "-c",      prog,     cli_path(), "pipe",
+    const char *argv[] = {"python3", "-c",      prog,     test_cli_path(), "pipe",
                           "--",      test_self, "helper", "exit",     "0",
                           "|",       test_self, "helper", "tty-fg",   NULL};
     subproc_opts o = SUBPROC_OPTS_INIT;

@@ -7,25 +7,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *subproc_cli(void)
-{
-    static char path[PATH_MAX];
-    if (!path[0]) {
-        snprintf(path, sizeof path, "%s", test_self);
-        char *slash = strrchr(path, '/');
-        snprintf(slash ? slash + 1 : path, sizeof path - (size_t)(slash ? slash + 1 - path : 0),
-                 "subproc");
-    }
-    return path;
-}
-
 /* Run argv (NULL-terminated) with stdin from in_path (NULL: /dev/null) and S=the subproc
  * command, T=this test binary in the environment; out and err captured. */
 static int run(subproc_result *res, const char *in_path, const char *const *argv)
 {
     subproc_env *env;
     ASSERT_OK(subproc_env_new(&env, SUBPROC_ENV_INHERIT));
-    ASSERT_OK(subproc_env_set(env, "S", subproc_cli()));
+    ASSERT_OK(subproc_env_set(env, "S", test_cli_path()));
     ASSERT_OK(subproc_env_set(env, "T", test_self));
     subproc_opts o = SUBPROC_OPTS_INIT;
     o.argv = argv;
@@ -44,15 +32,15 @@ TEST(cli_pty_streams_are_terminals)
 {
     subproc_result res;
     const char *a[] = {
-        subproc_cli(), "run", "--pty", "--", "sh", "-c", "test -t 0 && test -t 1 && test -t 2",
+        test_cli_path(), "run", "--pty", "--", "sh", "-c", "test -t 0 && test -t 1 && test -t 2",
         NULL};
     ASSERT_EQ(run(&res, NULL, a), 0);
     subproc_result_free(&res);
-    const char *b[] = {subproc_cli(), "run", "--", "sh", "-c", "test -t 0", NULL};
+    const char *b[] = {test_cli_path(), "run", "--", "sh", "-c", "test -t 0", NULL};
     ASSERT_EQ(run(&res, NULL, b), 1);
     subproc_result_free(&res);
     /* --stderr keeps its own kind. */
-    const char *c[] = {subproc_cli(), "run", "--pty", "--stderr=/dev/null",
+    const char *c[] = {test_cli_path(), "run", "--pty", "--stderr=/dev/null",
                        "--",          "sh",  "-c",    "test -t 0 && test -t 1 && ! test -t 2",
                        NULL};
     ASSERT_EQ(run(&res, NULL, c), 0);
@@ -62,12 +50,12 @@ TEST(cli_pty_streams_are_terminals)
 TEST(cli_pty_size)
 {
     subproc_result res;
-    const char *a[] = {subproc_cli(), "run",  "--pty", "--pty-size=40x120",
+    const char *a[] = {test_cli_path(), "run",  "--pty", "--pty-size=40x120",
                        "--",          "stty", "size",  NULL};
     ASSERT_EQ(run(&res, NULL, a), 0);
     ASSERT_STREQ(res.out.data, "40 120\r\n");
     subproc_result_free(&res);
-    const char *b[] = {subproc_cli(), "run", "--pty", "--", "stty", "size", NULL};
+    const char *b[] = {test_cli_path(), "run", "--pty", "--", "stty", "size", NULL};
     ASSERT_EQ(run(&res, NULL, b), 0);
     ASSERT_STREQ(res.out.data, "24 80\r\n");
     subproc_result_free(&res);
@@ -75,12 +63,12 @@ TEST(cli_pty_size)
         "--pty-size=0x80",     "--pty-size=40",      "--pty-size=40x",   "--pty-size=x80",
         "--pty-size=40x120x3", "--pty-size=65536x1", "--pty-size=-1x80", NULL};
     for (int i = 0; bad[i]; i++) {
-        const char *c[] = {subproc_cli(), "run", bad[i], "--", "true", NULL};
+        const char *c[] = {test_cli_path(), "run", bad[i], "--", "true", NULL};
         ASSERT_EQ(run(&res, NULL, c), 125);
         ASSERT(strstr(res.err.data, "--pty-size") != NULL);
         subproc_result_free(&res);
     }
-    const char *d[] = {subproc_cli(), "pipe", "--pty", "--", "true", NULL};
+    const char *d[] = {test_cli_path(), "pipe", "--pty", "--", "true", NULL};
     ASSERT_EQ(run(&res, NULL, d), 125);
     ASSERT(strstr(res.err.data, "--pty") != NULL);
     subproc_result_free(&res);
@@ -94,7 +82,7 @@ TEST(cli_pty_capture_keeps_colour_codes)
     snprintf(sub, sizeof sub, "%s/adir", dir);
     ASSERT_OK(mkdir(sub, 0755) == 0 ? 0 : -errno);
     subproc_result res;
-    const char *a[] = {subproc_cli(), "run", "--pty",        "--capture", "--json=-",
+    const char *a[] = {test_cli_path(), "run", "--pty",        "--capture", "--json=-",
                        "--",          "ls",  "--color=auto", dir,         NULL};
     ASSERT_EQ(run(&res, NULL, a), 0);
     /* The directory in colour: ESC [ ... m, in the printed output and in the report. */
@@ -102,7 +90,7 @@ TEST(cli_pty_capture_keeps_colour_codes)
     ASSERT(strstr(res.out.data, "\"stdout\":\"\\u001b[") != NULL);
     subproc_result_free(&res);
     /* Without a terminal, ls leaves colours out. */
-    const char *b[] = {subproc_cli(), "run",          "--capture", "--json=-", "--",
+    const char *b[] = {test_cli_path(), "run",          "--capture", "--json=-", "--",
                        "ls",          "--color=auto", dir,         NULL};
     ASSERT_EQ(run(&res, NULL, b), 0);
     ASSERT(strstr(res.out.data, "\033[") == NULL);
@@ -120,7 +108,7 @@ TEST(cli_pty_stdin_typed_in_then_eof)
     close(fd);
     subproc_result res;
     /* cat ends only when it reads end-of-file: the EOF character after the partial line. */
-    const char *a[] = {subproc_cli(), "run", "--pty", "-t", "30", "--", "cat", NULL};
+    const char *a[] = {test_cli_path(), "run", "--pty", "-t", "30", "--", "cat", NULL};
     ASSERT_EQ(run(&res, path, a), 0);
     /* The terminal echoes what is typed, then cat writes it back. */
     ASSERT_STREQ(res.out.data, "one\r\ntwoone\r\ntwo");
@@ -131,7 +119,7 @@ TEST(cli_pty_stdin_typed_in_then_eof)
 TEST(cli_pty_deadline)
 {
     subproc_result res;
-    const char *a[] = {subproc_cli(), "run", "--pty", "-t", "0.2", "--", "sleep", "30", NULL};
+    const char *a[] = {test_cli_path(), "run", "--pty", "-t", "0.2", "--", "sleep", "30", NULL};
     ASSERT_EQ(run(&res, NULL, a), 124);
     subproc_result_free(&res);
 }

@@ -14,18 +14,6 @@ typedef struct out {
     char *out, *err;
 } out;
 
-static const char *subproc_path(void)
-{
-    static char path[PATH_MAX];
-    if (!path[0]) {
-        snprintf(path, sizeof path, "%s", test_self);
-        char *slash = strrchr(path, '/');
-        snprintf(slash ? slash + 1 : path, sizeof path - (size_t)(slash ? slash + 1 - path : 0),
-                 "subproc");
-    }
-    return path;
-}
-
 /* Run argv (stdin /dev/null), capturing stdout and stderr. */
 static out run_argv(const char *const *argv)
 {
@@ -56,7 +44,7 @@ static out as_subproc(const char *const *targs)
 {
     const char *v[64];
     size_t n = 0, i = 0;
-    v[n++] = subproc_path();
+    v[n++] = test_cli_path();
     v[n++] = "run";
     for (; targs[i] && targs[i][0] == '-' && strcmp(targs[i], "--") != 0; i++) {
         v[n++] = targs[i];
@@ -200,7 +188,7 @@ TEST_T(conv_timeout_inherited_state, 30)
 {
     char script[PATH_MAX + 128];
     snprintf(script, sizeof script, "sleep .1 & exec %s run -t .5 sh -c 'sleep 10; echo foo'",
-             subproc_path());
+             test_cli_path());
     const char *a1[] = {"sh", "-c", script, NULL};
     out s = run_argv(a1);
     ASSERT_EQ(s.code, 124);
@@ -208,12 +196,12 @@ TEST_T(conv_timeout_inherited_state, 30)
     out_free(&s);
     /* "Ensure timeout is immune to parent's SIGCHLD handler": started with SIGCHLD ignored. */
     snprintf(script, sizeof script, "trap '' CHLD; exec %s run -t 10 sh -c 'exit 3'",
-             subproc_path());
+             test_cli_path());
     const char *a0[] = {"sh", "-c", script, NULL};
     s = run_argv(a0);
     ASSERT_EQ(s.code, 3);
     out_free(&s);
-    snprintf(script, sizeof script, "trap '' ALRM; exec %s run -t .1 sleep 10", subproc_path());
+    snprintf(script, sizeof script, "trap '' ALRM; exec %s run -t .1 sleep 10", test_cli_path());
     const char *a2[] = {"sh", "-c", script, NULL};
     s = run_argv(a2);
     ASSERT_EQ(s.code, 124);
@@ -223,11 +211,11 @@ TEST_T(conv_timeout_inherited_state, 30)
 /* --foreground: no process group of its own (as timeout --foreground), else a group. */
 TEST(conv_foreground_keeps_the_group)
 {
-    const char *fg[] = {subproc_path(), "run", "--foreground", "-t", "10", "--", test_self,
+    const char *fg[] = {test_cli_path(), "run", "--foreground", "-t", "10", "--", test_self,
                         "helper", "ids", NULL};
     /* Uncontained, a deadline gives the program a group of its own (contained, it stays in
      * ours: see test_handles.c). */
-    const char *bg[] = {subproc_path(), "run", "--no-contain", "-t", "10", "--", test_self,
+    const char *bg[] = {test_cli_path(), "run", "--no-contain", "-t", "10", "--", test_self,
                         "helper", "ids", NULL};
     long v[6];
     out s = run_argv(fg);
@@ -246,7 +234,7 @@ TEST(conv_foreground_keeps_the_group)
 /* -s 0 with --capture: the library keeps reading; KILL after -k, status 124. */
 TEST_T(conv_signal_zero_with_capture, 30)
 {
-    const char *a[] = {subproc_path(), "run", "--capture", "-s", "0", "-k", ".1", "-t", ".1",
+    const char *a[] = {test_cli_path(), "run", "--capture", "-s", "0", "-k", ".1", "-t", ".1",
                        "--json=-", "--", "sleep", "10", NULL};
     out s = run_argv(a);
     ASSERT_EQ(s.code, 124);
@@ -257,7 +245,7 @@ TEST_T(conv_signal_zero_with_capture, 30)
 /* env(1): leading NAME=VALUE operands set variables; compared with env itself. */
 TEST(conv_env_style_operands)
 {
-    const char *sub[] = {subproc_path(), "run", "-i", "-e", "X=1", "FOO=bar", "X=2",
+    const char *sub[] = {test_cli_path(), "run", "-i", "-e", "X=1", "FOO=bar", "X=2",
                          "printenv", "X", "FOO", NULL};
     const char *ref[] = {"env", "-i", "X=1", "FOO=bar", "X=2", "printenv", "X", "FOO", NULL};
     out s = run_argv(sub), e = run_argv(ref);
@@ -267,31 +255,31 @@ TEST(conv_env_style_operands)
     out_free(&s);
     out_free(&e);
     /* With the deadline options too, and the variable reaches the program. */
-    const char *sub2[] = {subproc_path(), "run", "-t", "10", "A_B=x y", "printenv", "A_B", NULL};
+    const char *sub2[] = {test_cli_path(), "run", "-t", "10", "A_B=x y", "printenv", "A_B", NULL};
     s = run_argv(sub2);
     ASSERT_EQ(s.code, 0);
     ASSERT_STREQ(s.out, "x y\n");
     out_free(&s);
     /* "--" ends them: the word is the program, which is not found. */
-    const char *dd[] = {subproc_path(), "run", "--", "FOO=bar", "env", NULL};
+    const char *dd[] = {test_cli_path(), "run", "--", "FOO=bar", "env", NULL};
     s = run_argv(dd);
     ASSERT_EQ(s.code, 127);
     ASSERT(strstr(s.err, "FOO=bar"));
     out_free(&s);
     /* A '/' in NAME makes it a program path. */
-    const char *path[] = {subproc_path(), "run", "./no/such=prog", NULL};
+    const char *path[] = {test_cli_path(), "run", "./no/such=prog", NULL};
     s = run_argv(path);
     ASSERT_EQ(s.code, 127);
     ASSERT(strstr(s.err, "./no/such=prog"));
     out_free(&s);
     /* Only assignments: no program, as env would print the environment but run needs one. */
-    const char *none[] = {subproc_path(), "run", "FOO=bar", NULL};
+    const char *none[] = {test_cli_path(), "run", "FOO=bar", NULL};
     s = run_argv(none);
     ASSERT_EQ(s.code, 125);
     ASSERT(strstr(s.err, "no program"));
     out_free(&s);
     /* The value of -C is not taken for "--". */
-    const char *cdash[] = {subproc_path(), "run", "-C", "--", "FOO=bar", "true", NULL};
+    const char *cdash[] = {test_cli_path(), "run", "-C", "--", "FOO=bar", "true", NULL};
     s = run_argv(cdash);
     ASSERT_EQ(s.code, 125); /* chdir to "--" fails: FOO=bar was an assignment, true the program */
     ASSERT(strstr(s.err, "--"));
@@ -302,7 +290,7 @@ TEST(conv_env_style_operands)
 /* An unknown or ambiguous long option lists the candidates. */
 TEST(conv_did_you_mean)
 {
-    const char *a[] = {subproc_path(), "run", "--s", "true", NULL};
+    const char *a[] = {test_cli_path(), "run", "--s", "true", NULL};
     out s = run_argv(a);
     ASSERT_EQ(s.code, 125);
     static const char *const want[] = {"--signal", "--stdin", "--stdout", "--stderr",
@@ -310,18 +298,18 @@ TEST(conv_did_you_mean)
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         if (!strstr(s.err, want[i])) test_failf(__FILE__, __LINE__, "lacks %s: %s", want[i], s.err);
     out_free(&s);
-    const char *b[] = {subproc_path(), "run", "--stdot=x", "true", NULL};
+    const char *b[] = {test_cli_path(), "run", "--stdot=x", "true", NULL};
     s = run_argv(b);
     ASSERT_EQ(s.code, 125);
     ASSERT(strstr(s.err, "did you mean") && strstr(s.err, "--stdout"));
     out_free(&s);
-    const char *c[] = {subproc_path(), "par", "--k", "true", ":::", "a", NULL};
+    const char *c[] = {test_cli_path(), "par", "--k", "true", ":::", "a", NULL};
     s = run_argv(c);
     ASSERT_EQ(s.code, 125);
     ASSERT(strstr(s.err, "--keep-order") && strstr(s.err, "--kill-after"));
     out_free(&s);
     /* Nothing near: no list. */
-    const char *d[] = {subproc_path(), "run", "--frobnicate", "true", NULL};
+    const char *d[] = {test_cli_path(), "run", "--frobnicate", "true", NULL};
     s = run_argv(d);
     ASSERT_EQ(s.code, 125);
     ASSERT(!strstr(s.err, "did you mean"));
@@ -331,8 +319,8 @@ TEST(conv_did_you_mean)
 /* -k: --kill-after in run and pipe, --keep-order in par; each help text says so. */
 TEST(conv_k_explained_in_help)
 {
-    const char *r[] = {subproc_path(), "run", "--help", NULL};
-    const char *p[] = {subproc_path(), "par", "--help", NULL};
+    const char *r[] = {test_cli_path(), "run", "--help", NULL};
+    const char *p[] = {test_cli_path(), "par", "--help", NULL};
     out s = run_argv(r);
     ASSERT(strstr(s.out, "--kill-after") && strstr(s.out, "--keep-order"));
     ASSERT(strstr(s.out, "--preserve-status") && strstr(s.out, "--foreground") &&

@@ -153,25 +153,13 @@ TEST(field_library_sigpipe_consumed)
 
 /* ---- the CLI, run through subproc_run ---- */
 
-static const char *cli_bin(void)
-{
-    static char path[PATH_MAX];
-    if (!path[0]) {
-        snprintf(path, sizeof path, "%s", test_self);
-        char *slash = strrchr(path, '/');
-        snprintf(slash ? slash + 1 : path, sizeof path - (size_t)(slash ? slash + 1 - path : 0),
-                 "subproc");
-    }
-    return path;
-}
-
 /* `subproc ARGS...` ("@" is the test binary); stdout/stderr captured in *r; returns the
  * shell-style exit code. */
 static int cli_run(subproc_result *r, const char *first, ...)
 {
     const char *v[64];
     size_t n = 0;
-    v[n++] = cli_bin();
+    v[n++] = test_cli_path();
     va_list ap;
     va_start(ap, first);
     for (const char *a = first; a && n < 63; a = va_arg(ap, const char *))

@@ -665,21 +665,12 @@ TEST_T(handles_pipeline_and_pool_deadlines_end_the_tree, 60)
 
 /* ---- the command ---- */
 
-static const char *cli_bin(void)
-{
-    static char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s", test_self);
-    char *slash = strrchr(path, '/');
-    snprintf(slash + 1, sizeof path - (size_t)(slash + 1 - path), "subproc");
-    return path;
-}
-
 /* `subproc ARGS...` ("@" stands for the test binary): exit code, stdout into *out. */
 static int cli_run(char **out, const char *first, ...)
 {
     const char *v[40];
     size_t n = 0;
-    v[n++] = cli_bin();
+    v[n++] = test_cli_path();
     va_list ap;
     va_start(ap, first);
     for (const char *a = first; a && n < 39; a = va_arg(ap, const char *))
@@ -781,7 +772,7 @@ TEST_T(handles_cli_containment_and_leftovers, 60)
               125);
     /* Nested: the inner subproc's cgroup sits inside the outer's; the outer's deadline kills
      * both trees and removes both cgroups, inner first. */
-    ASSERT_EQ(cli_run(&out, "run", "-t", "0.3", "-k", "0.2", "--", cli_bin(), "run", "--", "@",
+    ASSERT_EQ(cli_run(&out, "run", "-t", "0.3", "-k", "0.2", "--", test_cli_path(), "run", "--", "@",
                       "helper", "escape", "setsid", "stay", NULL),
               124);
     ASSERT(gone((pid_t)atol(out)));
@@ -804,7 +795,7 @@ TEST_T(handles_cli_par_deadline_and_relay_end_every_tree, 120)
         if (!gone(e)) test_failf(__FILE__, __LINE__, "%s escaped par -t", kinds[k]);
     }
     /* TERM to par goes to every running job's tree; par exits 128+15 once they are gone. */
-    const char *v[] = {cli_bin(), "par", "--ungroup", "-t", "60", "--", test_self, "helper",
+    const char *v[] = {test_cli_path(), "par", "--ungroup", "-t", "60", "--", test_self, "helper",
                        "escape", "setsid", "stay", ":::", "a", "b", NULL};
     subproc_opts o = SUBPROC_OPTS_INIT;
     o.argv = v;

@@ -11,18 +11,6 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
-static const char *par_path(void)
-{
-    static char path[PATH_MAX];
-    if (!path[0]) {
-        snprintf(path, sizeof path, "%s", test_self);
-        char *slash = strrchr(path, '/');
-        snprintf(slash ? slash + 1 : path, sizeof path - (size_t)(slash ? slash + 1 - path : 0),
-                 "subproc");
-    }
-    return path;
-}
-
 static int on_path(const char *prog)
 {
     const char *v[] = {"sh", "-c", "command -v \"$0\" >/dev/null", prog, NULL};
@@ -98,7 +86,7 @@ static tool_out run_tool(int gnu, const char *cwd, const char *stdin_path, const
         v[n++] = "--will-cite";
         v[n++] = "-q";
     } else {
-        v[n++] = par_path();
+        v[n++] = test_cli_path();
         v[n++] = "par";
     }
     for (size_t i = 0; args[i] && n < 159; i++)
@@ -506,9 +494,9 @@ TEST_T(par_memory_stays_bounded, 120)
     /* Four jobs write 100 MB each at once. The peak resident set of subproc (its VmHWM, which
      * wait4() reports as ru_maxrss) may grow by less than 32 MiB over four jobs that write
      * nothing: the output waits in spool files, not in memory. */
-    const char *big[] = {par_path(), "par", "-j4", "-k", "--", test_self, "helper", "spew",
+    const char *big[] = {test_cli_path(), "par", "-j4", "-k", "--", test_self, "helper", "spew",
                          "{}", ":::", "100000000", "100000000", "100000000", "100000000", NULL};
-    const char *small[] = {par_path(), "par", "-j4", "-k", "--", test_self, "helper", "spew",
+    const char *small[] = {test_cli_path(), "par", "-j4", "-k", "--", test_self, "helper", "spew",
                            "{}", ":::", "1", "1", "1", "1", NULL};
     long rss[2];
     for (int i = 0; i < 2; i++) {
@@ -536,7 +524,7 @@ TEST_T(par_spooled_output_is_exact, 120)
     scratch_new();
     const char *file = in_scratch("out");
     for (int tag = 0; tag < 2; tag++) {
-        const char *argv[] = {par_path(), "par", "-j3", "-k", tag ? "--tag" : "-k", "--",
+        const char *argv[] = {test_cli_path(), "par", "-j3", "-k", tag ? "--tag" : "-k", "--",
                               test_self, "helper", "bigcount", "{}", ":::", "200000", "3",
                               "150000", NULL};
         subproc_opts o = SUBPROC_OPTS_INIT;
@@ -604,7 +592,7 @@ TEST(par_jobs_that_cannot_start)
 
 TEST(par_output_errors_are_reported)
 {
-    const char *v[] = {par_path(), "par", "-k", "--", test_self, "helper", "out", "{}", ":::",
+    const char *v[] = {test_cli_path(), "par", "-k", "--", test_self, "helper", "out", "{}", ":::",
                        "a", "b", NULL};
     subproc_opts o = SUBPROC_OPTS_INIT;
     o.argv = v;
@@ -647,7 +635,7 @@ TEST_T(par_jobs_zero_runs_every_job_at_once, 60)
     ASSERT_EQ(s.code, 0);
     tool_free(&s);
     /* Bounded by the open file limit, with a message that says so; every job still runs. */
-    const char *v[] = {par_path(), "par", "-j", "0", "-k", "--", test_self, "helper", "out",
+    const char *v[] = {test_cli_path(), "par", "-j", "0", "-k", "--", test_self, "helper", "out",
                        "{}", ":::", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", NULL};
     subproc_rlimit rl = {RLIMIT_NOFILE, 50, 50};
     subproc_opts o = SUBPROC_OPTS_INIT;

@@ -560,15 +560,6 @@ TEST_T(remote_pool_and_pipeline, 90)
 
 /* ---- subproc run --host ---- */
 
-static const char *cli_bin(void)
-{
-    static char path[4200];
-    snprintf(path, sizeof path, "%s", test_self);
-    char *slash = strrchr(path, '/');
-    strcpy(slash + 1, "subproc");
-    return path;
-}
-
 typedef struct {
     int code;
     char *out, *err;
@@ -582,7 +573,7 @@ static cli_res cli_host(const struct test_sshd *s, const char *host, const char 
     snprintf(hostopt, sizeof hostopt, "--host=%s", host);
     snprintf(sshopt, sizeof sshopt, "--ssh=%s", s->ssh_cmd);
     size_t n = 0;
-    v[n++] = cli_bin();
+    v[n++] = test_cli_path();
     v[n++] = "run";
     v[n++] = hostopt;
     v[n++] = sshopt;
@@ -676,7 +667,7 @@ TEST_T(remote_cli_killed_leaves_nothing, 60)
     snprintf(host, sizeof host, "--host=%s:%d", s.addr[0], s.port[0]);
     snprintf(sshopt, sizeof sshopt, "--ssh=%s", s.ssh_cmd);
     snprintf(token, sizeof token, "subproc-remote-token-%d-e", (int)getpid());
-    const char *v[] = {cli_bin(), "run", host, sshopt, test_self, "helper", "ignore-term", "60000",
+    const char *v[] = {test_cli_path(), "run", host, sshopt, test_self, "helper", "ignore-term", "60000",
                        token, NULL};
     subproc_opts o = SUBPROC_OPTS_INIT;
     o.argv = v;

@@ -94,3 +94,42 @@ int child_backend_is_linux(void)
     }
     return strcmp(subproc_backend(), "linux") == 0;
 }
+
+const char *test_cli_path(void)
+{
+    static char path[4200];
+    snprintf(path, sizeof path, "%s", test_self);
+    char *slash = strrchr(path, '/');
+    snprintf(slash + 1, sizeof path - (size_t)(slash + 1 - path), "subproc");
+    return path;
+}
+
+test_cli_res test_cli(const char *cwd, const char *const *args)
+{
+    size_t n = 0;
+    while (args[n]) n++;
+    const char **v = calloc(n + 2, sizeof *v);
+    ASSERT(v != NULL);
+    v[0] = test_cli_path();
+    memcpy(v + 1, args, n * sizeof *v);
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    o.argv = v;
+    o.cwd = cwd;
+    o.stdio[0].kind = SUBPROC_IO_NULL;
+    subproc_result r;
+    ASSERT_OK(subproc_run(&r, &o, NULL));
+    free(v);
+    test_cli_res c = {subproc_status_code(&r.status), r.out.data, r.err.data};
+    if (!c.out) c.out = calloc(1, 1);
+    if (!c.err) c.err = calloc(1, 1);
+    r.out.data = r.err.data = NULL;
+    subproc_result_free(&r);
+    return c;
+}
+
+void test_cli_free(test_cli_res *r)
+{
+    free(r->out);
+    free(r->err);
+    r->out = r->err = NULL;
+}

@@ -1,0 +1,328 @@
+/* test_par_remote.c - `subproc par -S`: jobs spread over hosts reached with ssh (real sshd
+ * servers on 127.0.0.2 and 127.0.0.3, see sshd.h), the files they need sent and fetched. */
+#include "sshd.h"
+#include "test.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* -S HOSTS --ssh=SSH ARGS... (from cwd). */
+static test_cli_res par_on(const struct test_sshd *s, const char *cwd, const char *hosts,
+                           const char *const *args)
+{
+    const char *v[80];
+    char sopt[600], sshopt[600];
+    snprintf(sopt, sizeof sopt, "-S%s", hosts);
+    snprintf(sshopt, sizeof sshopt, "--ssh=%s", s->ssh_cmd);
+    size_t n = 0;
+    v[n++] = "par";
+    v[n++] = sopt;
+    v[n++] = sshopt;
+    for (size_t i = 0; args[i] && n < 79; i++) v[n++] = args[i];
+    v[n] = NULL;
+    return test_cli(cwd, v);
+}
+
+static char *slurp(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return NULL;
+    char *t = read_all(fd, NULL);
+    close(fd);
+    return t;
+}
+
+static void put_file(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    ASSERT(fd >= 0);
+    write_all(fd, text, strlen(text));
+    close(fd);
+}
+
+/* The server address a job ran on ("local" for this machine), from the SSH_CONNECTION sshd
+ * sets; its start and end in ns, to see how many ran at once on each host. */
+static const char PROBE[] =
+    "set -- ${SSH_CONNECTION:-x x local x}; s=$(date +%s%N); sleep 0.4; e=$(date +%s%N); "
+    "echo \"$3 $s $e\"";
+
+TEST_T(par_sshlogin_spreads_over_hosts_with_slots, 120)
+{
+    struct test_sshd s;
+    test_sshd_start(&s, 2);
+    char hosts[200], h0[64], h1[64], jl[200];
+    snprintf(h0, sizeof h0, "root@%s:%d", s.addr[0], s.port[0]);
+    snprintf(h1, sizeof h1, "%s:%d", s.addr[1], s.port[1]);
+    /* GNU parallel's syntax: N/ slots, a comma list, : for this machine, -S repeated. */
+    snprintf(hosts, sizeof hosts, "1/%s,2/%s", h0, h1);
+    snprintf(jl, sizeof jl, "--joblog=%s/joblog", s.dir);
+    const char *args[] = {"-S1/:", jl, "sh", "-c", PROBE, "sh", ":::", "1", "2", "3", "4", "5",
+                          "6", "7", "8", "9", "10", "11", "12", NULL};
+    test_cli_res r = par_on(&s, NULL, hosts, args);
+    ASSERT_EQ(r.code, 0);
+    struct { char host[32]; long long s, e; } job[12];
+    int n = 0;
+    for (char *save = NULL, *l = strtok_r(r.out, "\n", &save); l && n < 12;
+         l = strtok_r(NULL, "\n", &save), n++)
+        ASSERT_EQ(sscanf(l, "%31s %lld %lld", job[n].host, &job[n].s, &job[n].e), 3);
+    ASSERT_EQ(n, 12);
+    const char *names[3] = {s.addr[0], s.addr[1], "local"};
+    const int slots[3] = {1, 2, 1};
+    for (int h = 0; h < 3; h++) {
+        int used = 0, most = 0;
+        for (int i = 0; i < n; i++) {
+            if (strcmp(job[i].host, names[h])) continue;
+            used++;
+            int at_once = 0; /* jobs on this host running when job i started */
+            for (int k = 0; k < n; k++)
+                at_once += !strcmp(job[k].host, names[h]) && job[k].s <= job[i].s &&
+                           job[i].s < job[k].e;
+            if (at_once > most) most = at_once;
+        }
+        ASSERT(used > 0);        /* every host got jobs */
+        ASSERT(most <= slots[h]); /* never more at once than its N/ */
+    }
+    test_cli_free(&r);
+    /* The joblog's Host column names each host as -S did. */
+    char path[200];
+    snprintf(path, sizeof path, "%s/joblog", s.dir);
+    char *log = slurp(path);
+    ASSERT(log != NULL);
+    char col[80];
+    snprintf(col, sizeof col, "\t%s\t", h0);
+    ASSERT(strstr(log, col) != NULL);
+    snprintf(col, sizeof col, "\t%s\t", h1);
+    ASSERT(strstr(log, col) != NULL);
+    ASSERT(strstr(log, "\t:\t") != NULL);
+    free(log);
+    /* One connection per host for all its jobs (the ControlMaster). */
+    ASSERT_EQ(test_sshd_log_count(&s, 0, "Accepted publickey"), 1);
+    ASSERT_EQ(test_sshd_log_count(&s, 1, "Accepted publickey"), 1);
+    test_sshd_stop(&s);
+}
+
+TEST_T(par_sshlogin_argv_arrives_exactly, 60)
+{
+    struct test_sshd s;
+    test_sshd_start(&s, 1);
+    char host[64];
+    snprintf(host, sizeof host, "%s:%d", s.addr[0], s.port[0]);
+    /* Every byte but newline, which ends an input here as in GNU parallel. */
+    char all[256];
+    size_t n = 0;
+    for (int b = 1; b < 256; b++)
+        if (b != '\n') all[n++] = (char)b;
+    all[n] = '\0';
+    const char *args[] = {test_self, "helper", "out", "{}", ":::", all, NULL};
+    test_cli_res r = par_on(&s, NULL, host, args);
+    ASSERT_EQ(r.code, 0);
+    ASSERT_STREQ(r.out, all);
+    test_cli_free(&r);
+    const char *args2[] = {"-k", test_self, "helper", "out", "[{}]", ":::", "$(id)", "a'b",
+                           "*", " ; exit 3", NULL};
+    r = par_on(&s, NULL, host, args2);
+    ASSERT_EQ(r.code, 0);
+    ASSERT_STREQ(r.out, "[$(id)][a'b][*][ ; exit 3]");
+    test_cli_free(&r);
+    /* Exit codes and deaths by signal as the remote program's. */
+    char jl[220], path[200];
+    snprintf(path, sizeof path, "%s/joblog", s.dir);
+    snprintf(jl, sizeof jl, "--joblog=%s", path);
+    const char *a5[] = {"-k", jl, test_self, "helper", "{1}", "{2}", ":::", "kill", "exit",
+                        "exit", ":::+", "9", "255", "1", NULL};
+    r = par_on(&s, NULL, host, a5);
+    ASSERT_EQ(r.code, 3);
+    test_cli_free(&r);
+    char *log = slurp(path);
+    ASSERT(log != NULL);
+    /* Exitval and Signal columns: killed by 9, exit 255, exit 1 */
+    ASSERT(strstr(log, "\t0\t9\t") != NULL);
+    ASSERT(strstr(log, "\t255\t0\t") != NULL);
+    ASSERT(strstr(log, "\t1\t0\t") != NULL);
+    free(log);
+    test_sshd_stop(&s);
+}
+
+TEST_T(par_sshlogin_transfer_return_cleanup, 120)
+{
+    struct test_sshd s;
+    test_sshd_start(&s, 1);
+    char host[64], here[200], there[200], path[400], copt[220];
+    snprintf(host, sizeof host, "%s:%d", s.addr[0], s.port[0]);
+    /* "here" is par's directory, "there" the jobs' directory on the host (-C). */
+    snprintf(here, sizeof here, "%s/here", s.dir);
+    snprintf(there, sizeof there, "%s/there", s.dir);
+    ASSERT_OK(mkdir(here, 0755));
+    ASSERT_OK(mkdir(there, 0755));
+    snprintf(path, sizeof path, "%s/sub dir", here);
+    ASSERT_OK(mkdir(path, 0755));
+    snprintf(path, sizeof path, "%s/sub dir/in 1.txt", here);
+    put_file(path, "hello\n");
+    snprintf(path, sizeof path, "%s/x$(id).txt", here);
+    put_file(path, "quoted\n");
+    snprintf(copt, sizeof copt, "-C%s", there);
+    const char *args[] = {copt,      "--transfer", "--return", "{}.out", "--cleanup",
+                          "sh",      "-c",         "tr a-z A-Z <\"$1\" >\"$1.out\"",
+                          "sh",      "{}",         ":::",      "sub dir/in 1.txt",
+                          "x$(id).txt", NULL};
+    test_cli_res r = par_on(&s, here, host, args);
+    ASSERT_EQ(r.code, 0);
+    test_cli_free(&r);
+    snprintf(path, sizeof path, "%s/sub dir/in 1.txt.out", here);
+    char *t = slurp(path);
+    ASSERT_STREQ(t, "HELLO\n");
+    free(t);
+    snprintf(path, sizeof path, "%s/x$(id).txt.out", here);
+    t = slurp(path);
+    ASSERT_STREQ(t, "QUOTED\n");
+    free(t);
+    /* --cleanup: nothing of it is left on the host. */
+    snprintf(path, sizeof path, "%s/sub dir/in 1.txt", there);
+    ASSERT(access(path, F_OK) < 0);
+    snprintf(path, sizeof path, "%s/sub dir/in 1.txt.out", there);
+    ASSERT(access(path, F_OK) < 0);
+    snprintf(path, sizeof path, "%s/x$(id).txt.out", there);
+    ASSERT(access(path, F_OK) < 0);
+
+    /* Without --cleanup the files stay there. */
+    const char *args2[] = {copt, "--transfer", "--return", "{}.out", "sh", "-c",
+                           "tr a-z A-Z <\"$1\" >\"$1.out\"", "sh", "{}", ":::",
+                           "sub dir/in 1.txt", NULL};
+    r = par_on(&s, here, host, args2);
+    ASSERT_EQ(r.code, 0);
+    test_cli_free(&r);
+    snprintf(path, sizeof path, "%s/sub dir/in 1.txt", there);
+    t = slurp(path);
+    ASSERT_STREQ(t, "hello\n");
+    free(t);
+    snprintf(path, sizeof path, "%s/sub dir/in 1.txt.out", there);
+    ASSERT(access(path, F_OK) == 0);
+
+    /* A file that is not there to send, or to fetch: the job fails, and says which. */
+    const char *args3[] = {copt, "--transfer", "cat", "{}", ":::", "no-such-file", NULL};
+    r = par_on(&s, here, host, args3);
+    ASSERT_EQ(r.code, 1);
+    ASSERT(strstr(r.err, "no-such-file") != NULL);
+    ASSERT(strstr(r.err, "No such file") != NULL);
+    test_cli_free(&r);
+    const char *args4[] = {copt, "--return", "{}.none", "true", ":::", "f", NULL};
+    r = par_on(&s, here, host, args4);
+    ASSERT_EQ(r.code, 1);
+    ASSERT(strstr(r.err, "--return f.none") != NULL);
+    test_cli_free(&r);
+    snprintf(path, sizeof path, "%s/f.none", here);
+    ASSERT(access(path, F_OK) < 0); /* no empty file in its place */
+    test_sshd_stop(&s);
+}
+
+TEST_T(par_sshlogin_failed_host_and_retries, 120)
+{
+    struct test_sshd s;
+    test_sshd_start(&s, 2);
+    char good[64], other[64], bad[64], hosts[200], jl[220], path[200];
+    snprintf(good, sizeof good, "%s:%d", s.addr[1], s.port[1]);
+    snprintf(other, sizeof other, "%s:%d", s.addr[0], s.port[0]);
+    snprintf(bad, sizeof bad, "%s:%d", s.addr[0], s.port[0] == 65535 ? 65534 : s.port[0] + 1);
+    snprintf(path, sizeof path, "%s/joblog", s.dir);
+    snprintf(jl, sizeof jl, "--joblog=%s", path);
+
+    /* A job that fails on one host is tried again on the other (--retries). */
+    char script[120];
+    snprintf(script, sizeof script, "set -- $SSH_CONNECTION; [ \"$3\" = %s ]", s.addr[1]);
+    snprintf(hosts, sizeof hosts, "%s,%s", other, good);
+    const char *a1[] = {"--retries=2", jl, "sh", "-c", script, ":::", "1", "2", "3", "4", NULL};
+    test_cli_res r = par_on(&s, NULL, hosts, a1);
+    ASSERT_EQ(r.code, 0);
+    test_cli_free(&r);
+    char *log = slurp(path);
+    char col[80];
+    snprintf(col, sizeof col, "\t%s\t", other);
+    ASSERT(strstr(log, col) == NULL); /* every job's last try was on the good host */
+    free(log);
+    const char *a2[] = {"sh", "-c", script, ":::", "1", "2", "3", "4", NULL};
+    r = par_on(&s, NULL, hosts, a2);
+    ASSERT(r.code > 0); /* without --retries, those on the other host fail */
+    test_cli_free(&r);
+
+    /* A host that cannot be reached is reported, and its jobs go elsewhere: found when its
+     * connection is opened, or (without one held) when a job starts there. */
+    snprintf(hosts, sizeof hosts, "%s,%s", bad, good);
+    const char *a3[] = {"--retries=2", "true", ":::", "1", "2", "3", "4", NULL};
+    r = par_on(&s, NULL, hosts, a3);
+    ASSERT_EQ(r.code, 0);
+    ASSERT(strstr(r.err, "failed") != NULL);
+    ASSERT(strstr(r.err, bad) != NULL);
+    ASSERT(strstr(r.err, "Connection refused") != NULL);
+    test_cli_free(&r);
+    const char *a4[] = {"--no-controlmaster", "--retries=2", "true", ":::", "1", "2", "3", "4",
+                        NULL};
+    r = par_on(&s, NULL, hosts, a4);
+    ASSERT_EQ(r.code, 0);
+    ASSERT(strstr(r.err, "Connection refused") != NULL);
+    test_cli_free(&r);
+    /* Every host down: every job fails, with the reason. */
+    const char *a5[] = {"true", ":::", "1", "2", "3", NULL};
+    r = par_on(&s, NULL, bad, a5);
+    ASSERT_EQ(r.code, 3);
+    ASSERT(strstr(r.err, "every host in -S/--sshlogin failed") != NULL);
+    test_cli_free(&r);
+    /* A key the host refuses. */
+    char sshopt[600];
+    snprintf(sshopt, sizeof sshopt, "--ssh=ssh -F /dev/null -i %s -o %s -o StrictHostKeyChecking=no -o BatchMode=yes -o LogLevel=ERROR",
+             s.badkey, s.opt_kh);
+    char sopt[100];
+    snprintf(sopt, sizeof sopt, "-S%s", good);
+    const char *a6[] = {"par", sopt, sshopt, "true", ":::", "1", NULL};
+    r = test_cli(NULL, a6);
+    ASSERT_EQ(r.code, 1);
+    ASSERT(strstr(r.err, "Permission denied") != NULL);
+    test_cli_free(&r);
+    test_sshd_stop(&s);
+}
+
+TEST_T(par_sshlogin_deadline_leaves_nothing, 60)
+{
+    struct test_sshd s;
+    test_sshd_start(&s, 1);
+    char host[64], token[64];
+    snprintf(host, sizeof host, "%s:%d", s.addr[0], s.port[0]);
+    snprintf(token, sizeof token, "subproc-par-remote-token-%d", (int)getpid());
+    const char *args[] = {"-t", "1", "--kill-after=0.3", test_self, "helper", "fork-ignore-term",
+                          "{}", token, ":::", "60000", NULL};
+    test_cli_res r = par_on(&s, NULL, host, args);
+    ASSERT_EQ(r.code, 1);
+    ASSERT(strstr(r.err, "timed out") != NULL);
+    test_cli_free(&r);
+    ASSERT(test_procs_gone(token));
+    test_sshd_stop(&s);
+}
+
+TEST(par_sshlogin_bad_options)
+{
+    static const struct {
+        const char *a, *b, *want;
+    } cases[] = {
+        {"--transfer", NULL, "--transfer needs -S/--sshlogin"},
+        {"--return=x", NULL, "--return needs -S/--sshlogin"},
+        {"--cleanup", NULL, "--cleanup needs -S/--sshlogin"},
+        {"--ssh=ssh", NULL, "--ssh needs -S/--sshlogin"},
+        {"-S", "0/host", "invalid job count '0'"},
+        {"-S", "-oProxyCommand=x", "invalid host '-oProxyCommand=x'"},
+        {"-S", "a b", "invalid host 'a b'"},
+        {"-S", ",", "no host in -S/--sshlogin"},
+        {"-Shost", "-i", "-i is not available with a remote host"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *v[] = {"par", cases[i].a, cases[i].b ? cases[i].b : "true", "true", ":::",
+                           "1", NULL};
+        test_cli_res r = test_cli(NULL, v);
+        ASSERT_EQ(r.code, 125);
+        if (!strstr(r.err, cases[i].want))
+            test_failf(__FILE__, __LINE__, "case %zu: '%s' not in '%s'", i, cases[i].want, r.err);
+        test_cli_free(&r);
+    }
+}

@@ -512,7 +512,7 @@ typedef struct start {
     char **argv;
     size_t *lens;
     par_buf dir, outp, errp;
-    char **send; /* --transfer: the local names, o->ntransfers of them (NULL: none) */
+    char **send; /* --transfer: the local names, NULL-terminated (NULL: none) */
     int rc;
     subproc_error err;
     subproc_proc *proc;
@@ -630,7 +630,7 @@ static void job_prepare(par *p, size_t j, unsigned slot, long long now, start *s
         snprintf(st->err.path, sizeof st->err.path, "every host in -S/--sshlogin failed");
     }
     if (rc == 0 && remote && o->ntransfers) {
-        st->send = calloc(o->ntransfers, sizeof *st->send);
+        st->send = calloc(o->ntransfers + 1, sizeof *st->send); /* NULL-terminated */
         for (size_t i = 0; st->send && i < o->ntransfers; i++)
             if (!(st->send[i] = job_word(p, j, o->transfers[i]))) rc = -ENOMEM;
         if (!st->send) rc = -ENOMEM;

@@ -27,6 +27,14 @@ static test_cli_res par_on(const struct test_sshd *s, const char *cwd, const cha
     return test_cli(cwd, v);
 }
 
+/* The exit code, with par's stderr in the failure message when it is not the one wanted. */
+#define ASSERT_CODE(r, want)                                                                     \
+    do {                                                                                         \
+        if ((r).code != (want))                                                                  \
+            test_failf(__FILE__, __LINE__, "exit %d, not %d; stderr: %s", (r).code, (want),       \
+                       (r).err);                                                                 \
+    } while (0)
+
 static char *slurp(const char *path)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -63,7 +71,7 @@ TEST_T(par_sshlogin_spreads_over_hosts_with_slots, 120)
     const char *args[] = {"-S1/:", jl, "sh", "-c", PROBE, "sh", ":::", "1", "2", "3", "4", "5",
                           "6", "7", "8", "9", "10", "11", "12", NULL};
     test_cli_res r = par_on(&s, NULL, hosts, args);
-    ASSERT_EQ(r.code, 0);
+    ASSERT_CODE(r, 0);
     struct { char host[32]; long long s, e; } job[12];
     int n = 0;
     for (char *save = NULL, *l = strtok_r(r.out, "\n", &save); l && n < 12;
@@ -119,13 +127,13 @@ TEST_T(par_sshlogin_argv_arrives_exactly, 60)
     all[n] = '\0';
     const char *args[] = {test_self, "helper", "out", "{}", ":::", all, NULL};
     test_cli_res r = par_on(&s, NULL, host, args);
-    ASSERT_EQ(r.code, 0);
+    ASSERT_CODE(r, 0);
     ASSERT_STREQ(r.out, all);
     test_cli_free(&r);
     const char *args2[] = {"-k", test_self, "helper", "out", "[{}]", ":::", "$(id)", "a'b",
                            "*", " ; exit 3", NULL};
     r = par_on(&s, NULL, host, args2);
-    ASSERT_EQ(r.code, 0);
+    ASSERT_CODE(r, 0);
     ASSERT_STREQ(r.out, "[$(id)][a'b][*][ ; exit 3]");
     test_cli_free(&r);
     /* Exit codes and deaths by signal as the remote program's. */
@@ -135,7 +143,7 @@ TEST_T(par_sshlogin_argv_arrives_exactly, 60)
     const char *a5[] = {"-k", jl, test_self, "helper", "{1}", "{2}", ":::", "kill", "exit",
                         "exit", ":::+", "9", "255", "1", NULL};
     r = par_on(&s, NULL, host, a5);
-    ASSERT_EQ(r.code, 3);
+    ASSERT_CODE(r, 3);
     test_cli_free(&r);
     char *log = slurp(path);
     ASSERT(log != NULL);
@@ -170,7 +178,7 @@ TEST_T(par_sshlogin_transfer_return_cleanup, 120)
                           "sh",      "{}",         ":::",      "sub dir/in 1.txt",
                           "x$(id).txt", NULL};
     test_cli_res r = par_on(&s, here, host, args);
-    ASSERT_EQ(r.code, 0);
+    ASSERT_CODE(r, 0);
     test_cli_free(&r);
     snprintf(path, sizeof path, "%s/sub dir/in 1.txt.out", here);
     char *t = slurp(path);
@@ -193,7 +201,7 @@ TEST_T(par_sshlogin_transfer_return_cleanup, 120)
                            "tr a-z A-Z <\"$1\" >\"$1.out\"", "sh", "{}", ":::",
                            "sub dir/in 1.txt", NULL};
     r = par_on(&s, here, host, args2);
-    ASSERT_EQ(r.code, 0);
+    ASSERT_CODE(r, 0);
     test_cli_free(&r);
     snprintf(path, sizeof path, "%s/sub dir/in 1.txt", there);
     t = slurp(path);
@@ -205,13 +213,13 @@ TEST_T(par_sshlogin_transfer_return_cleanup, 120)
     /* A file that is not there to send, or to fetch: the job fails, and says which. */
     const char *args3[] = {copt, "--transfer", "cat", "{}", ":::", "no-such-file", NULL};
     r = par_on(&s, here, host, args3);
-    ASSERT_EQ(r.code, 1);
+    ASSERT_CODE(r, 1);
     ASSERT(strstr(r.err, "no-such-file") != NULL);
     ASSERT(strstr(r.err, "No such file") != NULL);
     test_cli_free(&r);
     const char *args4[] = {copt, "--return", "{}.none", "true", ":::", "f", NULL};
     r = par_on(&s, here, host, args4);
-    ASSERT_EQ(r.code, 1);
+    ASSERT_CODE(r, 1);
     ASSERT(strstr(r.err, "--return f.none") != NULL);
     test_cli_free(&r);
     snprintf(path, sizeof path, "%s/f.none", here);
@@ -236,7 +244,7 @@ TEST_T(par_sshlogin_failed_host_and_retries, 120)
     snprintf(hosts, sizeof hosts, "%s,%s", other, good);
     const char *a1[] = {"--retries=2", jl, "sh", "-c", script, ":::", "1", "2", "3", "4", NULL};
     test_cli_res r = par_on(&s, NULL, hosts, a1);
-    ASSERT_EQ(r.code, 0);
+    ASSERT_CODE(r, 0);
     test_cli_free(&r);
     char *log = slurp(path);
     char col[80];
@@ -253,7 +261,7 @@ TEST_T(par_sshlogin_failed_host_and_retries, 120)
     snprintf(hosts, sizeof hosts, "%s,%s", bad, good);
     const char *a3[] = {"--retries=2", "true", ":::", "1", "2", "3", "4", NULL};
     r = par_on(&s, NULL, hosts, a3);
-    ASSERT_EQ(r.code, 0);
+    ASSERT_CODE(r, 0);
     ASSERT(strstr(r.err, "failed") != NULL);
     ASSERT(strstr(r.err, bad) != NULL);
     ASSERT(strstr(r.err, "Connection refused") != NULL);
@@ -261,13 +269,13 @@ TEST_T(par_sshlogin_failed_host_and_retries, 120)
     const char *a4[] = {"--no-controlmaster", "--retries=2", "true", ":::", "1", "2", "3", "4",
                         NULL};
     r = par_on(&s, NULL, hosts, a4);
-    ASSERT_EQ(r.code, 0);
+    ASSERT_CODE(r, 0);
     ASSERT(strstr(r.err, "Connection refused") != NULL);
     test_cli_free(&r);
     /* Every host down: every job fails, with the reason. */
     const char *a5[] = {"true", ":::", "1", "2", "3", NULL};
     r = par_on(&s, NULL, bad, a5);
-    ASSERT_EQ(r.code, 3);
+    ASSERT_CODE(r, 3);
     ASSERT(strstr(r.err, "every host in -S/--sshlogin failed") != NULL);
     test_cli_free(&r);
     /* A key the host refuses. */
@@ -278,7 +286,7 @@ TEST_T(par_sshlogin_failed_host_and_retries, 120)
     snprintf(sopt, sizeof sopt, "-S%s", good);
     const char *a6[] = {"par", sopt, sshopt, "true", ":::", "1", NULL};
     r = test_cli(NULL, a6);
-    ASSERT_EQ(r.code, 1);
+    ASSERT_CODE(r, 1);
     ASSERT(strstr(r.err, "Permission denied") != NULL);
     test_cli_free(&r);
     test_sshd_stop(&s);
@@ -294,7 +302,7 @@ TEST_T(par_sshlogin_deadline_leaves_nothing, 60)
     const char *args[] = {"-t", "1", "--kill-after=0.3", test_self, "helper", "fork-ignore-term",
                           "{}", token, ":::", "60000", NULL};
     test_cli_res r = par_on(&s, NULL, host, args);
-    ASSERT_EQ(r.code, 1);
+    ASSERT_CODE(r, 1);
     ASSERT(strstr(r.err, "timed out") != NULL);
     test_cli_free(&r);
     ASSERT(test_procs_gone(token));
@@ -320,7 +328,7 @@ TEST(par_sshlogin_bad_options)
         const char *v[] = {"par", cases[i].a, cases[i].b ? cases[i].b : "true", "true", ":::",
                            "1", NULL};
         test_cli_res r = test_cli(NULL, v);
-        ASSERT_EQ(r.code, 125);
+        ASSERT_CODE(r, 125);
         if (!strstr(r.err, cases[i].want))
             test_failf(__FILE__, __LINE__, "case %zu: '%s' not in '%s'", i, cases[i].want, r.err);
         test_cli_free(&r);

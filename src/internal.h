@@ -185,6 +185,10 @@ extern int subproc__test_no_pidfd_info;
 SUBPROC__HIDDEN int subproc__clear_sighand_works(void);
 extern int subproc__test_no_clear_sighand;
 
+/* wait.c: test hook: a blocking wait sleeps in poll() on the pidfd and reaps in a second step,
+ * as where waitid cannot take a pidfd (before Linux 5.4). */
+extern int subproc__test_no_pidfd_wait;
+
 /* wait.c: signal p (group != 0: its process group) if it may still be signalled: the one place
  * every path goes through (see wait.c). */
 SUBPROC__HIDDEN int subproc__proc_send(subproc_proc *p, int sig, int group);

@@ -219,9 +219,9 @@ static void note_handler(int sig)
 }
 
 struct poker {
-    pid_t tid; /* the spawning thread: its children are listed under its task */
-    volatile int stop;
-    pid_t signalled; /* the child the signal went to, or 0 */
+    pid_t tid;       /* the spawning thread: its children are listed under its task */
+    int stop;        /* atomic */
+    pid_t signalled; /* the child the signal went to, or 0; read after the join */
 };
 
 /* Find the spawning thread's child and send it SIGUSR1, once. */
@@ -230,7 +230,7 @@ static void *poke_child(void *arg)
     struct poker *k = arg;
     char path[64];
     snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)k->tid);
-    while (!k->stop && !k->signalled) {
+    while (!__atomic_load_n(&k->stop, __ATOMIC_RELAXED) && !k->signalled) {
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd >= 0) {
             char buf[64];
@@ -292,7 +292,7 @@ TEST(attr_signal_handler_never_runs_in_child)
         subproc_proc *p;
         subproc_error e;
         int r = subproc_spawn(&p, &o, &e);
-        k.stop = 1;
+        __atomic_store_n(&k.stop, 1, __ATOMIC_RELAXED);
         pthread_join(th, NULL);
         if (*handler_ran)
             test_failf(__FILE__, __LINE__, "our SIGUSR1 handler ran in process %d (we are %d)%s",

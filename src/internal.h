@@ -70,6 +70,8 @@ struct subproc__plan {
     int cgroup_fd;       /* cgroup directory to start the child in (clone3), or -1 */
     int cgroup_procs_fd; /* its cgroup.procs, for a child that must join it itself, or -1 */
     int in_cgroup;       /* set by the backend once clone3 started the child inside */
+    int sighand_cleared; /* set by the backend: clone3 reset every caught signal to SIG_DFL
+                            (CLONE_CLEAR_SIGHAND), so child.c need not look */
     int newpid;          /* start the child as init of a new PID namespace */
     int newuser;         /* ... with a user namespace of its own (unprivileged callers) */
     int gofd;            /* fork backend: read end the child waits on until the parent holds its
@@ -176,6 +178,16 @@ SUBPROC__HIDDEN int subproc__pidfd_cgroupid(int pidfd, uint64_t *id);
 /* Test hooks: pretend PIDFD_SIGNAL_PROCESS_GROUP / PIDFD_GET_INFO are missing. */
 extern int subproc__test_no_pgsig;
 extern int subproc__test_no_pidfd_info;
+
+/* spawn_linux.c: whether the next spawn will have the kernel reset the child's signal handlers
+ * (clone3 with CLONE_CLEAR_SIGHAND: x86-64, Linux 5.5); 0 once the kernel refused it. Test hook:
+ * pretend it refuses, so that child.c's own scan runs. */
+SUBPROC__HIDDEN int subproc__clear_sighand_works(void);
+extern int subproc__test_no_clear_sighand;
+
+/* wait.c: test hook: a blocking wait sleeps in poll() on the pidfd and reaps in a second step,
+ * as where waitid cannot take a pidfd (before Linux 5.4). */
+extern int subproc__test_no_pidfd_wait;
 
 /* wait.c: signal p (group != 0: its process group) if it may still be signalled: the one place
  * every path goes through (see wait.c). */

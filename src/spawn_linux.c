@@ -5,6 +5,8 @@
  * the same whatever the parent's size: no page tables are copied (glibc's spawni.c and CPython's
  * vfork path do the same). CLONE_VFORK suspends the calling thread until then, so the child can
  * report a failure by writing into the plan, with no pipe. CLONE_PIDFD gives a pidfd atomically.
+ * Where clone3 can be called (x86-64), CLONE_CLEAR_SIGHAND has the kernel reset the child's
+ * signal handlers, which child.c would otherwise do with one sigaction() per signal.
  */
 #include "internal.h"
 
@@ -89,6 +91,11 @@ static int pidfd_flag_works = 1; /* cleared once the kernel refuses CLONE_PIDFD 
 #ifndef CLONE_NEWUSER
 #define CLONE_NEWUSER 0x10000000
 #endif
+/* Linux 5.5: the child starts with every caught signal reset to SIG_DFL (ignored ones stay
+ * ignored), done by the kernel while it copies the dispositions (kernel/fork.c, copy_sighand). */
+#ifndef CLONE_CLEAR_SIGHAND
+#define CLONE_CLEAR_SIGHAND 0x100000000ULL
+#endif
 
 struct clone_args_v2 {
     uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
@@ -126,30 +133,60 @@ __asm__(".text\n"
 #define HAVE_CLONE3_STUB 0
 #endif
 
-static int clone3_works = HAVE_CLONE3_STUB; /* cleared on ENOSYS */
+static int clone3_works = HAVE_CLONE3_STUB;        /* cleared on ENOSYS */
+static int clear_sighand_works = HAVE_CLONE3_STUB; /* cleared once the kernel refuses the flag */
+int subproc__test_no_clear_sighand;
 
-/* clone3 with CLONE_INTO_CGROUP and/or CLONE_NEWPID; -1 with errno, or -2 when clone3 is not
- * to be had (the caller then uses clone()). */
+int subproc__clear_sighand_works(void)
+{
+    return !subproc__test_no_clear_sighand && __atomic_load_n(&clone3_works, __ATOMIC_RELAXED) &&
+           __atomic_load_n(&clear_sighand_works, __ATOMIC_RELAXED);
+}
+
+/*
+ * clone3 for every spawn where there is a stub: CLONE_INTO_CGROUP and/or CLONE_NEWPID when the
+ * plan asks, CLONE_CLEAR_SIGHAND always. The flag spares the child its own look at all 64
+ * dispositions (child.c, reset_signals), which is most of what it does before execve. A kernel
+ * before 5.5 refuses the unknown flag with EINVAL: the call is made again without it, and only
+ * if that one gets past EINVAL is the flag blamed and not asked for again (an EINVAL of the
+ * cgroup's, say, must not switch it off). Returns the pid, -1 with errno, or -2 when clone3 is
+ * not to be had (the caller then uses clone()).
+ */
 static pid_t clone3_child(struct subproc__plan *pl, char *stack, int *pidfd)
 {
 #if HAVE_CLONE3_STUB
     if (!__atomic_load_n(&clone3_works, __ATOMIC_RELAXED)) return -2;
-    struct clone_args_v2 a;
-    memset(&a, 0, sizeof a);
-    a.flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD;
-    if (pl->cgroup_fd >= 0) {
-        a.flags |= CLONE_INTO_CGROUP;
-        a.cgroup = (uint64_t)pl->cgroup_fd;
+    int clear = subproc__clear_sighand_works(), blame = 0;
+    long r;
+    for (;;) {
+        struct clone_args_v2 a;
+        memset(&a, 0, sizeof a);
+        a.flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD | (clear ? CLONE_CLEAR_SIGHAND : 0);
+        if (pl->cgroup_fd >= 0) {
+            a.flags |= CLONE_INTO_CGROUP;
+            a.cgroup = (uint64_t)pl->cgroup_fd;
+        }
+        if (pl->newpid) a.flags |= CLONE_NEWPID | (pl->newuser ? CLONE_NEWUSER : 0);
+        a.pidfd = (uint64_t)(uintptr_t)pidfd;
+        a.exit_signal = SIGCHLD;
+        a.stack = (uint64_t)(uintptr_t)stack;
+        a.stack_size = CHILD_STACK;
+        /* Read by the child, which shares this memory: set before it can run. */
+        pl->in_cgroup = pl->cgroup_fd >= 0;
+        pl->sighand_cleared = clear;
+        r = subproc__clone3(&a, sizeof a, subproc__child_entry, pl);
+        if (r >= 0) break;
+        pl->in_cgroup = 0;
+        pl->sighand_cleared = 0;
+        if (r == -EINVAL && clear) {
+            clear = 0;
+            blame = 1;
+            continue;
+        }
+        break;
     }
-    if (pl->newpid) a.flags |= CLONE_NEWPID | (pl->newuser ? CLONE_NEWUSER : 0);
-    a.pidfd = (uint64_t)(uintptr_t)pidfd;
-    a.exit_signal = SIGCHLD;
-    a.stack = (uint64_t)(uintptr_t)stack;
-    a.stack_size = CHILD_STACK;
-    pl->in_cgroup = pl->cgroup_fd >= 0;
-    long r = subproc__clone3(&a, sizeof a, subproc__child_entry, pl);
+    if (blame && r != -EINVAL) __atomic_store_n(&clear_sighand_works, 0, __ATOMIC_RELAXED);
     if (r >= 0) return (pid_t)r;
-    pl->in_cgroup = 0;
     if (r == -ENOSYS || r == -E2BIG) {
         __atomic_store_n(&clone3_works, 0, __ATOMIC_RELAXED);
         return -2;
@@ -206,8 +243,9 @@ int subproc__spawn_linux(struct subproc__plan *pl, pid_t *out_pid, int *out_pidf
     if (!stack) return subproc__fail(err, SUBPROC_STEP_CLONE, errno, -1, NULL);
 
     /* Block every signal around the clone: a handler must never run in the child, which shares
-     * our memory, before child.c has reset the dispositions. Cancellation is off for the same
-     * window. The child restores the caller's mask (or the requested one) just before exec. */
+     * our memory, before its dispositions are reset (by clone3 itself, or by child.c).
+     * Cancellation is off for the same window. The child restores the caller's mask (or the
+     * requested one) just before exec. */
     sigset_t all, old;
     int cancel_state, saved_errno = errno;
     sigfillset(&all);
@@ -218,7 +256,13 @@ int subproc__spawn_linux(struct subproc__plan *pl, pid_t *out_pid, int *out_pidf
     int pidfd = -1;
     int flags = CLONE_VM | CLONE_VFORK | SIGCHLD;
     pid_t pid = -1;
-    if (pl->cgroup_fd >= 0 || pl->newpid) {
+    if (!(pl->cgroup_fd >= 0 || pl->newpid) && subproc__clear_sighand_works()) {
+        /* Nothing but clone3 can clear the handlers. No fd left for the pidfd: clone() below
+         * starts the child without one. */
+        pid = clone3_child(pl, stack, &pidfd);
+        if (pid >= 0 || (pid == -1 && errno != EMFILE && errno != ENFILE)) goto cloned;
+        pid = -1;
+    } else if (pl->cgroup_fd >= 0 || pl->newpid) {
         pid = clone3_child(pl, stack, &pidfd);
         if (pid != -2) goto cloned;
         pid = -1;
@@ -273,6 +317,13 @@ cloned:;
 }
 
 #else /* !__linux__ */
+
+int subproc__test_no_clear_sighand;
+
+int subproc__clear_sighand_works(void)
+{
+    return 0;
+}
 
 int subproc__have_linux_backend(void)
 {

@@ -135,6 +135,75 @@ static int reap_nohang(subproc_proc *p, unsigned flags, subproc_status *stopped,
     return done;
 }
 
+#if defined(__linux__) && defined(SYS_waitid)
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+#ifndef W_EXITCODE
+#define W_EXITCODE(code, sig) ((code) << 8 | (sig))
+#endif
+#ifndef WCOREFLAG
+#define WCOREFLAG 0x80
+#endif
+
+static int pidfd_wait_works = 1; /* cleared once waitid refuses P_PIDFD (before Linux 5.4) */
+int subproc__test_no_pidfd_wait;
+
+/*
+ * A blocking wait with no deadline, in two system calls instead of poll, a peek and wait4: sleep
+ * in waitid(P_PIDFD, WEXITED | WNOWAIT), which leaves the zombie (its PID, and a group it leads,
+ * stay ours), then reap under the lock with a second waitid on the pidfd; the raw system call's
+ * fifth argument fills the rusage that wait4 would give. 1 when the child is reaped (or lost),
+ * 0 when the caller's loop has to decide: a ptrace stop reported to us as the tracer (not ours
+ * to consume), EINTR, a kernel without P_PIDFD.
+ * The sleep cannot reap as well (one call): a tracer's waitid(WEXITED) consumes ptrace stops;
+ * a signal by number (no pidfd signal, or no PIDFD_SIGNAL_PROCESS_GROUP before 6.9) may
+ * only go to a child that is unreaped under p->lock (send_locked); and another thread's wait
+ * would find the child gone before p->status holds its status.
+ */
+static int reap_on_pidfd(subproc_proc *p)
+{
+    if (subproc__test_no_pidfd_wait || !__atomic_load_n(&pidfd_wait_works, __ATOMIC_RELAXED))
+        return 0;
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    if (syscall(SYS_waitid, P_PIDFD, p->pidfd, &si, WEXITED | WNOWAIT, NULL) < 0) {
+        if (errno == EINVAL) __atomic_store_n(&pidfd_wait_works, 0, __ATOMIC_RELAXED);
+        return 0;
+    }
+    if (si.si_code != CLD_EXITED && si.si_code != CLD_KILLED && si.si_code != CLD_DUMPED) return 0;
+    pthread_mutex_lock(&p->lock);
+    if (!p->reaped) {
+        struct rusage ru;
+        long r;
+        memset(&si, 0, sizeof si);
+        do
+            r = syscall(SYS_waitid, P_PIDFD, p->pidfd, &si, WEXITED | WNOHANG, &ru);
+        while (r < 0 && errno == EINTR);
+        if (r == 0 && si.si_pid == p->pid) {
+            int ws = si.si_code == CLD_EXITED
+                         ? W_EXITCODE(si.si_status & 0xff, 0)
+                         : (si.si_status & 0x7f) | (si.si_code == CLD_DUMPED ? WCOREFLAG : 0);
+            subproc__status_from_wait(&p->status, ws, &ru);
+            p->reaped = 1;
+        } else if (r < 0 && errno == ECHILD) {
+            lost_child(p);
+        }
+    }
+    int done = p->reaped;
+    pthread_mutex_unlock(&p->lock);
+    return done;
+}
+#else
+int subproc__test_no_pidfd_wait;
+
+static int reap_on_pidfd(subproc_proc *p)
+{
+    (void)p;
+    return 0;
+}
+#endif
+
 /* Sleep until the child may have changed state, at most ms (< 0: no limit). */
 static void sleep_on_child(subproc_proc *p, int ms, unsigned flags, int traced, int *backoff)
 {
@@ -167,8 +236,11 @@ int subproc_proc_wait_ex(subproc_proc *p, int timeout_ms, unsigned flags, subpro
     int backoff = 1, traced = 0;
     subproc_status stopped;
     /* A blocking wait on a pidfd sleeps first: poll() returns at once for a child that has
-     * already exited or been reaped, so a reap attempt before it would only cost a call. */
-    if (timeout_ms < 0 && p->pidfd >= 0 && !(flags & SUBPROC_WAIT_STOPPED))
+     * already exited or been reaped, so a reap attempt before it would only cost a call. Where
+     * waitid takes a pidfd, reap_on_pidfd sleeps in it instead and reaps (reap_nohang then only
+     * finds p->reaped). */
+    if (timeout_ms < 0 && p->pidfd >= 0 && !(flags & SUBPROC_WAIT_STOPPED) &&
+        ((flags & SUBPROC__WAIT_NOREAP) || !reap_on_pidfd(p)))
         sleep_on_child(p, -1, flags, 0, &backoff);
     for (;;) {
         int done = reap_nohang(p, flags, &stopped, &traced);

@@ -640,6 +640,36 @@ TEST(fds_leaked_by_parent_are_closed)
     close(900);
 }
 
+TEST(fds_leaked_closed_with_no_fd_plan)
+{
+    /* Every stdio inherited and no extra fds: the fd plan has no moves, and the child closes
+     * leaked fds once only, first thing (child.c). Our own stdout is a pipe for the moment, so
+     * that the helper's list can be read. */
+    int p[2];
+    ASSERT_OK(pipe(p));
+    int f = open("/etc/passwd", O_RDONLY);
+    ASSERT(f >= 0);
+    ASSERT(!is_open(900));
+    ASSERT_EQ(dup2(f, 900), 900);
+    int saved = fcntl(1, F_DUPFD_CLOEXEC, 3);
+    ASSERT(saved >= 0);
+    fflush(stdout);
+    ASSERT_EQ(dup2(p[1], 1), 1);
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    subproc_status st = run_helper(&o, NULL, "fds", NULL);
+    ASSERT_EQ(dup2(saved, 1), 1);
+    close(saved);
+    close(p[1]);
+    char *out = read_all(p[0], NULL);
+    close(p[0]);
+    ASSERT_EQ(st.code, 0);
+    int want[] = {0, 1, 2};
+    expect_exact(out, 3, want, NULL);
+    free(out);
+    close(f);
+    close(900);
+}
+
 static int list_fds_fn(void *arg)
 {
     (void)arg;

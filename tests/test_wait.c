@@ -1,6 +1,7 @@
 /* test_wait.c - the running child: wait, try-wait, wait with a timeout, the status struct and
  * its words, resource usage, signals, terminate with escalation, groups, and free. */
 #include "test.h"
+#include "internal.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -205,6 +206,27 @@ TEST(wait_rusage)
     st = run_helper(&o, NULL, "alloc", "64", NULL);
     ASSERT_EQ(st.code, 0);
     if (st.max_rss_kb <= 60000) test_failf(__FILE__, __LINE__, "max rss %ld KiB", st.max_rss_kb);
+}
+
+TEST(wait_blocking_both_ways)
+{
+    /* A blocking wait reaps on the pidfd (waitid P_PIDFD, rusage from its fifth argument), or,
+     * forced here as on kernels before 5.4, polls the pidfd and reaps by PID: the same status
+     * either way. */
+    for (int fallback = 0; fallback < 2; fallback++) {
+        subproc__test_no_pidfd_wait = fallback;
+        subproc_opts o = SUBPROC_OPTS_INIT;
+        subproc_status st = run_helper(&o, NULL, "exit", "42", NULL);
+        ASSERT(st.exited && st.code == 42 && !st.signaled);
+        st = run_helper(&o, NULL, "kill", "9", NULL);
+        ASSERT(st.signaled && st.signal == SIGKILL && !st.exited && !st.core_dumped);
+        st = run_helper(&o, NULL, "burn", "100", NULL);
+        ASSERT_EQ(st.code, 0);
+        if (st.user_usec + st.sys_usec <= 50000)
+            test_failf(__FILE__, __LINE__, "cpu time %lld+%lld us%s", st.user_usec, st.sys_usec,
+                       fallback ? ", fallback" : "");
+    }
+    subproc__test_no_pidfd_wait = 0;
 }
 
 TEST(signal_child)

@@ -164,7 +164,7 @@ int subproc_proc_wait_tree(subproc_proc *p, int timeout_ms)
     if (p->contain != SUBPROC_CONTAIN_CGROUP) {
         /* pidns: the namespace is empty once its init has exited. pgroup: nothing better can be
          * told safely than the child's own end. */
-        int r = subproc_proc_wait_ex(p, timeout_ms, SUBPROC__WAIT_NOREAP, NULL);
+        int r = subproc_proc_wait_ex(p, timeout_ms, SUBPROC_WAIT_NOREAP, NULL);
         return r == -ECHILD ? 0 : r;
     }
     int64_t deadline = timeout_ms > 0 ? subproc__now_ms() + timeout_ms : 0;

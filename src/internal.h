@@ -153,9 +153,6 @@ SUBPROC__HIDDEN int subproc__plan_fds(struct subproc__plan *pl, struct subproc__
 SUBPROC__HIDDEN int subproc__pidfd_open(pid_t pid);
 
 /* wait.c */
-/* subproc_proc_wait_ex flag: return once the child has exited, leaving it unreaped (a zombie
- * keeps its PID and process group id from being recycled). */
-#define SUBPROC__WAIT_NOREAP SUBPROC_WAIT_NOREAP
 SUBPROC__HIDDEN void subproc__status_from_wait(subproc_status *st, int wstatus,
                                                const struct rusage *ru);
 SUBPROC__HIDDEN int subproc__sig_valid(int sig);

@@ -487,7 +487,7 @@ static void signal_child(subproc_proc *p, int sig)
 static int tree_exited(void *arg)
 {
     subproc_proc *p = arg;
-    if (subproc_proc_wait_ex(p, 0, SUBPROC__WAIT_NOREAP, NULL) == -ETIMEDOUT) return 0;
+    if (subproc_proc_wait_ex(p, 0, SUBPROC_WAIT_NOREAP, NULL) == -ETIMEDOUT) return 0;
     return subproc_proc_containment(p) != SUBPROC_CONTAIN_CGROUP ||
            subproc_proc_wait_tree(p, 0) == 0;
 }
@@ -519,7 +519,7 @@ static int stop_child(subproc_proc *p, struct subproc__pump *pm, const subproc_c
 /* pump "done": the child has exited (not reaped: see stop_child). */
 static int child_exited(void *arg)
 {
-    return subproc_proc_wait_ex(arg, 0, SUBPROC__WAIT_NOREAP, NULL) != -ETIMEDOUT;
+    return subproc_proc_wait_ex(arg, 0, SUBPROC_WAIT_NOREAP, NULL) != -ETIMEDOUT;
 }
 
 /* pump "done" for a contained child with SUBPROC_LEFTOVERS_KILL: once the child has exited, kill
@@ -527,7 +527,7 @@ static int child_exited(void *arg)
 static int kill_leftovers(void *arg)
 {
     subproc_proc *p = arg;
-    if (subproc_proc_wait_ex(p, 0, SUBPROC__WAIT_NOREAP, NULL) == -ETIMEDOUT) return 0;
+    if (subproc_proc_wait_ex(p, 0, SUBPROC_WAIT_NOREAP, NULL) == -ETIMEDOUT) return 0;
     subproc__contain_child_ended(p);
     return 1;
 }
@@ -646,7 +646,7 @@ int subproc_proc_communicate(subproc_proc *p, const subproc_comm_opts *co, subpr
         /* Every pipe is at EOF (or the child ended and the wait delay is over); the deadline
          * still bounds the wait (0 left: just look). Not reaped yet: a group stays ours. */
         int left = deadline ? subproc__ms_left(deadline, subproc__now_ms()) : -1;
-        int w = subproc_proc_wait_ex(p, left, SUBPROC__WAIT_NOREAP, NULL);
+        int w = subproc_proc_wait_ex(p, left, SUBPROC_WAIT_NOREAP, NULL);
         if (w == 0 && kill_rest) subproc__contain_child_ended(p);
         if (w == 0 && wait_rest)
             w = subproc_proc_wait_tree(p,

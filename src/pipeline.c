@@ -401,7 +401,7 @@ int subproc_pipeline_terminate(subproc_pipeline *pl, int sig, int grace_ms)
     signal_stop(pl, sig);
     /* Give the group the grace period, then KILL whatever is left in it - stages that ignore
      * the signal and their descendants alike - while the stages are still unreaped. */
-    wait_stages(pl, grace_ms < 0 ? 0 : grace_ms, SUBPROC__WAIT_NOREAP);
+    wait_stages(pl, grace_ms < 0 ? 0 : grace_ms, SUBPROC_WAIT_NOREAP);
     group_signal(pl, SIGKILL);
     return subproc_pipeline_wait(pl, -1);
 }
@@ -414,7 +414,7 @@ static int all_exited(void *arg)
     subproc_pipeline *pl = arg;
     for (size_t i = 0; i < pl->n; i++)
         if (pl->procs[i] &&
-            subproc_proc_wait_ex(pl->procs[i], 0, SUBPROC__WAIT_NOREAP, NULL) == -ETIMEDOUT)
+            subproc_proc_wait_ex(pl->procs[i], 0, SUBPROC_WAIT_NOREAP, NULL) == -ETIMEDOUT)
             return 0;
     return 1;
 }
@@ -477,7 +477,7 @@ int subproc_pipeline_communicate(subproc_pipeline *pl, const subproc_comm_opts *
         int grace = co->kill_grace_ms > 0 ? co->kill_grace_ms : SUBPROC__DEFAULT_GRACE_MS;
         signal_stop(pl, co->kill_signal ? co->kill_signal : SIGTERM);
         if (subproc__pump_run(&pm, subproc__now_ms() + grace, -1, all_exited, pl) != 1)
-            wait_stages(pl, grace, SUBPROC__WAIT_NOREAP);
+            wait_stages(pl, grace, SUBPROC_WAIT_NOREAP);
         group_signal(pl, SIGKILL);
         lost = wait_stages(pl, -1, 0) == -ECHILD;
         int drain = co->drain_ms == 0 ? SUBPROC__DEFAULT_DRAIN_MS : co->drain_ms;

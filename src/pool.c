@@ -197,7 +197,7 @@ static void check_exit(struct pool *pl, struct slot *s, int64_t now)
     if (s->exited) return;
     int r;
     if (s->job->timed_out || (s->p->contain && s->p->leftovers == SUBPROC_LEFTOVERS_KILL)) {
-        if (subproc_proc_wait_ex(s->p, 0, SUBPROC__WAIT_NOREAP, NULL) != 0) return;
+        if (subproc_proc_wait_ex(s->p, 0, SUBPROC_WAIT_NOREAP, NULL) != 0) return;
         group_kill(s, SIGKILL);
         r = subproc_proc_wait(s->p, &s->job->status);
     } else if ((r = subproc_proc_wait_ex(s->p, 0, 0, &s->job->status)) == -ETIMEDOUT) {

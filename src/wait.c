@@ -88,7 +88,7 @@ static int reap_nohang(subproc_proc *p, unsigned flags, subproc_status *stopped,
     pthread_mutex_lock(&p->lock);
     if (p->reaped) {
         done = 1;
-    } else if (flags & SUBPROC__WAIT_NOREAP) {
+    } else if (flags & SUBPROC_WAIT_NOREAP) {
         /* Exited but left a zombie: its PID (and a group it leads) stays ours. */
         siginfo_t si;
         memset(&si, 0, sizeof si);
@@ -240,7 +240,7 @@ int subproc_proc_wait_ex(subproc_proc *p, int timeout_ms, unsigned flags, subpro
      * waitid takes a pidfd, reap_on_pidfd sleeps in it instead and reaps (reap_nohang then only
      * finds p->reaped). */
     if (timeout_ms < 0 && p->pidfd >= 0 && !(flags & SUBPROC_WAIT_STOPPED) &&
-        ((flags & SUBPROC__WAIT_NOREAP) || !reap_on_pidfd(p)))
+        ((flags & SUBPROC_WAIT_NOREAP) || !reap_on_pidfd(p)))
         sleep_on_child(p, -1, flags, 0, &backoff);
     for (;;) {
         int done = reap_nohang(p, flags, &stopped, &traced);
@@ -360,7 +360,7 @@ int subproc_proc_terminate(subproc_proc *p, int sig, int grace_ms, unsigned flag
     /* The grace period ends when the child has exited, but it is not reaped yet: with a group,
      * members may outlive the leader, and they get their SIGKILL while the child (a member) is
      * still a zombie, so the group id is still ours. */
-    int r = subproc_proc_wait_ex(p, grace_ms < 0 ? 0 : grace_ms, SUBPROC__WAIT_NOREAP, NULL);
+    int r = subproc_proc_wait_ex(p, grace_ms < 0 ? 0 : grace_ms, SUBPROC_WAIT_NOREAP, NULL);
     if (group) subproc__proc_send(p, SIGKILL, 1);
     if (r == -ETIMEDOUT) subproc__proc_send(p, SIGKILL, 0);
     return subproc_proc_wait(p, out);

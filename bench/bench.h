@@ -40,6 +40,8 @@ typedef struct bench_ctx {
     const char *out_path; /* tee/forward comparisons: the file the output goes to */
     const char *prog;     /* spawn-static and threads comparisons: the no-op program */
 
+    int warmup;         /* set by the harness during a contender's untimed warm-up run */
+
     /* Set by a run. */
     long long reported; /* a contender that measures itself (Python, RSS) sets this; else -1 */
     char why[256];

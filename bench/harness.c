@@ -199,7 +199,9 @@ void bench_compare(const bench_comparison *cmp, const bench_contender *cs, size_
         /* Warm-up run, not counted: page-cache, dynamic linking and first-touch costs. It
          * also finds the pending and broken contenders before any round. */
         long long dummy;
+        c->warmup = 1;
         rc = one(cmp, &cs[i], &sl[i], c, &dummy);
+        c->warmup = 0;
         if (rc != BENCH_OK)
             mark(&sl[i], rc, c);
     }

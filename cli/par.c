@@ -151,6 +151,7 @@ typedef struct par {
     sigset_t oldmask; /* the mask par started with: the jobs get it */
     int relayed;   /* the last signal relayed: par exits 128+N once the jobs are gone */
     struct spawners *spawners; /* remote starts (job_prepare()); NULL until the first */
+    int wake[2];   /* a host's connection is up or failed (par_hosts_connect) */
 } par;
 
 static long long now_ms(void)
@@ -476,16 +477,24 @@ static void job_fetch(par *p, size_t j, par_host *h)
         char *f = job_word(p, j, o->returns[i]);
         if (!f) continue;
         const char *remote = par_remote_path(f);
+        char *local = par_local_path(f);
         subproc_error err;
-        if (par_host_fetch(h, o->chdir, remote, remote, &err) < 0) {
+        if (!local) {
+            free(f);
+            continue;
+        }
+        if (par_host_fetch(h, o->chdir, remote, local, &err) < 0) {
             char es[700], msg[800];
             if (err.step == SUBPROC_STEP_REMOTE) par_host_down(h, &err);
-            snprintf(msg, sizeof msg, "--return %s: %s", f, subproc_error_str(&err, es, sizeof es));
+            /* a copy that ran and failed says why in err.path (its stderr) */
+            snprintf(msg, sizeof msg, "--return %s: %s", f,
+                     err.step == SUBPROC_STEP_OPEN && err.err == EIO
+                         ? err.path
+                         : subproc_error_str(&err, es, sizeof es));
             if (!jb->why) jb->why = strdup(msg);
         }
-        if (o->cleanup) {
-            files[nfiles++] = strdup(remote);
-        }
+        if (o->cleanup) files[nfiles++] = strdup(remote);
+        free(local);
         free(f);
     }
     for (size_t i = 0; i < o->ntransfers && o->cleanup; i++) {
@@ -817,7 +826,8 @@ static void halt_check(par *p, job *jb, int failed, long long now)
 static void job_done_print(par *p, size_t j)
 {
     job_print(p, j, 1);
-    if (p->joblog && !p->jobs[j].skipped_resume) joblog_row(p, j);
+    /* Not the jobs --halt now killed: GNU parallel leaves them out, so --resume runs them. */
+    if (p->joblog && !p->jobs[j].skipped_resume && !p->jobs[j].halted) joblog_row(p, j);
     p->jobs[j].state = J_PRINTED;
 }
 
@@ -907,6 +917,17 @@ static void job_check_exit(par *p, size_t j, long long now)
     int r = subproc_proc_try_wait(jb->p, &jb->status);
     if (r == -EAGAIN || r == -ETIMEDOUT) return;
     jb->reaped = 1;
+    if (subproc_proc_remote_lost(jb->p)) {
+        /* Its 255 is ssh's: the host or the way to it went away. The next job there finds out
+         * whether it is back (a new connection), or takes the host out of use. */
+        const char *name = p->hosts[jb->host].name;
+        fprintf(stderr, "%s par: host %s: the connection was lost while job %zu ran\n",
+                cli_progname, name, j + 1);
+        char msg[400];
+        snprintf(msg, sizeof msg, "the connection to host %s was lost", name);
+        free(jb->why);
+        jb->why = strdup(msg);
+    }
     jb->drain_until = now + DRAIN_MS;
 }
 
@@ -953,8 +974,8 @@ static int more_to_start(par *p)
 
 static void run_jobs(par *p)
 {
-    struct pollfd *pfd = calloc((size_t)p->nslots * 3 + 1, sizeof *pfd);
-    size_t *who = calloc((size_t)p->nslots * 3 + 1, sizeof *who);
+    struct pollfd *pfd = calloc((size_t)p->nslots * 3 + 2, sizeof *pfd);
+    size_t *who = calloc((size_t)p->nslots * 3 + 2, sizeof *who);
     start *batch = calloc(p->nslots, sizeof *batch);
     if (!pfd || !who || !batch) {
         free(pfd);
@@ -969,12 +990,15 @@ static void run_jobs(par *p)
         long long now = now_ms();
         /* The last slot is for when every host is down: its jobs fail at once. */
         int alive = 0;
-        for (size_t k = 0; k < p->nhosts; k++) alive |= !p->hosts[k].down;
+        for (size_t k = 0; k < p->nhosts; k++) {
+            par_host_ready(&p->hosts[k]); /* a failed connection is reported here */
+            alive |= !p->hosts[k].down;
+        }
         unsigned first = alive ? 0 : p->nslots - 1, end = alive ? p->nslots - 1 : p->nslots;
         size_t nb = 0;
         for (unsigned s = first; s < end && !p->stop_starting && more_to_start(p); s++) {
             size_t h = s + 1 < p->nslots ? p->slot_host[s] : p->nhosts;
-            if (p->slots[s] || (h < p->nhosts && p->hosts[h].down)) continue;
+            if (p->slots[s] || (h < p->nhosts && !par_host_ready(&p->hosts[h]))) continue;
             if (p->o->delay_ms && now < p->next_start_ms) break;
             size_t j;
             if (!next_job(p, h, &j)) continue;
@@ -1019,6 +1043,10 @@ static void run_jobs(par *p)
             pfd[n] = (struct pollfd){p->sigfd, POLLIN, 0};
             who[n++] = (size_t)-1;
         }
+        if (p->wake[0] >= 0) {
+            pfd[n] = (struct pollfd){p->wake[0], POLLIN, 0};
+            who[n++] = (size_t)-2;
+        }
         if (p->o->delay_ms && !p->stop_starting && more_to_start(p) &&
             (wake < 0 || p->next_start_ms < wake))
             wake = p->next_start_ms;
@@ -1030,6 +1058,12 @@ static void run_jobs(par *p)
             if (!pfd[i].revents) continue;
             if (who[i] == (size_t)-1) {
                 relay_signals(p);
+                continue;
+            }
+            if (who[i] == (size_t)-2) { /* the next round looks at the hosts */
+                char b[64];
+                while (read(p->wake[0], b, sizeof b) > 0) {
+                }
                 continue;
             }
             size_t j = who[i] / 3;
@@ -1252,7 +1286,7 @@ int cli_par_main(int argc, char **argv)
     }
 
     int rc = CLI_EXIT_FAILURE;
-    par p = {.o = &o, .halt_status = -1, .sigfd = -1};
+    par p = {.o = &o, .halt_status = -1, .sigfd = -1, .wake = {-1, -1}};
     FILE *json = NULL;
     if (par_inputs_load(&p.in, &o, msg, sizeof msg) != 0) {
         fprintf(stderr, "%s par: %s\n", cli_progname, msg);
@@ -1296,10 +1330,11 @@ int cli_par_main(int argc, char **argv)
     p.slots = calloc(p.nslots, sizeof *p.slots);
     p.slot_host = calloc(p.nslots, sizeof *p.slot_host);
     if (!p.slots || !p.slot_host) goto nomem;
-    for (size_t k = 0, s = 0; k < p.nhosts; k++)
-        for (unsigned n = p.hosts[k].slots ? p.hosts[k].slots : per_host; n && s + 1 < nslots;
-             n--)
-            p.slot_host[s++] = k;
+    /* Slots take turns between the hosts, so that the first jobs go to every host (with -j 0,
+     * or fewer jobs than slots, the first host would take them all otherwise). */
+    for (size_t s = 0, round = 0; s + 1 < nslots; round++)
+        for (size_t k = 0; k < p.nhosts && s + 1 < nslots; k++)
+            if (round < (p.hosts[k].slots ? p.hosts[k].slots : per_host)) p.slot_host[s++] = k;
     if (o.dry_run) {
         rc = dry_run(&p);
         goto out;
@@ -1318,7 +1353,8 @@ int cli_par_main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &relay, &p.oldmask);
     p.sigfd = signalfd(-1, &relay, SFD_NONBLOCK | SFD_CLOEXEC);
     for (size_t k = 0; k < p.nhosts; k++) p.hosts[k].sigmask = p.oldmask;
-    par_hosts_connect(p.hosts, p.nhosts);
+    if (pipe2(p.wake, O_CLOEXEC | O_NONBLOCK) < 0) p.wake[0] = p.wake[1] = -1;
+    par_hosts_connect(p.hosts, p.nhosts, p.wake[1]);
     bar_draw(&p);
     run_jobs(&p);
     spawners_end(p.spawners);
@@ -1371,6 +1407,8 @@ nomem:
     fprintf(stderr, "%s par: out of memory\n", cli_progname);
 out:
     if (p.sigfd >= 0) close(p.sigfd);
+    /* The write end stays while a connection may still be opened (par_hosts_free). */
+    if (p.wake[0] >= 0) close(p.wake[0]);
     if (json) {
         int bad = ferror(json) | (json == stdout ? fflush(json) : fclose(json));
         if (bad) {
@@ -1391,7 +1429,7 @@ out:
     free(p.args);
     free(p.slots);
     free(p.slot_host);
-    par_hosts_free(p.hosts, p.nhosts);
+    if (par_hosts_free(p.hosts, p.nhosts) && p.wake[1] >= 0) close(p.wake[1]);
     free(p.already_run);
     subproc_env_free(p.env);
     par_inputs_free(&p.in);

@@ -6,6 +6,7 @@
 #include "cli.h"
 
 #include <signal.h>
+#include <sys/types.h>
 #include <stddef.h>
 
 /* Bytes that may hold NULs: an input record, or a piece of one. */
@@ -74,7 +75,13 @@ typedef struct par_host {
     cli_remote r;    /* the remote ones: the subproc_remote their jobs use */
     subproc_remote_conn *conn; /* the ControlMaster held while par runs */
     int down;        /* ssh failed there: no more jobs go to it */
+    /* Opening the connection (par_hosts_connect), in a thread of its own: PAR_HOST_* (atomic),
+     * and the error when it failed. Jobs go to a host once it is up. */
+    int state;
+    subproc_error conn_err;
+    int wake_fd;     /* written to when the state changes */
     sigset_t sigmask; /* for the file copies' ssh: the mask par started with */
+    mode_t umask;     /* par's, for the files --return makes */
 } par_host;
 
 /* The hosts of o's -S lists (comma-separated [N/][USER@]HOST[:PORT] or ":"), or this machine
@@ -82,16 +89,24 @@ typedef struct par_host {
  * (par_hosts_free()). */
 int par_hosts_parse(const cli_par_opts *o, par_host **hosts, size_t *n, char *msg,
                     size_t msglen);
-/* Open (and hold) each remote host's connection; a host that fails is reported on stderr and
- * marked down. */
-void par_hosts_connect(par_host *hosts, size_t n);
-void par_hosts_free(par_host *hosts, size_t n);
+enum { PAR_HOST_CONNECTING, PAR_HOST_UP, PAR_HOST_FAILED };
+/* Start opening each remote host's connection (a ControlMaster, held until the end), each in a
+ * thread of its own so that a host that does not answer holds up only its own jobs; wake_fd is
+ * written to as each one is done. A host that needs none is up at once. */
+void par_hosts_connect(par_host *hosts, size_t n, int wake_fd);
+/* Whether host h can take a job now; reports a failed connection (once) and marks it down. */
+int par_host_ready(par_host *h);
+/* Frees the hosts and returns 1, unless a connection is still being opened (its thread still
+ * uses them and their wake_fd): then they are left to the process's end, and it returns 0. */
+int par_hosts_free(par_host *hosts, size_t n);
 /* Report once that host h failed (err: the ssh failure) and take it out of use. */
 void par_host_down(par_host *h, const subproc_error *err);
 
 /* Where a file sent with --transfer lands on a host, relative to the job's directory there: the
  * part after "/./" when the path has one, else the path itself (absolute stays absolute). */
 const char *par_remote_path(const char *local);
+/* Where it lands here when fetched (--return): the name with its "/./" taken out (malloc'd). */
+char *par_local_path(const char *name);
 /* Copy the local file `local` to h as `remote` (its directory made when missing), the remote
  * side running in cwd (NULL: the login directory). 0, or < 0 with err set (err->path names
  * HOST:FILE, or ssh's message when err->step is SUBPROC_STEP_REMOTE). */

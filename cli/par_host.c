@@ -14,11 +14,13 @@
 #include "par.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 /* One [N/][USER@]HOST[:PORT] or [N/]: of a -S list. */
@@ -100,13 +102,33 @@ int par_hosts_parse(const cli_par_opts *o, par_host **hosts, size_t *n, char *ms
         snprintf(msg, msglen, "no host in -S/--sshlogin");
         return CLI_EXIT_FAILURE;
     }
-    for (size_t i = 0; i < *n; i++)
-        if (!h[i].local && o->ignore_env) {
+    int remote = 0;
+    for (size_t i = 0; i < *n; i++) remote |= !h[i].local;
+    if (remote && o->ignore_env) {
+        snprintf(msg, msglen,
+                 "-i is not available with a remote host in -S/--sshlogin (its jobs start from "
+                 "their login environment; -e and -u change it)");
+        return CLI_EXIT_FAILURE;
+    }
+    /* The host's login shell exports or unsets each one: only a name it takes. */
+    for (size_t i = 0; remote && i < o->nenvops; i++) {
+        const char *a = o->envops[i].arg;
+        size_t nl = strcspn(a, "=");
+        int ok = nl > 0 && !(a[0] >= '0' && a[0] <= '9');
+        for (size_t k = 0; ok && k < nl; k++)
+            ok = a[k] == '_' || (a[k] >= 'a' && a[k] <= 'z') || (a[k] >= 'A' && a[k] <= 'Z') ||
+                 (a[k] >= '0' && a[k] <= '9');
+        if (!ok) {
             snprintf(msg, msglen,
-                     "-i is not available with a remote host in -S/--sshlogin (its jobs start "
-                     "from their login environment; -e and -u change it)");
+                     "invalid variable name '%.*s' for -e/-u with a remote host in -S/--sshlogin "
+                     "(letters, digits and _, not starting with a digit)",
+                     (int)(nl > 200 ? 200 : nl), a);
             return CLI_EXIT_FAILURE;
         }
+    }
+    mode_t m = umask(0); /* for the files --return makes (no other thread runs yet) */
+    umask(m);
+    for (size_t i = 0; i < *n; i++) h[i].umask = m;
     return 0;
 }
 
@@ -119,29 +141,73 @@ void par_host_down(par_host *h, const subproc_error *err)
             subproc_error_str(err, es, sizeof es));
 }
 
-void par_hosts_connect(par_host *hosts, size_t n)
+static void *connect_host(void *arg)
+{
+    par_host *h = arg;
+    subproc_error err;
+    subproc_remote_conn *c = NULL;
+    int r = subproc_remote_connect(&c, &h->r.rm, &err);
+    h->conn = c;
+    h->conn_err = err;
+    __atomic_store_n(&h->state, r < 0 ? PAR_HOST_FAILED : PAR_HOST_UP, __ATOMIC_RELEASE);
+    char b = 1;
+    while (h->wake_fd >= 0 && write(h->wake_fd, &b, 1) < 0 && errno == EINTR) {
+    }
+    return NULL;
+}
+
+void par_hosts_connect(par_host *hosts, size_t n, int wake_fd)
 {
     for (size_t i = 0; i < n; i++) {
         par_host *h = &hosts[i];
+        h->wake_fd = wake_fd;
+        h->state = PAR_HOST_UP;
         if (h->local || (h->r.rm.flags & SUBPROC_REMOTE_NO_MASTER)) continue;
-        subproc_error err;
-        if (subproc_remote_connect(&h->conn, &h->r.rm, &err) < 0) par_host_down(h, &err);
+        h->state = PAR_HOST_CONNECTING;
+        if (wake_fd < 0) { /* nothing could wake the scheduler: open it here and now */
+            connect_host(h);
+            continue;
+        }
+        pthread_t t;
+        pthread_attr_t a;
+        pthread_attr_init(&a);
+        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+        if (pthread_create(&t, &a, connect_host, h) != 0) connect_host(h);
+        pthread_attr_destroy(&a);
     }
 }
 
-void par_hosts_free(par_host *hosts, size_t n)
+int par_host_ready(par_host *h)
 {
+    int st = __atomic_load_n(&h->state, __ATOMIC_ACQUIRE);
+    if (st == PAR_HOST_FAILED) par_host_down(h, &h->conn_err);
+    return st == PAR_HOST_UP && !h->down;
+}
+
+int par_hosts_free(par_host *hosts, size_t n)
+{
+    for (size_t i = 0; hosts && i < n; i++)
+        if (__atomic_load_n(&hosts[i].state, __ATOMIC_ACQUIRE) == PAR_HOST_CONNECTING) return 0;
     for (size_t i = 0; hosts && i < n; i++) {
         subproc_remote_conn_free(hosts[i].conn);
         cli_remote_free(&hosts[i].r);
     }
     free(hosts);
+    return 1;
 }
 
 const char *par_remote_path(const char *local)
 {
     const char *dot = strstr(local, "/./");
     return dot ? dot + 3 : local;
+}
+
+char *par_local_path(const char *name)
+{
+    char *s = strdup(name);
+    char *dot = s ? strstr(s, "/./") : NULL;
+    if (dot) memmove(dot + 1, dot + 3, strlen(dot + 3) + 1);
+    return s;
 }
 
 /* The last line of what a helper wrote to stderr, for a message. */
@@ -246,29 +312,54 @@ static int make_parent(const char *path)
 int par_host_fetch(par_host *h, const char *cwd, const char *remote, const char *local,
                    subproc_error *err)
 {
+    /* Into a new file next to it, renamed over it once whole: a fetch that fails leaves what
+     * was there before (or nothing), never a half or empty file. */
+    size_t len = strlen(local);
+    char *tmp = malloc(len + 16);
+    if (!tmp) {
+        local_fail(local, ENOMEM, err);
+        return -ENOMEM;
+    }
+    snprintf(tmp, len + 16, "%s.subpXXXXXX", local);
     int r = make_parent(local);
-    int fd = r < 0 ? -1 : open(local, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    int fd = r < 0 ? -1 : mkostemp(tmp, O_CLOEXEC);
     if (fd < 0) {
         local_fail(local, r < 0 ? -r : errno, err);
+        free(tmp);
         return -err->err;
     }
+    fchmod(fd, 0666 & ~h->umask); /* as open(local, O_CREAT, 0666) would make it */
     const char *argv[] = {"cat", "--", remote, NULL};
     r = helper(h, cwd, argv, (subproc_io){.kind = SUBPROC_IO_NULL},
                (subproc_io){.kind = SUBPROC_IO_FD, .fd = fd}, remote, err);
     close(fd);
-    if (r < 0) unlink(local); /* no half or empty file where the result should be */
+    if (r == 0 && rename(tmp, local) < 0) {
+        local_fail(local, errno, err);
+        r = -err->err;
+    }
+    if (r < 0) unlink(tmp);
+    free(tmp);
     return r;
 }
 
 void par_host_remove(par_host *h, const char *cwd, char *const *files, size_t n)
 {
     if (!n) return;
-    const char **argv = calloc(n + 4, sizeof *argv);
+    const char **argv = calloc(n + 5, sizeof *argv);
     if (!argv) return;
-    argv[0] = "rm";
-    argv[1] = "-f";
-    argv[2] = "--";
-    for (size_t i = 0; i < n; i++) argv[3 + i] = files[i];
+    /* The files, then the directories of a relative name that are left empty (the sending made
+     * them), as GNU parallel's --cleanup does. */
+    static const char script[] =
+        "rm -f -- \"$@\"\n"
+        "for f; do case $f in /*) continue ;; esac\n"
+        "  d=$(dirname -- \"$f\")\n"
+        "  while [ \"$d\" != . ] && rmdir -- \"$d\" 2>/dev/null; do d=$(dirname -- \"$d\"); done\n"
+        "done\n";
+    argv[0] = "sh";
+    argv[1] = "-c";
+    argv[2] = script;
+    argv[3] = "sh";
+    for (size_t i = 0; i < n; i++) argv[4 + i] = files[i];
     subproc_error err;
     helper(h, cwd, argv, (subproc_io){.kind = SUBPROC_IO_NULL},
            (subproc_io){.kind = SUBPROC_IO_NULL}, "(--cleanup)", &err);

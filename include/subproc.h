@@ -1207,6 +1207,15 @@ int subproc_remote_connect(subproc_remote_conn **out, const subproc_remote *rm,
 void subproc_remote_conn_free(subproc_remote_conn *c);
 
 /*
+ * 1 when p is a remote child whose ssh ended before the wrapper on the host reported the
+ * program's status - the connection dropped, or sshd or the session was killed - so that its
+ * status (exited with 255) is ssh's own and says nothing of the program; 0 otherwise (a local
+ * child, not yet reaped, or a status that came from the host). The program itself was ended by
+ * the host's clean-up (see above). p may be NULL (0).
+ */
+int subproc_proc_remote_lost(const subproc_proc *p);
+
+/*
  * POSIX shell quoting of one argument of len bytes (NUL bytes are refused: -1): the argument in
  * single quotes, each ' inside written as '\'' ; the empty string is ''. Every byte from 1 to 255
  * stands for itself inside single quotes (POSIX.1-2017 XCU 2.2.2), so any POSIX shell reads the

@@ -167,6 +167,7 @@ struct subproc__remote {
     struct host *h;
     int finished;
     int grace_ms;
+    int lost; /* ended without the wrapper's status: ssh's own 255 (subproc_proc_remote_lost) */
 };
 
 static void master_end(subproc_proc *m, const char *sock)
@@ -486,7 +487,9 @@ static int spawn_ssh(subproc_proc **out, char **argv, subproc_io_kind in, subpro
 {
     subproc_opts so = SUBPROC_OPTS_INIT;
     so.argv = (const char *const *)argv;
-    so.flags = SUBPROC_NEW_PGROUP;
+    so.flags = SUBPROC_NEW_PGROUP | SUBPROC_SET_SIGMASK; /* and no signal blocked: the caller's
+                                                            thread may block some */
+    sigemptyset(&so.sigmask);
     so.stdio[0].kind = in;
     so.stdio[1].kind = outk;
     so.stdio[2].kind = SUBPROC_IO_PIPE;
@@ -833,11 +836,23 @@ void subproc__remote_reaped(subproc_proc *p)
             status_from_code(st, code);
         else if (st->exited && st->code != 255)
             status_from_code(st, st->code); /* the wrapper's exit code, through ssh */
+        else if (st->exited)
+            rs->lost = 1;
         /* else: exit 255 is ssh's own failure (the connection dropped), and a local signal is
          * how the local ssh ended: both are the truth we have. */
     }
     pthread_mutex_unlock(&p->lock);
     pthread_mutex_unlock(&rs->lock);
+}
+
+int subproc_proc_remote_lost(const subproc_proc *p)
+{
+    if (!p || !p->remote) return 0;
+    struct subproc__remote *rs = p->remote;
+    pthread_mutex_lock(&rs->lock);
+    int lost = rs->lost;
+    pthread_mutex_unlock(&rs->lock);
+    return lost;
 }
 
 int subproc__remote_signal(subproc_proc *p, int sig)

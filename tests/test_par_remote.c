@@ -3,10 +3,15 @@
 #include "sshd.h"
 #include "test.h"
 
+#include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -224,6 +229,41 @@ TEST_T(par_sshlogin_transfer_return_cleanup, 120)
     test_cli_free(&r);
     snprintf(path, sizeof path, "%s/f.none", here);
     ASSERT(access(path, F_OK) < 0); /* no empty file in its place */
+    snprintf(path, sizeof path, "%s/keep.txt", here);
+    put_file(path, "precious\n");
+    const char *args5[] = {copt, "--return", "keep.txt", "true", ":::", "f", NULL};
+    r = par_on(&s, here, host, args5);
+    ASSERT_CODE(r, 1);
+    test_cli_free(&r);
+    t = slurp(path);
+    ASSERT_STREQ(t, "precious\n"); /* a failed fetch leaves what was there */
+    free(t);
+    /* base/./dd/NAME: fetched from dd/NAME there into base/dd/NAME here, as GNU parallel does */
+    const char *args6[] = {copt, "--return", "base/./dd/{}.o", "sh", "-c",
+                           "mkdir -p dd && echo hi >dd/$1.o", "sh", "{}", ":::", "r1", NULL};
+    r = par_on(&s, here, host, args6);
+    ASSERT_CODE(r, 0);
+    test_cli_free(&r);
+    snprintf(path, sizeof path, "%s/base/dd/r1.o", here);
+    t = slurp(path);
+    ASSERT_STREQ(t, "hi\n");
+    free(t);
+    /* --cleanup also removes the directories the sending made, once empty. */
+    snprintf(path, sizeof path, "%s/n1", here);
+    ASSERT_OK(mkdir(path, 0755));
+    snprintf(path, sizeof path, "%s/n1/n2", here);
+    ASSERT_OK(mkdir(path, 0755));
+    snprintf(path, sizeof path, "%s/n1/n2/f.txt", here);
+    put_file(path, "x\n");
+    const char *args7[] = {copt, "--trc", "{}.out", "sh", "-c", "cp \"$1\" \"$1.out\"", "sh",
+                           "{}", ":::", "n1/n2/f.txt", NULL};
+    r = par_on(&s, here, host, args7);
+    ASSERT_CODE(r, 0);
+    test_cli_free(&r);
+    snprintf(path, sizeof path, "%s/n1/n2/f.txt.out", here);
+    ASSERT(access(path, F_OK) == 0);
+    snprintf(path, sizeof path, "%s/n1", there);
+    ASSERT(access(path, F_OK) < 0);
     test_sshd_stop(&s);
 }
 
@@ -323,6 +363,8 @@ TEST(par_sshlogin_bad_options)
         {"-S", "a b", "invalid host 'a b'"},
         {"-S", ",", "no host in -S/--sshlogin"},
         {"-Shost", "-i", "-i is not available with a remote host"},
+        {"-Shost", "-eBAD NAME=1", "invalid variable name 'BAD NAME'"},
+        {"-Shost", "-uA;B", "invalid variable name 'A;B'"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *v[] = {"par", cases[i].a, cases[i].b ? cases[i].b : "true", "true", ":::",
@@ -333,4 +375,140 @@ TEST(par_sshlogin_bad_options)
             test_failf(__FILE__, __LINE__, "case %zu: '%s' not in '%s'", i, cases[i].want, r.err);
         test_cli_free(&r);
     }
+}
+
+/* A host that takes the connection and never answers holds up its own jobs only, and par acts
+ * on TERM while it waits for it. */
+TEST_T(par_sshlogin_silent_host_holds_up_only_its_jobs, 90)
+{
+    struct test_sshd s;
+    test_sshd_start(&s, 1);
+    int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT(ls >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    ASSERT_EQ(inet_pton(AF_INET, "127.0.0.3", &a.sin_addr), 1);
+    ASSERT_OK(bind(ls, (struct sockaddr *)&a, sizeof a));
+    ASSERT_OK(listen(ls, 16)); /* the kernel completes the handshake; nobody speaks ssh */
+    socklen_t al = sizeof a;
+    ASSERT_OK(getsockname(ls, (struct sockaddr *)&a, &al));
+    char silent[64], hosts[160], jl[220], path[200];
+    snprintf(silent, sizeof silent, "127.0.0.3:%d", ntohs(a.sin_port));
+    snprintf(hosts, sizeof hosts, "%s,%s:%d", silent, s.addr[0], s.port[0]);
+    snprintf(path, sizeof path, "%s/joblog", s.dir);
+    snprintf(jl, sizeof jl, "--joblog=%s", path);
+    const char *a1[] = {jl, "true", ":::", "1", "2", "3", "4", NULL};
+    test_cli_res r = par_on(&s, NULL, hosts, a1);
+    ASSERT_CODE(r, 0); /* every job ran on the host that answers, without waiting for the other */
+    test_cli_free(&r);
+    char *log = slurp(path);
+    ASSERT(strstr(log, silent) == NULL);
+    free(log);
+
+    /* Only the silent host: TERM ends par at once (128 + 15), nothing started. */
+    char sopt[100], sshopt[600];
+    snprintf(sopt, sizeof sopt, "-S%s", silent);
+    snprintf(sshopt, sizeof sshopt, "--ssh=%s", s.ssh_cmd);
+    const char *v[] = {test_cli_path(), "par", sopt, sshopt, "true", ":::", "1", NULL};
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    o.argv = v;
+    o.stdio[0].kind = SUBPROC_IO_NULL;
+    subproc_proc *p;
+    subproc_error e;
+    ASSERT_OK(subproc_spawn(&p, &o, &e));
+    /* Wait until par blocks TERM (it takes it through a signalfd from then on). */
+    char st[64];
+    snprintf(st, sizeof st, "/proc/%d/status", (int)subproc_proc_pid(p));
+    for (int i = 0;; i++) {
+        ASSERT(i < 2000);
+        char *t = slurp(st);
+        char *b = t ? strstr(t, "SigBlk:") : NULL;
+        unsigned long long mask = b ? strtoull(b + 7, NULL, 16) : 0;
+        free(t);
+        if (mask & (1ull << (SIGTERM - 1))) break;
+        usleep(5000);
+    }
+    ASSERT_OK(subproc_proc_signal(p, SIGTERM));
+    subproc_status ps;
+    ASSERT_OK(subproc_proc_wait(p, &ps));
+    ASSERT(ps.exited);
+    ASSERT_EQ(ps.code, 128 + SIGTERM);
+    subproc_proc_free(p);
+    close(ls);
+    test_sshd_stop(&s);
+}
+
+/* pid's descendants named sshd (the per-connection processes of a listener), into out. */
+static int sshd_descendants(pid_t root, pid_t *out, int cap)
+{
+    pid_t pid[4096], ppid[4096];
+    int isd[4096], n = 0, k = 0;
+    DIR *d = opendir("/proc");
+    ASSERT(d != NULL);
+    for (struct dirent *de; (de = readdir(d)) && n < 4096;) {
+        if (de->d_name[0] < '0' || de->d_name[0] > '9') continue;
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%.20s/stat", de->d_name);
+        char *t = slurp(path);
+        char *close_paren = t ? strrchr(t, ')') : NULL;
+        if (close_paren) {
+            pid[n] = atoi(t);
+            ppid[n] = atoi(close_paren + 4); /* ") S PPID" */
+            isd[n] = strstr(t, "(sshd)") != NULL;
+            n++;
+        }
+        free(t);
+    }
+    closedir(d);
+    pid_t tree[4096];
+    int nt = 0;
+    tree[nt++] = root;
+    for (int i = 0; i < nt && nt < 4096; i++)
+        for (int j = 0; j < n; j++)
+            if (ppid[j] == tree[i]) {
+                tree[nt++] = pid[j];
+                if (isd[j] && k < cap) out[k++] = pid[j];
+            }
+    return k;
+}
+
+/* The connection to a host dies while a job runs: par says so (the job's 255 is ssh's), and
+ * the host's clean-up still ends the job there. */
+TEST_T(par_sshlogin_lost_connection_is_reported, 90)
+{
+    struct test_sshd s;
+    test_sshd_start(&s, 1);
+    char host[64], sopt[100], sshopt[600], token[64];
+    snprintf(host, sizeof host, "%s:%d", s.addr[0], s.port[0]);
+    snprintf(sopt, sizeof sopt, "-S%s", host);
+    snprintf(sshopt, sizeof sshopt, "--ssh=%s", s.ssh_cmd);
+    snprintf(token, sizeof token, "subproc-par-lost-token-%d", (int)getpid());
+    const char *v[] = {test_cli_path(), "par", sopt, sshopt, test_self, "helper", "sleep",
+                       "{}", token, ":::", "60000", NULL};
+    subproc_opts o = SUBPROC_OPTS_INIT;
+    o.argv = v;
+    o.stdio[0].kind = SUBPROC_IO_NULL;
+    o.stdio[2].kind = SUBPROC_IO_PIPE;
+    subproc_proc *p;
+    subproc_error e;
+    ASSERT_OK(subproc_spawn(&p, &o, &e));
+    for (int i = 0; test_procs_with(token) == 0; i++) {
+        ASSERT(i < 4000);
+        usleep(5000);
+    }
+    pid_t kill_these[64];
+    int nk = sshd_descendants(subproc_proc_pid(s.proc[0]), kill_these, 64);
+    ASSERT(nk > 0);
+    for (int i = 0; i < nk; i++) kill(kill_these[i], SIGKILL);
+    subproc_comm_opts co = SUBPROC_COMM_OPTS_INIT;
+    subproc_result res;
+    ASSERT_OK(subproc_proc_communicate(p, &co, &res));
+    ASSERT(res.status.exited);
+    ASSERT_EQ(res.status.code, 1);
+    if (!res.err.data || !strstr(res.err.data, "the connection was lost while job 1 ran"))
+        test_failf(__FILE__, __LINE__, "stderr: %s", res.err.data ? res.err.data : "");
+    ASSERT(strstr(res.err.data, "exited with 255; the connection to host") != NULL);
+    subproc_result_free(&res);
+    subproc_proc_free(p);
+    ASSERT(test_procs_gone(token));
+    test_sshd_stop(&s);
 }

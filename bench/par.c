@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 static const char *subproc_bin;
+static long long echo_bytes(int n);
 static char jobs_arg[16];
 static long long expect_bytes;
 
@@ -200,10 +201,7 @@ static int remote_batch(bench_ctx *c, const char *const *argv)
     int all = c->njobs;
     if (c->warmup && c->njobs > 20)
         c->njobs = 20;
-    long long want = 0;
-    for (int k = 1; k <= c->njobs; k++)
-        want += snprintf(NULL, 0, "%d\n", k);
-    int rc = run_tool(c, argv, 1, want, NULL);
+    int rc = run_tool(c, argv, 1, echo_bytes(c->njobs), NULL);
     c->njobs = all;
     return rc;
 }
@@ -249,6 +247,29 @@ static const bench_contender remote_contenders[] = {
      .run = gnu_remote_plain},
 };
 
+/* What N runs of `/bin/echo K` (K = 1..N) print. */
+static long long echo_bytes(int n)
+{
+    long long b = 0;
+    for (int k = 1; k <= n; k++)
+        b += snprintf(NULL, 0, "%d\n", k);
+    return b;
+}
+
+/* N and J from the command line into c (and jobs_arg); 0, or 2 when either is below 1. */
+static int jobs_args(bench_ctx *c, const char *n, const char *j)
+{
+    c->njobs = atoi(n);
+    c->jobs = atoi(j);
+    if (c->njobs < 1 || c->jobs < 1) {
+        fprintf(stderr, "bench_par: N and J must be at least 1\n");
+        return 2;
+    }
+    snprintf(jobs_arg, sizeof jobs_arg, "%d", c->jobs);
+    expect_bytes = echo_bytes(c->njobs);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     bench_limits lim = {.min_rounds = 3, .max_rounds = 10, .budget_s = 60};
@@ -256,15 +277,8 @@ int main(int argc, char **argv)
     int i = bench_parse(argc, argv, &lim, &c);
     if (argc - i >= 4 && !strcmp(argv[i + 1], "echo")) {
         subproc_bin = argv[i];
-        c.njobs = atoi(argv[i + 2]);
-        c.jobs = atoi(argv[i + 3]);
-        if (c.njobs < 1 || c.jobs < 1) {
-            fprintf(stderr, "bench_par: N and J must be at least 1\n");
+        if (jobs_args(&c, argv[i + 2], argv[i + 3]))
             return 2;
-        }
-        snprintf(jobs_arg, sizeof jobs_arg, "%d", c.jobs);
-        for (int k = 1; k <= c.njobs; k++)
-            expect_bytes += snprintf(NULL, 0, "%d\n", k);
         char param[64];
         snprintf(param, sizeof param, "%d jobs, J=%d", c.njobs, c.jobs);
         bench_comparison cmp = {.name = "par", .param = param, .unit = "ns"};
@@ -289,17 +303,10 @@ int main(int argc, char **argv)
     }
     if (argc - i >= 6 && !strcmp(argv[i + 1], "remote")) {
         subproc_bin = argv[i];
-        c.njobs = atoi(argv[i + 2]);
-        c.jobs = atoi(argv[i + 3]);
         ssh_cmd = argv[i + 4];
         hosts = argv[i + 5];
-        if (c.njobs < 1 || c.jobs < 1) {
-            fprintf(stderr, "bench_par: N and J must be at least 1\n");
+        if (jobs_args(&c, argv[i + 2], argv[i + 3]))
             return 2;
-        }
-        snprintf(jobs_arg, sizeof jobs_arg, "%d", c.jobs);
-        for (int k = 1; k <= c.njobs; k++)
-            expect_bytes += snprintf(NULL, 0, "%d\n", k);
         char param[64];
         snprintf(param, sizeof param, "%d jobs, 2 hosts, J=%d each", c.njobs, c.jobs);
         bench_comparison cmp = {.name = "par-remote", .param = param, .unit = "ns"};

@@ -78,6 +78,8 @@ const char **helper_argv(const char *mode, ...);
 void helper_argv_va(const char **v, size_t cap, const char *mode, va_list ap);
 /* Read fd to EOF into a malloc'd NUL-terminated buffer; *len gets the length. */
 char *read_all(int fd, size_t *len);
+/* The whole of the file at path (malloc'd, NUL-terminated), or NULL when it cannot be read. */
+char *read_file(const char *path);
 /* Write all of buf. */
 void write_all(int fd, const void *buf, size_t len);
 /* Spawn the helper with opts (argv replaced), wait, return its status; stdout captured into

@@ -124,15 +124,6 @@ static void put_file(const char *path, const char *text, mode_t mode)
     close(fd);
     ASSERT_EQ(chmod(path, mode), 0);
 }
-static char *get_file(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return NULL;
-    char *s = read_all(fd, NULL);
-    close(fd);
-    return s;
-}
-
 /* Exit 125 with a message on stderr that contains `needle`. */
 #define ASSERT_USAGE_ERROR(r, needle)                                                              \
     do {                                                                                           \
@@ -407,7 +398,7 @@ TEST(cli_stdout_stderr)
     ASSERT_EQ(r.code, 0);
     ASSERT_STREQ(r.out, "");
     ASSERT_STREQ(r.err, "ERR");
-    char *s = get_file(o);
+    char *s = read_file(o);
     ASSERT_STREQ(s, "OUT");
     free(s);
     cli_free(&r);
@@ -415,7 +406,7 @@ TEST(cli_stdout_stderr)
     r = cli("run", "--stdout=null", "--stderr", e, "@", "helper", "out", "OUT", "ERR", NULL);
     ASSERT_STREQ(r.out, "");
     ASSERT_STREQ(r.err, "");
-    s = get_file(e);
+    s = read_file(e);
     ASSERT_STREQ(s, "ERR");
     free(s);
     cli_free(&r);
@@ -432,7 +423,7 @@ TEST(cli_stdout_stderr)
 
     /* The same file for both streams is one open file: neither overwrites the other. */
     r = cli("run", "--stdout", o, "--stderr", o, "@", "helper", "out", "OUT", "ERR", NULL);
-    s = get_file(o);
+    s = read_file(o);
     ASSERT_STREQ(s, "OUTERR");
     free(s);
     cli_free(&r);
@@ -445,10 +436,10 @@ TEST(cli_stdout_stderr)
     r = cli("run", "--append", "--stdout", o, "--stderr", e, "@", "helper", "out", "3", "E", NULL);
     ASSERT_EQ(r.code, 0);
     cli_free(&r);
-    s = get_file(o);
+    s = read_file(o);
     ASSERT_STREQ(s, "123");
     free(s);
-    s = get_file(e);
+    s = read_file(e);
     ASSERT_STREQ(s, "ERRE");
     free(s);
 
@@ -758,7 +749,7 @@ static char *py_json(const char *path, const char *expr)
     ASSERT_OK(subproc_proc_wait(p, &st));
     subproc_proc_free(p);
     if (subproc_status_code(&st) != 0) {
-        char *text = get_file(path);
+        char *text = read_file(path);
         test_failf(__FILE__, __LINE__, "not valid JSON (python3 said %d): %s",
                    subproc_status_code(&st), text ? text : "(unreadable)");
     }
@@ -885,7 +876,7 @@ TEST(cli_capture_tees_and_reports)
     ASSERT_STREQ(r.out, "");
     ASSERT_STREQ(r.err, "err");
     cli_free(&r);
-    s = get_file(scratch_file("o"));
+    s = read_file(scratch_file("o"));
     ASSERT_STREQ(s, "to-file");
     free(s);
     s = py_json(j, "[d['stdout'],d['stderr']]");
@@ -1131,7 +1122,7 @@ TEST(cli_pipe_missing_stage_is_127)
             "helper", "out", "new", NULL);
     ASSERT_USAGE_ERROR(r, "no-file");
     cli_free(&r);
-    char *old = get_file(scratch_file("out"));
+    char *old = read_file(scratch_file("out"));
     ASSERT_STREQ(old, "old");
     free(old);
     /* With --no-pipefail a missing last stage still decides. */
@@ -1176,7 +1167,7 @@ TEST(cli_pipe_redirections_env_and_dir)
     ASSERT_EQ(r.code, 0);
     ASSERT_STREQ(r.out, "");
     cli_free(&r);
-    char *s = get_file(scratch_file("out"));
+    char *s = read_file(scratch_file("out"));
     ASSERT_STREQ(s, "from-file\n");
     free(s);
     /* --append keeps what was there. */
@@ -1184,7 +1175,7 @@ TEST(cli_pipe_redirections_env_and_dir)
             "out", "more\n", NULL);
     ASSERT_EQ(r.code, 0);
     cli_free(&r);
-    s = get_file(scratch_file("out"));
+    s = read_file(scratch_file("out"));
     ASSERT_STREQ(s, "from-file\nmore\n");
     free(s);
     /* Every stage's stderr goes to the one file, neither overwriting the other. */
@@ -1193,7 +1184,7 @@ TEST(cli_pipe_redirections_env_and_dir)
     ASSERT_EQ(r.code, 0);
     ASSERT_STREQ(r.err, "");
     cli_free(&r);
-    s = get_file(scratch_file("err"));
+    s = read_file(scratch_file("err"));
     ASSERT(s && strlen(s) == 6 && strstr(s, "E1\n") && strstr(s, "E2\n"));
     free(s);
     /* --stderr=stdout: the last stage's stderr joins the pipeline's output; null drops it. */

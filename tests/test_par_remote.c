@@ -40,15 +40,6 @@ static test_cli_res par_on(const struct test_sshd *s, const char *cwd, const cha
                        (r).err);                                                                 \
     } while (0)
 
-static char *slurp(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return NULL;
-    char *t = read_all(fd, NULL);
-    close(fd);
-    return t;
-}
-
 static void put_file(const char *path, const char *text)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -103,7 +94,7 @@ TEST_T(par_sshlogin_spreads_over_hosts_with_slots, 120)
     /* The joblog's Host column names each host as -S did. */
     char path[200];
     snprintf(path, sizeof path, "%s/joblog", s.dir);
-    char *log = slurp(path);
+    char *log = read_file(path);
     ASSERT(log != NULL);
     char col[80];
     snprintf(col, sizeof col, "\t%s\t", h0);
@@ -150,7 +141,7 @@ TEST_T(par_sshlogin_argv_arrives_exactly, 60)
     r = par_on(&s, NULL, host, a5);
     ASSERT_CODE(r, 3);
     test_cli_free(&r);
-    char *log = slurp(path);
+    char *log = read_file(path);
     ASSERT(log != NULL);
     /* Exitval and Signal columns: killed by 9, exit 255, exit 1 */
     ASSERT(strstr(log, "\t0\t9\t") != NULL);
@@ -186,11 +177,11 @@ TEST_T(par_sshlogin_transfer_return_cleanup, 120)
     ASSERT_CODE(r, 0);
     test_cli_free(&r);
     snprintf(path, sizeof path, "%s/sub dir/in 1.txt.out", here);
-    char *t = slurp(path);
+    char *t = read_file(path);
     ASSERT_STREQ(t, "HELLO\n");
     free(t);
     snprintf(path, sizeof path, "%s/x$(id).txt.out", here);
-    t = slurp(path);
+    t = read_file(path);
     ASSERT_STREQ(t, "QUOTED\n");
     free(t);
     /* --cleanup: nothing of it is left on the host. */
@@ -209,7 +200,7 @@ TEST_T(par_sshlogin_transfer_return_cleanup, 120)
     ASSERT_CODE(r, 0);
     test_cli_free(&r);
     snprintf(path, sizeof path, "%s/sub dir/in 1.txt", there);
-    t = slurp(path);
+    t = read_file(path);
     ASSERT_STREQ(t, "hello\n");
     free(t);
     snprintf(path, sizeof path, "%s/sub dir/in 1.txt.out", there);
@@ -235,7 +226,7 @@ TEST_T(par_sshlogin_transfer_return_cleanup, 120)
     r = par_on(&s, here, host, args5);
     ASSERT_CODE(r, 1);
     test_cli_free(&r);
-    t = slurp(path);
+    t = read_file(path);
     ASSERT_STREQ(t, "precious\n"); /* a failed fetch leaves what was there */
     free(t);
     /* base/./dd/NAME: fetched from dd/NAME there into base/dd/NAME here, as GNU parallel does */
@@ -245,7 +236,7 @@ TEST_T(par_sshlogin_transfer_return_cleanup, 120)
     ASSERT_CODE(r, 0);
     test_cli_free(&r);
     snprintf(path, sizeof path, "%s/base/dd/r1.o", here);
-    t = slurp(path);
+    t = read_file(path);
     ASSERT_STREQ(t, "hi\n");
     free(t);
     /* --cleanup also removes the directories the sending made, once empty. */
@@ -286,7 +277,7 @@ TEST_T(par_sshlogin_failed_host_and_retries, 120)
     test_cli_res r = par_on(&s, NULL, hosts, a1);
     ASSERT_CODE(r, 0);
     test_cli_free(&r);
-    char *log = slurp(path);
+    char *log = read_file(path);
     char col[80];
     snprintf(col, sizeof col, "\t%s\t", other);
     ASSERT(strstr(log, col) == NULL); /* every job's last try was on the good host */
@@ -400,7 +391,7 @@ TEST_T(par_sshlogin_silent_host_holds_up_only_its_jobs, 90)
     test_cli_res r = par_on(&s, NULL, hosts, a1);
     ASSERT_CODE(r, 0); /* every job ran on the host that answers, without waiting for the other */
     test_cli_free(&r);
-    char *log = slurp(path);
+    char *log = read_file(path);
     ASSERT(strstr(log, silent) == NULL);
     free(log);
 
@@ -420,7 +411,7 @@ TEST_T(par_sshlogin_silent_host_holds_up_only_its_jobs, 90)
     snprintf(st, sizeof st, "/proc/%d/status", (int)subproc_proc_pid(p));
     for (int i = 0;; i++) {
         ASSERT(i < 2000);
-        char *t = slurp(st);
+        char *t = read_file(st);
         char *b = t ? strstr(t, "SigBlk:") : NULL;
         unsigned long long mask = b ? strtoull(b + 7, NULL, 16) : 0;
         free(t);
@@ -448,7 +439,7 @@ static int sshd_descendants(pid_t root, pid_t *out, int cap)
         if (de->d_name[0] < '0' || de->d_name[0] > '9') continue;
         char path[64];
         snprintf(path, sizeof path, "/proc/%.20s/stat", de->d_name);
-        char *t = slurp(path);
+        char *t = read_file(path);
         char *close_paren = t ? strrchr(t, ')') : NULL;
         if (close_paren) {
             pid[n] = atoi(t);

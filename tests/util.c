@@ -133,3 +133,12 @@ void test_cli_free(test_cli_res *r)
     free(r->err);
     r->out = r->err = NULL;
 }
+
+char *read_file(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return NULL;
+    char *t = read_all(fd, NULL);
+    close(fd);
+    return t;
+}

@@ -89,7 +89,7 @@ typedef struct par_host {
  * (par_hosts_free()). */
 int par_hosts_parse(const cli_par_opts *o, par_host **hosts, size_t *n, char *msg,
                     size_t msglen);
-enum { PAR_HOST_CONNECTING, PAR_HOST_UP, PAR_HOST_FAILED };
+enum { PAR_HOST_NEW, PAR_HOST_CONNECTING, PAR_HOST_UP, PAR_HOST_FAILED };
 /* Start opening each remote host's connection (a ControlMaster, held until the end), each in a
  * thread of its own so that a host that does not answer holds up only its own jobs; wake_fd is
  * written to as each one is done. A host that needs none is up at once. */

@@ -507,17 +507,23 @@ static int master_start(struct host *h, const subproc_remote *rm, subproc_error 
         h->master = NULL;
     }
     pthread_mutex_lock(&hosts_lock);
+    int mkdir_errno = 0;
     if (!sockdir[0]) {
         char d[] = "/tmp/subproc-cm-XXXXXX";
-        if (mkdtemp(d)) memcpy(sockdir, d, sizeof d);
+        if (mkdtemp(d))
+            memcpy(sockdir, d, sizeof d);
+        else
+            mkdir_errno = errno ? errno : EIO;
         hosts_pid = getpid();
         if (!atexit_done) atexit_done = atexit(hosts_atexit) == 0;
     }
     if (strncmp(h->sock, sockdir, strlen(sockdir)) != 0 || h->sock[strlen(sockdir)] != '/')
         snprintf(h->sock, sizeof h->sock, "%s/%u", sockdir, sockseq++);
+    /* Read under the lock: exit() in another thread clears it (hosts_atexit). */
+    int have_dir = sockdir[0] != '\0';
     pthread_mutex_unlock(&hosts_lock);
-    if (!sockdir[0]) {
-        r = subproc__fail(err, SUBPROC_STEP_REMOTE, errno ? errno : EIO, -1, "/tmp");
+    if (!have_dir) {
+        r = subproc__fail(err, SUBPROC_STEP_REMOTE, mkdir_errno ? mkdir_errno : EIO, -1, "/tmp");
         goto out;
     }
     /* Not -N: a session of its own that reads our pipe, so that the master ends with the

@@ -50,38 +50,42 @@ int main(int argc, char **argv)
     while (subproc_group_size(g) > 0) {
         struct epoll_event got[8];
         int k = epoll_wait(ep, got, 8, -1);
+        int group_ready = 0;
         for (int i = 0; i < k; i++) {
             subproc_proc *p = got[i].data.ptr;
-            if (p) { /* output from one child */
-                char buf[256];
-                ssize_t r = read(subproc_proc_fd(p, 1), buf, sizeof buf - 1);
-                if (r > 0) {
-                    buf[r] = '\0';
-                    printf("[pid %d] %s", (int)subproc_proc_pid(p), buf);
-                } else {
-                    epoll_ctl(ep, EPOLL_CTL_DEL, subproc_proc_fd(p, 1), NULL);
-                    subproc_proc_close_fd(p, 1);
-                }
+            if (!p) { /* the group: handled after this batch, see below */
+                group_ready = 1;
                 continue;
             }
-            subproc_proc *done;
-            subproc_status st;
-            while (subproc_group_wait_any(g, 0, &done, &st) == 0) {
-                char words[64];
-                printf("[pid %d] %s\n", (int)subproc_proc_pid(done),
-                       subproc_status_str(&st, words, sizeof words));
-                if (subproc_proc_fd(done, 1) >= 0) {
-                    /* What it wrote before it ended is still in the pipe. */
-                    char buf[256];
-                    ssize_t r;
-                    while ((r = read(subproc_proc_fd(done, 1), buf, sizeof buf - 1)) > 0) {
-                        buf[r] = '\0';
-                        printf("[pid %d] %s", (int)subproc_proc_pid(done), buf);
-                    }
-                    epoll_ctl(ep, EPOLL_CTL_DEL, subproc_proc_fd(done, 1), NULL);
-                }
-                subproc_proc_free(done);
+            char buf[256]; /* output from one child */
+            ssize_t r = read(subproc_proc_fd(p, 1), buf, sizeof buf - 1);
+            if (r > 0) {
+                buf[r] = '\0';
+                printf("[pid %d] %s", (int)subproc_proc_pid(p), buf);
+            } else {
+                epoll_ctl(ep, EPOLL_CTL_DEL, subproc_proc_fd(p, 1), NULL);
+                subproc_proc_close_fd(p, 1);
             }
+        }
+        /* Last, because it frees children: an event later in the same batch may name one. */
+        if (!group_ready) continue;
+        subproc_proc *done;
+        subproc_status st;
+        while (subproc_group_wait_any(g, 0, &done, &st) == 0) {
+            if (subproc_proc_fd(done, 1) >= 0) {
+                /* What it wrote before it ended is still in the pipe. */
+                char buf[256];
+                ssize_t r;
+                while ((r = read(subproc_proc_fd(done, 1), buf, sizeof buf - 1)) > 0) {
+                    buf[r] = '\0';
+                    printf("[pid %d] %s", (int)subproc_proc_pid(done), buf);
+                }
+                epoll_ctl(ep, EPOLL_CTL_DEL, subproc_proc_fd(done, 1), NULL);
+            }
+            char words[64];
+            printf("[pid %d] %s\n", (int)subproc_proc_pid(done),
+                   subproc_status_str(&st, words, sizeof words));
+            subproc_proc_free(done);
         }
     }
     subproc_group_free(g);

@@ -302,7 +302,7 @@ def targets(g):
                         'posix_spawn' % p, sp / raw, sp / raw <= 1.10))
         ct = med('spawn-vfork', p, 'subproc contained')
         if sp and ct:
-            out.append(('spawn %s: contained in a cgroup of its own within 1.3x of plain spawn'
+            out.append(('contained spawn %s: in a cgroup of its own within 1.3x of plain spawn'
                         % p, ct / sp, ct / sp <= 1.3))
     if spawn_params:
         lo, hi = spawn_params[0], spawn_params[-1]
@@ -387,6 +387,15 @@ LIMITS = {
              'right after a fork-based peer and posix_spawn almost never did, which measured '
              '1.11-1.37x. The "no fork-based contenders in the rounds" rows measure the two '
              'without any carry-over.',
+    'contained': 'Most of the difference is the kernel\'s work on the cgroup itself, which no '
+                 'caller can skip: measured with bare system calls (1,000 rounds, medians), '
+                 'mkdir of the cgroup and opening it take 58 us, clone3 with CLONE_INTO_CGROUP 28 '
+                 'us more than without, and the rmdir after the exit 31 us, 117 us together; '
+                 'subproc\'s contained spawn, wait and free cost 175-180 us more than the plain '
+                 'ones (spawn 96 against 239 us, free 4 against 39 us, same run). Against a plain '
+                 'spawn of 560-640 us that lands at 1.27-1.31x. Reusing cgroups between spawns '
+                 'would save the mkdir and rmdir, but a reused cgroup carries its counters '
+                 '(cpu.stat) and, when the process dies, would outlive it.',
     'capture': 'The parent, not the pipe, sets the pace, and most of its time is the kernel\'s: every '
                'fresh 4 KiB page of the capture buffer costs a page fault (zeroing and a '
                'memory-cgroup charge); on this machine faulting in 1 GiB of new memory takes '
@@ -461,7 +470,13 @@ LIMITS = {
            'parallel). Moving the file\'s copy into the kernel does not help: capturing 128 MiB '
            'and 256 MiB while writing them to a tmpfs file took 574 and 848 ms with read+write, '
            '539 and 874 ms with tee(2) into a second pipe, read and splice (medians of 14 and 8 '
-           'interleaved runs), the same within the noise.',
+           'interleaved runs), the same within the noise. Huge pages for the capture buffer '
+           '(MADV_HUGEPAGE) make filling 1 GiB of new memory 0.9 s -> 0.2 s when the buffer is '
+           'mapped once, but a growing malloc buffer moves (realloc\'s mremap), which splits '
+           'them: 0.9 s more in the reallocs, and the tee was twice as slow. A second thread '
+           'writing the file behind the reader measured 1.0-1.5 s against coreutils\' 2.2-2.9 s '
+           'in a standalone loop, but the library starts no threads of its own, and the buffer '
+           'it would write from moves as it grows.',
     'pool': 'Per job the pool makes the same system calls as the raw loop (a clone that returns '
             'the pidfd where the raw loop calls pidfd_open, epoll_ctl add and delete, one reap, '
             'close; about 8 in the parent), and shares the epoll_wait wake-ups; the run time is '

@@ -386,9 +386,10 @@ static void joblog_row(par *p, size_t j)
         code = jb->status.code;
     else if (jb->status.signaled)
         sig = jb->status.signal;
-    /* Host: as -S named it (":" for this machine), as GNU parallel writes it */
+    /* Host: as -S named it (":" for this machine), as GNU parallel writes it; "-" for a job
+     * that found every host down and ran nowhere */
     fprintf(p->joblog, "%zu\t%s\t%.3f\t%10.3f\t0\t%llu\t%d\t%d\t%s\n", j + 1,
-            jb->host >= 0 ? p->hosts[jb->host].name : ":", jb->start_real,
+            jb->host >= 0 ? p->hosts[jb->host].name : "-", jb->start_real,
             (double)jb->wall_usec / 1e6, jb->receive, code, sig, cmd.s);
     fflush(p->joblog);
     free(argv);

@@ -2,6 +2,7 @@
  * (apart from what subproc_signal_from_name reads), so that fuzz/fuzz_cliargs.c can hammer them. */
 #include "cli.h"
 
+#include <arpa/inet.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -397,5 +398,13 @@ int cli_parse_host(const char *s, cli_host *out)
         if (*c == ' ' || *c == '\t' || *c == '\n') return -1;
     for (const char *c = out->host; *c; c++)
         if (*c == ' ' || *c == '\t' || *c == '\n' || *c == '@' || *c == '/') return -1;
+    if (strchr(out->host, ':')) {
+        /* Only an IPv6 address has a colon in it (RFC 4291 text form, checked by inet_pton;
+         * a zone after '%' is ssh's to resolve): ":::" and the like are typos. */
+        char addr[sizeof out->host];
+        struct in6_addr a6;
+        snprintf(addr, sizeof addr, "%.*s", (int)strcspn(out->host, "%"), out->host);
+        if (inet_pton(AF_INET6, addr, &a6) != 1) return -1;
+    }
     return 0;
 }

@@ -303,12 +303,17 @@ TEST_T(par_sshlogin_failed_host_and_retries, 120)
     ASSERT_CODE(r, 0);
     ASSERT(strstr(r.err, "Connection refused") != NULL);
     test_cli_free(&r);
-    /* Every host down: every job fails, with the reason. */
-    const char *a5[] = {"true", ":::", "1", "2", "3", NULL};
+    /* Every host down: every job fails, with the reason; in the joblog, a job that ran
+     * nowhere has Host "-" (not ":", this machine). */
+    const char *a5[] = {jl, "true", ":::", "1", "2", "3", NULL};
     r = par_on(&s, NULL, bad, a5);
     ASSERT_CODE(r, 3);
     ASSERT(strstr(r.err, "every host in -S/--sshlogin failed") != NULL);
     test_cli_free(&r);
+    log = read_file(path);
+    ASSERT(strstr(log, "\t-\t") != NULL);
+    ASSERT(strstr(log, "\t:\t") == NULL);
+    free(log);
     /* A key the host refuses. */
     char sshopt[600];
     snprintf(sshopt, sizeof sshopt, "--ssh=ssh -F /dev/null -i %s -o %s -o StrictHostKeyChecking=no -o BatchMode=yes -o LogLevel=ERROR",
@@ -353,6 +358,9 @@ TEST(par_sshlogin_bad_options)
         {"-S", "-oProxyCommand=x", "invalid host '-oProxyCommand=x'"},
         {"-S", "a b", "invalid host 'a b'"},
         {"-S", ",", "no host in -S/--sshlogin"},
+        {"-S", ":::", "invalid host ':::'"},
+        {"-S", "h:::", "invalid host 'h:::'"},
+        {"-S", "[::1", "invalid host '[::1'"},
         {"-Shost", "-i", "-i is not available with a remote host"},
         {"-Shost", "-eBAD NAME=1", "invalid variable name 'BAD NAME'"},
         {"-Shost", "-uA;B", "invalid variable name 'A;B'"},

@@ -600,6 +600,24 @@ TEST(fdplan_targets_on_internal_fds)
     close(b);
 }
 
+/* Leak /etc/passwd at fd 900 without FD_CLOEXEC, the way careless code does; returns the fd it
+ * was opened at. unleak_fd() closes both. */
+static int leak_fd(void)
+{
+    int f = open("/etc/passwd", O_RDONLY);
+    ASSERT(f >= 0);
+    ASSERT(!is_open(900));
+    ASSERT_EQ(dup2(f, 900), 900);
+    ASSERT(!(fcntl(900, F_GETFD) & FD_CLOEXEC));
+    return f;
+}
+
+static void unleak_fd(int f)
+{
+    close(f);
+    close(900);
+}
+
 TEST(fds_leaked_by_parent_are_closed)
 {
     struct rlimit rl;
@@ -612,11 +630,7 @@ TEST(fds_leaked_by_parent_are_closed)
     /* Non-CLOEXEC fds the way careless code makes them. */
     int p[2];
     ASSERT_OK(pipe(p));
-    int f = open("/etc/passwd", O_RDONLY);
-    ASSERT(f >= 0);
-    ASSERT(!is_open(900));
-    ASSERT_EQ(dup2(f, 900), 900);
-    ASSERT(!(fcntl(900, F_GETFD) & FD_CLOEXEC));
+    int f = leak_fd();
     subproc_opts o = SUBPROC_OPTS_INIT;
     o.stdio[0].kind = SUBPROC_IO_NULL;
     o.stdio[2].kind = SUBPROC_IO_NULL;
@@ -633,11 +647,9 @@ TEST(fds_leaked_by_parent_are_closed)
     int want2[] = {0, 1, 2, 1000};
     expect_exact(out, 4, want2, NULL);
     free(out);
-    /* Fork mode too. */
     close(p[0]);
     close(p[1]);
-    close(f);
-    close(900);
+    unleak_fd(f);
 }
 
 TEST(fds_leaked_closed_with_no_fd_plan)
@@ -647,10 +659,7 @@ TEST(fds_leaked_closed_with_no_fd_plan)
      * that the helper's list can be read. */
     int p[2];
     ASSERT_OK(pipe(p));
-    int f = open("/etc/passwd", O_RDONLY);
-    ASSERT(f >= 0);
-    ASSERT(!is_open(900));
-    ASSERT_EQ(dup2(f, 900), 900);
+    int f = leak_fd();
     int saved = fcntl(1, F_DUPFD_CLOEXEC, 3);
     ASSERT(saved >= 0);
     fflush(stdout);
@@ -666,8 +675,7 @@ TEST(fds_leaked_closed_with_no_fd_plan)
     int want[] = {0, 1, 2};
     expect_exact(out, 3, want, NULL);
     free(out);
-    close(f);
-    close(900);
+    unleak_fd(f);
 }
 
 static int list_fds_fn(void *arg)
@@ -681,9 +689,7 @@ static int list_fds_fn(void *arg)
 
 TEST(fds_leaked_closed_in_fork_mode)
 {
-    int f = open("/etc/passwd", O_RDONLY);
-    ASSERT(f >= 0);
-    ASSERT_EQ(dup2(f, 900), 900);
+    int f = leak_fd();
     subproc_opts o = SUBPROC_OPTS_INIT;
     o.fn = list_fds_fn;
     o.stdio[0].kind = SUBPROC_IO_NULL;
@@ -695,6 +701,5 @@ TEST(fds_leaked_closed_in_fork_mode)
     ASSERT_OK(subproc_proc_wait(p, &st));
     ASSERT_EQ(st.code, 3);
     subproc_proc_free(p);
-    close(f);
-    close(900);
+    unleak_fd(f);
 }

@@ -275,6 +275,12 @@ int par_host_send(par_host *h, const char *cwd, const char *local, const char *r
                   subproc_error *err)
 {
     int fd = open(local, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        close(fd); /* a file's content is sent; a directory has none (read() says EISDIR) */
+        fd = -1;
+        errno = EISDIR;
+    }
     if (fd < 0) {
         local_fail(local, errno, err);
         return -err->err;

@@ -1156,7 +1156,10 @@ void subproc_expect_free(subproc_expect *e);
  * - Connection reuse: unless SUBPROC_REMOTE_NO_MASTER, one ssh ControlMaster per (ssh command,
  *   user, host, port) is started on first use (a child of the caller, in its own process group,
  *   socket in a private 0700 directory under /tmp) and ended when the last handle using it is
- *   freed, or at exit(). N children on a host then cost one handshake. The library's ssh
+ *   freed, or at exit(). N children on a host then cost one handshake. A master carries at
+ *   most 4 children at once: each child is two sessions and sshd refuses more than MaxSessions
+ *   (10 by default, sshd_config(5)) on one connection, so the 5th child at once gets a second
+ *   master (and handshake) for the same host, the 9th a third, and so on. The library's ssh
  *   options (-T, ControlMaster, ControlPath, ControlPersist) come before ssh_argv's (ssh keeps
  *   the first value), so the caller's multiplexing settings do not apply then; with
  *   SUBPROC_REMOTE_NO_MASTER they do (ssh_argv or ssh_config).

@@ -147,9 +147,11 @@ struct host {
     struct host *next;
     char *key;     /* ssh argv, user, host, port, each NUL-terminated, then an empty string */
     size_t keylen;
-    unsigned refs; /* remote children (and spawns in progress) using it */
+    unsigned refs; /* remote children (and spawns in progress) using it, and held connections */
+    unsigned children; /* of refs, the children: at most MASTER_CHILDREN */
     pthread_mutex_t start; /* held while the master starts, so one spawn starts it */
     subproc_proc *master;
+    subproc_proc *starting; /* the master while it logs in (under hosts_lock), for exit() */
     char sock[64];
 };
 
@@ -188,6 +190,9 @@ static void hosts_atexit(void)
         for (struct host *h = hosts; h; h = h->next) {
             master_end(h->master, h->sock);
             h->master = NULL;
+            /* One still logging in (another thread waits for it) reads no stdin yet, so the
+             * end of its pipe would not end it; a host that never answers would keep it. */
+            if (h->starting) subproc_proc_signal(h->starting, SIGTERM);
         }
         if (sockdir[0]) rmdir(sockdir);
         sockdir[0] = '\0';
@@ -215,8 +220,19 @@ static char *host_key(const subproc_remote *rm, size_t *len)
     return k;
 }
 
-/* Find or add the host entry and take a reference. NULL: out of memory. */
-static struct host *host_get(const subproc_remote *rm)
+/*
+ * Children that share one ControlMaster. Each child is two sessions on it (control and
+ * program) and the master has one of its own; sshd refuses sessions on a connection beyond its
+ * MaxSessions, 10 by default (sshd_config(5)), and the refused ssh then prints an error and
+ * opens a connection of its own, which sshd's MaxStartups may drop. So a master carries at most
+ * 4 children at once (1 + 2 * 4 = 9 sessions); the 5th child at once gets another master, for
+ * the same host, with a handshake of its own.
+ */
+#define MASTER_CHILDREN 4
+
+/* Find or add a host entry and take a reference: for a child, an entry with room for one more
+ * (MASTER_CHILDREN); for a held connection, the first. NULL: out of memory. */
+static struct host *host_get(const subproc_remote *rm, int child)
 {
     size_t len;
     char *key = host_key(rm, &len);
@@ -224,27 +240,35 @@ static struct host *host_get(const subproc_remote *rm)
     pthread_mutex_lock(&hosts_lock);
     struct host *h;
     for (h = hosts; h; h = h->next)
-        if (h->keylen == len && memcmp(h->key, key, len) == 0) break;
+        if (h->keylen == len && memcmp(h->key, key, len) == 0 &&
+            (!child || h->children < MASTER_CHILDREN))
+            break;
     if (!h && (h = subproc__calloc(1, sizeof *h))) {
         h->key = key;
         key = NULL;
         h->keylen = len;
         pthread_mutex_init(&h->start, NULL);
         snprintf(h->sock, sizeof h->sock, "%s/%u", sockdir, sockseq++); /* dir set at start */
-        h->next = hosts;
-        hosts = h;
+        /* At the end of the list: the first entry of a key stays the one connections hold. */
+        struct host **pp = &hosts;
+        while (*pp) pp = &(*pp)->next;
+        *pp = h;
     }
-    if (h) h->refs++;
+    if (h) {
+        h->refs++;
+        h->children += child != 0;
+    }
     pthread_mutex_unlock(&hosts_lock);
     free(key);
     return h;
 }
 
-static void host_put(struct host *h)
+static void host_put(struct host *h, int child)
 {
     if (!h) return;
     pthread_mutex_lock(&hosts_lock);
     subproc_proc *m = NULL;
+    h->children -= child != 0;
     int last = --h->refs == 0;
     if (last) {
         m = h->master;
@@ -542,6 +566,9 @@ static int master_start(struct host *h, const subproc_remote *rm, subproc_error 
     r = spawn_ssh(&m, sv.v, SUBPROC_IO_PIPE, SUBPROC_IO_NULL, err);
     sv_free(&sv);
     if (r < 0) goto out;
+    pthread_mutex_lock(&hosts_lock);
+    h->starting = m;
+    pthread_mutex_unlock(&hosts_lock);
     /* Ready once the socket exists (ssh makes it after logging in, by an atomic rename);
      * failed once ssh exits. Bounded: ssh's own ConnectTimeout normally ends it far sooner. */
     int delay = 1;
@@ -549,6 +576,9 @@ static int master_start(struct host *h, const subproc_remote *rm, subproc_error 
         struct stat st;
         if (stat(h->sock, &st) == 0 && S_ISSOCK(st.st_mode)) break;
         if (subproc_proc_try_wait(m, NULL) != -EAGAIN || subproc__now_ms() > until) {
+            pthread_mutex_lock(&hosts_lock);
+            h->starting = NULL;
+            pthread_mutex_unlock(&hosts_lock);
             subproc_proc_terminate(m, SIGTERM, 1000, 0, NULL);
             r = ssh_fail(err, subproc_proc_take_fd(m, 2), "ssh could not connect");
             subproc_proc_free(m);
@@ -560,6 +590,9 @@ static int master_start(struct host *h, const subproc_remote *rm, subproc_error 
     }
     /* Its later messages are not ours to read (ssh ignores SIGPIPE: the writes just fail). */
     subproc_proc_close_fd(m, 2);
+    pthread_mutex_lock(&hosts_lock);
+    h->starting = NULL;
+    pthread_mutex_unlock(&hosts_lock);
     h->master = m;
 out:
     pthread_mutex_unlock(&h->start);
@@ -584,7 +617,7 @@ static void rs_free(struct subproc__remote *rs)
     if (!rs) return;
     subproc_reader_free(rs->rd);
     subproc_proc_free(rs->ctl); /* kills and reaps it when it still runs */
-    host_put(rs->h);
+    host_put(rs->h, 1);
     pthread_mutex_destroy(&rs->lock);
     free(rs);
 }
@@ -680,7 +713,7 @@ int subproc__remote_spawn(subproc_proc **out, const subproc_opts *o, subproc_err
     pthread_mutex_init(&rs->lock, NULL);
     rs->grace_ms = rm->kill_grace_ms ? rm->kill_grace_ms : SUBPROC__DEFAULT_GRACE_MS;
     if (!(rm->flags & SUBPROC_REMOTE_NO_MASTER)) {
-        rs->h = host_get(rm);
+        rs->h = host_get(rm, 1);
         if (!rs->h) {
             rs_free(rs);
             return subproc__fail(err, SUBPROC_STEP_ALLOC, ENOMEM, -1, NULL);
@@ -779,7 +812,7 @@ int subproc_remote_connect(subproc_remote_conn **out, const subproc_remote *rm,
     if (rm->flags & SUBPROC_REMOTE_NO_MASTER)
         return subproc__fail(err, SUBPROC_STEP_VALIDATE, EINVAL, -1, NULL);
     subproc_remote_conn *c = subproc__calloc(1, sizeof *c);
-    if (!c || !(c->h = host_get(rm))) {
+    if (!c || !(c->h = host_get(rm, 0))) {
         free(c);
         return subproc__fail(err, SUBPROC_STEP_ALLOC, ENOMEM, -1, NULL);
     }
@@ -794,7 +827,7 @@ int subproc_remote_connect(subproc_remote_conn **out, const subproc_remote *rm,
 void subproc_remote_conn_free(subproc_remote_conn *c)
 {
     if (!c) return;
-    host_put(c->h);
+    host_put(c->h, 0);
     free(c);
 }
 

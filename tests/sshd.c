@@ -75,7 +75,7 @@ static void sleep_ms(long ms)
     }
 }
 
-static int start_one(struct test_sshd *s, int i)
+static int start_one(struct test_sshd *s, int i, int stock)
 {
     char cfg[160], log[160], text[1024];
     snprintf(s->addr[i], sizeof s->addr[i], "127.0.0.%d", 2 + i);
@@ -88,8 +88,9 @@ static int start_one(struct test_sshd *s, int i)
                  "PermitRootLogin prohibit-password\nPubkeyAuthentication yes\n"
                  "PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
                  "AuthorizedKeysFile %s/authorized_keys\nStrictModes no\nPidFile none\n"
-                 "MaxStartups 100\nMaxSessions 100\nLogLevel INFO\n",
-                 s->addr[i], port, s->dir, s->dir);
+                 "%sLogLevel INFO\n",
+                 s->addr[i], port, s->dir, s->dir,
+                 stock ? "" : "MaxStartups 100\nMaxSessions 100\n");
         put(cfg, text);
         if (listening(s->addr[i], port)) continue;
         const char *v[] = {"/usr/sbin/sshd", "-D", "-f", cfg, "-E", log, NULL};
@@ -115,7 +116,7 @@ static int start_one(struct test_sshd *s, int i)
     return -1;
 }
 
-void test_sshd_start(struct test_sshd *s, int n)
+static void start_servers(struct test_sshd *s, int n, int stock)
 {
     memset(s, 0, sizeof *s);
     ensure_sshd();
@@ -158,13 +159,17 @@ void test_sshd_start(struct test_sshd *s, int n)
              "-o LogLevel=ERROR",
              s->key, s->opt_kh);
     for (int i = 0; i < n; i++) {
-        if (start_one(s, i) < 0) {
+        if (start_one(s, i, stock) < 0) {
             test_sshd_stop(s);
             test_failf(__FILE__, __LINE__, "sshd %d did not start", i);
         }
         s->n = i + 1;
     }
 }
+
+void test_sshd_start(struct test_sshd *s, int n) { start_servers(s, n, 0); }
+
+void test_sshd_start_stock(struct test_sshd *s, int n) { start_servers(s, n, 1); }
 
 static int remove_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
 {

@@ -25,6 +25,9 @@ struct test_sshd {
 /* Start n (1..TEST_SSHD_MAX) servers; installs openssh-server with apt-get when it is missing
  * (as root), and skips the test with the reason when it cannot. */
 void test_sshd_start(struct test_sshd *s, int n);
+/* The same, with sshd's own limits on sessions per connection and logins at once (MaxSessions
+ * 10, MaxStartups 10:30:100) where test_sshd_start() raises them to 100. */
+void test_sshd_start_stock(struct test_sshd *s, int n);
 /* Stop the servers and remove the temp dir. */
 void test_sshd_stop(struct test_sshd *s);
 /* Lines of server i's log that contain text (e.g. "Accepted publickey": one per connection). */

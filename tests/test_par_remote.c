@@ -213,6 +213,15 @@ TEST_T(par_sshlogin_transfer_return_cleanup, 120)
     ASSERT(strstr(r.err, "no-such-file") != NULL);
     ASSERT(strstr(r.err, "No such file") != NULL);
     test_cli_free(&r);
+    snprintf(path, sizeof path, "%s/a dir", here);
+    ASSERT_OK(mkdir(path, 0755));
+    const char *args3d[] = {copt, "--transfer", "ls", "{}", ":::", "a dir", NULL};
+    r = par_on(&s, here, host, args3d); /* a directory: not made an empty file there */
+    ASSERT_CODE(r, 1);
+    ASSERT(strstr(r.err, "Is a directory") != NULL);
+    test_cli_free(&r);
+    snprintf(path, sizeof path, "%s/a dir", there);
+    ASSERT(access(path, F_OK) < 0);
     const char *args4[] = {copt, "--return", "{}.none", "true", ":::", "f", NULL};
     r = par_on(&s, here, host, args4);
     ASSERT_CODE(r, 1);
@@ -345,6 +354,32 @@ TEST_T(par_sshlogin_deadline_leaves_nothing, 60)
     test_sshd_stop(&s);
 }
 
+/* More jobs at once on a host than sshd lets share one connection (MaxSessions 10 by default,
+ * two sessions per job): every job runs, none sees ssh's "session request failed", and the
+ * host is not taken out of use. */
+TEST_T(par_sshlogin_many_jobs_on_a_stock_sshd, 120)
+{
+    struct test_sshd s;
+    test_sshd_start_stock(&s, 1);
+    char host[64];
+    snprintf(host, sizeof host, "12/%s:%d", s.addr[0], s.port[0]);
+    const char *args[] = {"sh", "-c", "sleep 1; echo \"$1\"", "sh", ":::", "1", "2", "3", "4",
+                          "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16",
+                          "17", "18", "19", "20", "21", "22", "23", "24", NULL};
+    test_cli_res r = par_on(&s, NULL, host, args);
+    ASSERT_CODE(r, 0);
+    int lines = 0;
+    for (const char *c = r.out; *c; c++) lines += *c == '\n';
+    ASSERT_EQ(lines, 24);
+    ASSERT(strstr(r.err, "session request failed") == NULL);
+    ASSERT(strstr(r.err, "failed") == NULL);
+    test_cli_free(&r);
+    /* 12 at once is 3 connections of 4 jobs each, give or take one opened again. */
+    int conns = test_sshd_log_count(&s, 0, "Accepted publickey");
+    ASSERT(conns >= 3 && conns <= 6);
+    test_sshd_stop(&s);
+}
+
 TEST(par_sshlogin_bad_options)
 {
     static const struct {
@@ -376,8 +411,41 @@ TEST(par_sshlogin_bad_options)
     }
 }
 
+/* ssh clients (argv[0] "ssh") with the argument arg, e.g. a port: waits up to 5 s for them to
+ * go, and returns how many are left. */
+static int ssh_clients_left(const char *arg)
+{
+    int n = 0;
+    for (int round = 0; round < 100; round++) {
+        n = 0;
+        DIR *d = opendir("/proc");
+        ASSERT(d != NULL);
+        for (struct dirent *de; (de = readdir(d));) {
+            if (de->d_name[0] < '1' || de->d_name[0] > '9') continue;
+            char path[300];
+            snprintf(path, sizeof path, "/proc/%.20s/cmdline", de->d_name);
+            int fd = open(path, O_RDONLY | O_CLOEXEC);
+            if (fd < 0) continue;
+            char buf[4096];
+            ssize_t len = read(fd, buf, sizeof buf - 1);
+            close(fd);
+            if (len <= 0 || strcmp(buf, "ssh") != 0) continue; /* a zombie's is empty */
+            buf[len] = '\0';
+            for (char *a = buf; a < buf + len; a += strlen(a) + 1)
+                if (!strcmp(a, arg)) {
+                    n++;
+                    break;
+                }
+        }
+        closedir(d);
+        if (!n) break;
+        usleep(50000);
+    }
+    return n;
+}
+
 /* A host that takes the connection and never answers holds up its own jobs only, and par acts
- * on TERM while it waits for it. */
+ * on TERM while it waits for it. The ssh still logging in to it goes when par does. */
 TEST_T(par_sshlogin_silent_host_holds_up_only_its_jobs, 90)
 {
     struct test_sshd s;
@@ -402,6 +470,9 @@ TEST_T(par_sshlogin_silent_host_holds_up_only_its_jobs, 90)
     char *log = read_file(path);
     ASSERT(strstr(log, silent) == NULL);
     free(log);
+    char port[16];
+    snprintf(port, sizeof port, "%d", ntohs(a.sin_port));
+    ASSERT_EQ(ssh_clients_left(port), 0);
 
     /* Only the silent host: TERM ends par at once (128 + 15), nothing started. */
     char sopt[100], sshopt[600];
@@ -432,6 +503,7 @@ TEST_T(par_sshlogin_silent_host_holds_up_only_its_jobs, 90)
     ASSERT(ps.exited);
     ASSERT_EQ(ps.code, 128 + SIGTERM);
     subproc_proc_free(p);
+    ASSERT_EQ(ssh_clients_left(port), 0);
     close(ls);
     test_sshd_stop(&s);
 }

@@ -1143,7 +1143,7 @@ void subproc_expect_free(subproc_expect *e);
  *   from the spawn with the step chdir, resolve or exec and path "HOST:PATH"), runs the program
  *   in the process group sshd made for the session, and reports its status. A second session,
  *   the control session, watches: when the child is signalled through the library the signal
- *   goes to the remote group; when the local ssh ends (deadline, kill, handle freed, the caller
+ *   goes to the remote group (SIGKILL to the local ssh as well); when the local ssh ends (deadline, kill, handle freed, the caller
  *   exits) or the connection drops, the whole remote group gets TERM and CONT, then KILL after
  *   kill_grace_ms, so nothing is left running there.
  * - Status: a remote exit code as it is (255 included); a remote death by signal N as signalled

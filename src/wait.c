@@ -324,6 +324,10 @@ static int send_locked(subproc_proc *p, int sig, int group)
 
 int subproc__proc_send(subproc_proc *p, int sig, int group)
 {
+    /* A remote child's KILL also goes to its remote group at once (before p->lock: the remote
+     * side's lock comes first, see subproc__remote_reaped); otherwise only the local ssh would
+     * die, and the remote clean-up would first send TERM and wait out the grace again. */
+    if (p->remote && sig == SIGKILL) subproc__remote_signal(p, SIGKILL);
     pthread_mutex_lock(&p->lock);
     int r = send_locked(p, sig, group);
     pthread_mutex_unlock(&p->lock);

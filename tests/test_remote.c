@@ -339,6 +339,20 @@ TEST_T(remote_signals_and_local_kill, 60)
     subproc_reader_free(rd);
     subproc_proc_free(p);
     ASSERT_EQ(test_procs_with(token), 0);
+
+    /* KILL goes to the remote program too, at once: not only to the local ssh, which would
+     * leave the remote clean-up to send TERM (ignored here) and wait out a grace of a minute. */
+    rm.kill_grace_ms = 60000;
+    ASSERT_OK(subproc_spawn(&p, &o, &e));
+    ASSERT_OK(subproc_reader_new(&rd, subproc_proc_fd(p, 1), 0, 0));
+    ASSERT_EQ(subproc_reader_readline(rd, &line, &len, 20000), 1);
+    ASSERT_OK(subproc_proc_signal(p, SIGKILL));
+    ASSERT_OK(subproc_proc_wait(p, &st));
+    ASSERT(st.signaled);
+    ASSERT_EQ(st.signal, SIGKILL);
+    ASSERT_EQ(test_procs_with(token), 0);
+    subproc_reader_free(rd);
+    subproc_proc_free(p);
     test_sshd_stop(&s);
 }
 

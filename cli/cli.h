@@ -51,9 +51,10 @@ int cli_valid_env_name(const char *s);
 
 /* --leftovers: "leave", "kill" or "wait" to SUBPROC_LEFTOVERS_*; -1 otherwise. */
 int cli_parse_leftovers(const char *s);
-/* [USER@]HOST[:PORT], as ssh and GNU parallel's --sshlogin name a host; an IPv6 address with a
- * port in brackets: [USER@][ADDR]:PORT. USER and HOST must not be empty or start with '-', and
- * hold no blank; PORT is 1 to 65535 (0 in out->port when not given). Returns 0, or -1. */
+/* [USER@]HOST[:PORT], as ssh and GNU parallel's --sshlogin name a host; an IPv6 address bare
+ * (no port) or in brackets: [USER@][ADDR][:PORT]. A HOST with a colon must be an IPv6 address
+ * (inet_pton; a %zone after it is ssh's). USER and HOST must not be empty or start with '-',
+ * and hold no blank; PORT is 1 to 65535 (0 in out->port when not given). Returns 0, or -1. */
 typedef struct cli_host {
     char user[64];
     char host[256];
@@ -223,6 +224,8 @@ typedef struct cli_par_opts {
     /* other hosts (par_host.c) */
     const char **sshlogins; /* -S values as given (comma-separated lists); malloc'd */
     size_t nsshlogins;
+    char **slf;             /* --sshloginfile FILE: each file's entries as one -S list; malloc'd */
+    size_t nslf;
     const char *ssh;        /* --ssh COMMAND (split at blanks); NULL: ssh */
     int no_master;          /* --no-controlmaster: a connection of its own per job */
     const char **transfers; /* --transferfile FILE (--transfer: "{}"); malloc'd */

@@ -3,9 +3,11 @@
  * Parsing writes nothing and exits nowhere, so the fuzzer can drive it; main.c reports. */
 #include "cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -56,6 +58,7 @@ enum {
     OPT_TRC,
     OPT_CONTROLMASTER,
     OPT_NO_CONTROLMASTER,
+    OPT_SSHLOGINFILE,
 };
 
 static const struct option run_longopts[] = {
@@ -507,6 +510,8 @@ static const struct option par_longopts[] = {
     {"trc", required_argument, NULL, OPT_TRC},
     {"controlmaster", no_argument, NULL, OPT_CONTROLMASTER},
     {"no-controlmaster", no_argument, NULL, OPT_NO_CONTROLMASTER},
+    {"sshloginfile", required_argument, NULL, OPT_SSHLOGINFILE},
+    {"slf", required_argument, NULL, OPT_SSHLOGINFILE},
     {NULL, 0, NULL, 0},
 };
 static const char par_shortopts[] = "+:j:kt:s:C:e:u:i0d:n:qa:S:M";
@@ -520,10 +525,53 @@ void cli_par_opts_free(cli_par_opts *o)
     o->sources = NULL;
     o->nsources = 0;
     free(o->sshlogins);
+    for (size_t i = 0; i < o->nslf; i++) free(o->slf[i]);
+    free(o->slf);
+    o->slf = NULL;
+    o->nslf = 0;
     free(o->transfers);
     free(o->returns);
     o->sshlogins = o->transfers = o->returns = NULL;
     o->nsshlogins = o->ntransfers = o->nreturns = 0;
+}
+
+/* GNU parallel's --sshloginfile: a -S entry per line; empty lines and lines that start with #
+ * are skipped. *list gets them as one comma-separated -S list (malloc'd), NULL when there are
+ * none. Returns 0 or -errno. */
+static int read_sshloginfile(const char *path, char **list)
+{
+    *list = NULL;
+    FILE *f = fopen(path, "re");
+    if (!f) return -errno;
+    char *line = NULL, *out = NULL;
+    size_t cap = 0, len = 0;
+    ssize_t n;
+    int r = 0;
+    errno = 0;
+    while (r == 0 && (n = getline(&line, &cap, f)) >= 0) {
+        while (n > 0 && strchr(" \t\r\n", line[n - 1])) n--;
+        size_t lead = strspn(line, " \t");
+        if ((size_t)n <= lead || line[lead] == '#') continue;
+        char *grown = realloc(out, len + (size_t)n - lead + 2);
+        if (!grown) {
+            r = -ENOMEM;
+            break;
+        }
+        out = grown;
+        if (len) out[len++] = ',';
+        memcpy(out + len, line + lead, (size_t)n - lead);
+        len += (size_t)n - lead;
+        out[len] = '\0';
+    }
+    if (r == 0 && ferror(f)) r = errno ? -errno : -EIO; /* EISDIR for a directory */
+    free(line);
+    fclose(f);
+    if (r < 0) {
+        free(out);
+        return r;
+    }
+    *list = out;
+    return 0;
 }
 
 /* -d as GNU parallel reads it: \t \n \r, \NNN and \N (octal) become the byte; the rest is
@@ -655,9 +703,10 @@ int cli_par_parse(cli_par_opts *o, int argc, char **argv, char *err, size_t errl
     o->envops = calloc((size_t)argc, sizeof *o->envops);
     o->sources = calloc((size_t)argc, sizeof *o->sources);
     o->sshlogins = calloc((size_t)argc, sizeof *o->sshlogins);
+    o->slf = calloc((size_t)argc, sizeof *o->slf);
     o->transfers = calloc((size_t)argc, sizeof *o->transfers);
     o->returns = calloc((size_t)argc, sizeof *o->returns);
-    if (!o->envops || !o->sources || !o->sshlogins || !o->transfers || !o->returns)
+    if (!o->envops || !o->sources || !o->sshlogins || !o->slf || !o->transfers || !o->returns)
         return fail(err, errlen, "out of memory");
 
     optind = 0;
@@ -831,6 +880,15 @@ int cli_par_parse(cli_par_opts *o, int argc, char **argv, char *err, size_t errl
         case OPT_NO_CONTROLMASTER:
             o->no_master = 1;
             break;
+        case OPT_SSHLOGINFILE: {
+            char *list = NULL;
+            int r = read_sshloginfile(a, &list);
+            if (r < 0) return fail(err, errlen, "--sshloginfile %s: %s", a, strerror(-r));
+            if (!list) return fail(err, errlen, "no host in --sshloginfile %s", a);
+            o->slf[o->nslf++] = list;
+            o->sshlogins[o->nsshlogins++] = list;
+            break;
+        }
         case OPT_HELP:
             o->help = 1;
             return 0;

@@ -77,6 +77,8 @@ void cli_par_usage(FILE *f)
           "  -S, --sshlogin=LIST        run the jobs on these hosts through ssh: comma-separated\n"
           "                             [N/][USER@]HOST[:PORT] (N jobs at once there; else -j),\n"
           "                             : for this machine; repeatable\n"
+          "      --sshloginfile=FILE, --slf=FILE  the same, an entry per line of FILE (lines\n"
+          "                             that are empty or start with # are skipped)\n"
           "      --ssh=COMMAND          the ssh command and its options (split at blanks; ssh)\n"
           "      --transferfile=FILE, --tf=FILE  send FILE to the job's host before it starts\n"
           "      --transfer             the same as --transferfile={}\n"

@@ -374,10 +374,10 @@ int cli_parse_host(const char *s, cli_host *out)
         h = at + 1;
     }
     const char *end = h + strlen(h), *colon = NULL;
-    if (h[0] == '[') { /* [ADDR]:PORT */
+    if (h[0] == '[') { /* [ADDR] or [ADDR]:PORT */
         const char *close = strchr(h, ']');
-        if (!close || close[1] != ':') return -1;
-        colon = close + 1;
+        if (!close || (close[1] != ':' && close[1] != '\0')) return -1;
+        colon = close[1] ? close + 1 : NULL;
         end = close;
         h++;
     } else {

@@ -45,7 +45,7 @@ _subproc()
     -C | --chdir)
         COMPREPLY=($(compgen -d -- "$cur"))
         return ;;
-    --stdin | --stdout | --stderr | --json)
+    --stdin | --stdout | --stderr | --json | --sshloginfile | --slf)
         COMPREPLY=($(compgen -f -- "$cur"))
         return ;;
     esac

@@ -380,6 +380,32 @@ TEST_T(par_sshlogin_many_jobs_on_a_stock_sshd, 120)
     test_sshd_stop(&s);
 }
 
+/* --sshloginfile/--slf: GNU parallel's host file, an entry per line, comments and blank lines
+ * skipped. */
+TEST_T(par_sshloginfile, 60)
+{
+    struct test_sshd s;
+    test_sshd_start(&s, 1);
+    char file[200], text[200], host[64], sshopt[600], jl[220], path[200];
+    snprintf(host, sizeof host, "%s:%d", s.addr[0], s.port[0]);
+    snprintf(file, sizeof file, "%s/hosts", s.dir);
+    snprintf(text, sizeof text, "# the build hosts\n\n  1/%s \n#%s\n", host, "unused:1");
+    put_file(file, text);
+    snprintf(sshopt, sizeof sshopt, "--ssh=%s", s.ssh_cmd);
+    snprintf(path, sizeof path, "%s/joblog", s.dir);
+    snprintf(jl, sizeof jl, "--joblog=%s", path);
+    const char *v[] = {"par", "--slf", file, sshopt, jl, "true", ":::", "1", "2", NULL};
+    test_cli_res r = test_cli(NULL, v);
+    ASSERT_CODE(r, 0);
+    test_cli_free(&r);
+    char *log = read_file(path);
+    char col[80];
+    snprintf(col, sizeof col, "\t%s\t", host);
+    ASSERT(strstr(log, col) != NULL);
+    free(log);
+    test_sshd_stop(&s);
+}
+
 TEST(par_sshlogin_bad_options)
 {
     static const struct {
@@ -396,6 +422,9 @@ TEST(par_sshlogin_bad_options)
         {"-S", ":::", "invalid host ':::'"},
         {"-S", "h:::", "invalid host 'h:::'"},
         {"-S", "[::1", "invalid host '[::1'"},
+        {"--slf=/no/such/file", NULL, "--sshloginfile /no/such/file: No such file"},
+        {"--sshloginfile=/", NULL, "--sshloginfile /: Is a directory"},
+        {"--slf=/dev/null", NULL, "no host in --sshloginfile /dev/null"},
         {"-Shost", "-i", "-i is not available with a remote host"},
         {"-Shost", "-eBAD NAME=1", "invalid variable name 'BAD NAME'"},
         {"-Shost", "-uA;B", "invalid variable name 'A;B'"},
@@ -407,6 +436,15 @@ TEST(par_sshlogin_bad_options)
         ASSERT_CODE(r, 125);
         if (!strstr(r.err, cases[i].want))
             test_failf(__FILE__, __LINE__, "case %zu: '%s' not in '%s'", i, cases[i].want, r.err);
+        test_cli_free(&r);
+    }
+    /* Host forms ssh takes (nothing connects with --dry-run). */
+    static const char *const good[] = {"::1", "[::1]", "[::1]:2222", "u@[::1]:22", "fe80::1%lo",
+                                       "2/h.example:22", "u@h"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        const char *v[] = {"par", "--dry-run", "-S", good[i], "true", ":::", "1", NULL};
+        test_cli_res r = test_cli(NULL, v);
+        if (r.code != 0) test_failf(__FILE__, __LINE__, "%s: %s", good[i], r.err);
         test_cli_free(&r);
     }
 }

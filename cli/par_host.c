@@ -49,7 +49,19 @@ static int host_word(const cli_par_opts *o, const char *w, size_t len, par_host 
         h->local = 1;
         return 0;
     }
-    if (cli_remote_setup(&h->r, h->name, o->ssh, o->envops, o->nenvops) < 0) {
+    /* GNU parallel also takes an ssh command with the host as its last word ("ssh -p 2222
+     * host"): that host's ssh, split at blanks as --ssh is. */
+    char cmd[sizeof h->name], *host = h->name;
+    const char *ssh = o->ssh;
+    size_t last = strcspn(h->name, " \t") < len ? len : 0;
+    while (last > 0 && !strchr(" \t", h->name[last - 1])) last--;
+    if (last > 0) {
+        snprintf(cmd, sizeof cmd, "%.*s", (int)last, h->name);
+        if (!cmd[strspn(cmd, " \t")] || cmd[strspn(cmd, " \t")] == '-') goto bad;
+        host = h->name + last;
+        ssh = cmd;
+    }
+    if (cli_remote_setup(&h->r, host, ssh, o->envops, o->nenvops) < 0) {
         if (!h->r.rm.host) goto bad; /* the name did not parse */
         snprintf(msg, msglen, "out of memory");
         return CLI_EXIT_FAILURE;

@@ -403,6 +403,17 @@ TEST_T(par_sshloginfile, 60)
     snprintf(col, sizeof col, "\t%s\t", host);
     ASSERT(strstr(log, col) != NULL);
     free(log);
+
+    /* An entry may also be an ssh command with the host as its last word (then no --ssh). */
+    char entry[700];
+    snprintf(entry, sizeof entry, "%s -p %d %s", s.ssh_cmd, s.port[0], s.addr[0]);
+    const char *v2[] = {"par", "-S", entry, jl, "true", ":::", "1", NULL};
+    r = test_cli(NULL, v2);
+    ASSERT_CODE(r, 0);
+    test_cli_free(&r);
+    log = read_file(path);
+    ASSERT(strstr(log, entry) != NULL);
+    free(log);
     test_sshd_stop(&s);
 }
 
@@ -417,7 +428,8 @@ TEST(par_sshlogin_bad_options)
         {"--ssh=ssh", NULL, "--ssh needs -S/--sshlogin"},
         {"-S", "0/host", "invalid job count '0'"},
         {"-S", "-oProxyCommand=x", "invalid host '-oProxyCommand=x'"},
-        {"-S", "a b", "invalid host 'a b'"},
+        {"-S", "ssh -p 22 ", "invalid host 'ssh -p 22 '"},
+        {"-S", "-F x h", "invalid host '-F x h'"},
         {"-S", ",", "no host in -S/--sshlogin"},
         {"-S", ":::", "invalid host ':::'"},
         {"-S", "h:::", "invalid host 'h:::'"},

@@ -1411,8 +1411,6 @@ nomem:
     fprintf(stderr, "%s par: out of memory\n", cli_progname);
 out:
     if (p.sigfd >= 0) close(p.sigfd);
-    /* The write end stays while a connection may still be opened (par_hosts_free). */
-    if (p.wake[0] >= 0) close(p.wake[0]);
     if (json) {
         int bad = ferror(json) | (json == stdout ? fflush(json) : fclose(json));
         if (bad) {
@@ -1433,7 +1431,13 @@ out:
     free(p.args);
     free(p.slots);
     free(p.slot_host);
-    if (par_hosts_free(p.hosts, p.nhosts) && p.wake[1] >= 0) close(p.wake[1]);
+    /* Both ends stay while a connection may still be opened (par_hosts_free): its thread
+     * writes the write end when it ends, also when exit() ends its ssh, and with the read end
+     * closed that write would raise SIGPIPE and kill par with it. */
+    if (par_hosts_free(p.hosts, p.nhosts)) {
+        if (p.wake[0] >= 0) close(p.wake[0]);
+        if (p.wake[1] >= 0) close(p.wake[1]);
+    }
     free(p.already_run);
     subproc_env_free(p.env);
     par_inputs_free(&p.in);

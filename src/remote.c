@@ -161,6 +161,7 @@ static char sockdir[40]; /* "" until the first master */
 static unsigned sockseq;
 static pid_t hosts_pid; /* the process the masters belong to (a fork's child must not end them) */
 static int atexit_done;
+static int exiting; /* hosts_atexit() ran: no master may start any more (under hosts_lock) */
 
 struct subproc__remote {
     pthread_mutex_t lock;
@@ -194,6 +195,7 @@ static void hosts_atexit(void)
              * end of its pipe would not end it; a host that never answers would keep it. */
             if (h->starting) subproc_proc_signal(h->starting, SIGTERM);
         }
+        exiting = 1;
         if (sockdir[0]) rmdir(sockdir);
         sockdir[0] = '\0';
     }
@@ -562,13 +564,17 @@ static int master_start(struct host *h, const subproc_remote *rm, subproc_error 
         r = subproc__fail(err, SUBPROC_STEP_ALLOC, ENOMEM, -1, NULL);
         goto out;
     }
-    subproc_proc *m;
-    r = spawn_ssh(&m, sv.v, SUBPROC_IO_PIPE, SUBPROC_IO_NULL, err);
+    /* Started and made known under the lock, so that exit() in another thread either ends it
+     * (hosts_atexit) or comes first and keeps it from starting. */
+    subproc_proc *m = NULL;
+    pthread_mutex_lock(&hosts_lock);
+    if (exiting)
+        r = subproc__fail(err, SUBPROC_STEP_REMOTE, ECANCELED, -1, "the process is exiting");
+    else if ((r = spawn_ssh(&m, sv.v, SUBPROC_IO_PIPE, SUBPROC_IO_NULL, err)) == 0)
+        h->starting = m;
+    pthread_mutex_unlock(&hosts_lock);
     sv_free(&sv);
     if (r < 0) goto out;
-    pthread_mutex_lock(&hosts_lock);
-    h->starting = m;
-    pthread_mutex_unlock(&hosts_lock);
     /* Ready once the socket exists (ssh makes it after logging in, by an atomic rename);
      * failed once ssh exits. Bounded: ssh's own ConnectTimeout normally ends it far sooner. */
     int delay = 1;

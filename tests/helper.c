@@ -99,6 +99,11 @@ int helper_main(int argc, char **argv)
         sleep_ms(atol(argv[1]));
         return 0;
     }
+    if (!strcmp(m, "ready-sleep")) { /* say it runs, then sleep */
+        out("ready\n");
+        sleep_ms(atol(argv[1]));
+        return 0;
+    }
     if (!strcmp(m, "ignore-term")) { /* ignore SIGTERM, say so, then sleep */
         signal(SIGTERM, SIG_IGN);
         out("ready\n");

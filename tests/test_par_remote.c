@@ -603,19 +603,25 @@ TEST_T(par_sshlogin_lost_connection_is_reported, 90)
     snprintf(sopt, sizeof sopt, "-S%s", host);
     snprintf(sshopt, sizeof sshopt, "--ssh=%s", s.ssh_cmd);
     snprintf(token, sizeof token, "subproc-par-lost-token-%d", (int)getpid());
-    const char *v[] = {test_cli_path(), "par", sopt, sshopt, test_self, "helper", "sleep",
-                       "{}", token, ":::", "60000", NULL};
+    const char *v[] = {test_cli_path(), "par", "--lb", sopt, sshopt, test_self, "helper",
+                       "ready-sleep", "{}", token, ":::", "60000", NULL};
     subproc_opts o = SUBPROC_OPTS_INIT;
     o.argv = v;
     o.stdio[0].kind = SUBPROC_IO_NULL;
+    o.stdio[1].kind = SUBPROC_IO_PIPE;
     o.stdio[2].kind = SUBPROC_IO_PIPE;
     subproc_proc *p;
     subproc_error e;
     ASSERT_OK(subproc_spawn(&p, &o, &e));
-    for (int i = 0; test_procs_with(token) == 0; i++) {
-        ASSERT(i < 4000);
-        usleep(5000);
-    }
+    /* par passes the job's line on (--lb) only once the job has started, as par sees it: the
+     * remote program running is not enough (its start may still be on its way back). */
+    subproc_reader *rd;
+    ASSERT_OK(subproc_reader_new(&rd, subproc_proc_fd(p, 1), 0, 0));
+    const char *line;
+    size_t len;
+    ASSERT_EQ(subproc_reader_readline(rd, &line, &len, 30000), 1);
+    ASSERT_STREQ(line, "ready\n");
+    subproc_reader_free(rd);
     pid_t kill_these[64];
     int nk = sshd_descendants(subproc_proc_pid(s.proc[0]), kill_these, 64);
     ASSERT(nk > 0);

@@ -80,6 +80,9 @@ void helper_argv_va(const char **v, size_t cap, const char *mode, va_list ap);
 char *read_all(int fd, size_t *len);
 /* The whole of the file at path (malloc'd, NUL-terminated), or NULL when it cannot be read. */
 char *read_file(const char *path);
+/* Read one line from p's stdout (a pipe), waiting up to timeout_ms, and assert it is "ready\n",
+ * what the helper's waiting modes print once they run. */
+void test_await_ready(subproc_proc *p, int timeout_ms);
 /* Write all of buf. */
 void write_all(int fd, const void *buf, size_t len);
 /* Spawn the helper with opts (argv replaced), wait, return its status; stdout captured into

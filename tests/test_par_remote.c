@@ -615,13 +615,7 @@ TEST_T(par_sshlogin_lost_connection_is_reported, 90)
     ASSERT_OK(subproc_spawn(&p, &o, &e));
     /* par passes the job's line on (--lb) only once the job has started, as par sees it: the
      * remote program running is not enough (its start may still be on its way back). */
-    subproc_reader *rd;
-    ASSERT_OK(subproc_reader_new(&rd, subproc_proc_fd(p, 1), 0, 0));
-    const char *line;
-    size_t len;
-    ASSERT_EQ(subproc_reader_readline(rd, &line, &len, 30000), 1);
-    ASSERT_STREQ(line, "ready\n");
-    subproc_reader_free(rd);
+    test_await_ready(p, 30000);
     pid_t kill_these[64];
     int nk = sshd_descendants(subproc_proc_pid(s.proc[0]), kill_these, 64);
     ASSERT(nk > 0);

@@ -313,12 +313,7 @@ TEST_T(remote_signals_and_local_kill, 60)
     subproc_proc *p;
     subproc_error e;
     ASSERT_OK(subproc_spawn(&p, &o, &e));
-    subproc_reader *rd;
-    ASSERT_OK(subproc_reader_new(&rd, subproc_proc_fd(p, 1), 0, 0));
-    const char *line;
-    size_t len;
-    ASSERT_EQ(subproc_reader_readline(rd, &line, &len, 20000), 1);
-    ASSERT_STREQ(line, "ready\n");
+    test_await_ready(p, 20000);
     ASSERT_EQ(test_procs_with(token), 1);
     /* A signal goes to the remote program: USR1 ends it, and says so. */
     ASSERT_OK(subproc_proc_signal(p, SIGUSR1));
@@ -326,17 +321,14 @@ TEST_T(remote_signals_and_local_kill, 60)
     ASSERT_OK(subproc_proc_wait(p, &st));
     ASSERT(st.signaled);
     ASSERT_EQ(st.signal, SIGUSR1);
-    subproc_reader_free(rd);
     subproc_proc_free(p);
     ASSERT_EQ(test_procs_with(token), 0);
 
     /* Killing the local ssh (here: freeing the handle of a running child) ends the remote one,
      * which ignores TERM: KILL after the grace. */
     ASSERT_OK(subproc_spawn(&p, &o, &e));
-    ASSERT_OK(subproc_reader_new(&rd, subproc_proc_fd(p, 1), 0, 0));
-    ASSERT_EQ(subproc_reader_readline(rd, &line, &len, 20000), 1);
+    test_await_ready(p, 20000);
     ASSERT_EQ(test_procs_with(token), 1);
-    subproc_reader_free(rd);
     subproc_proc_free(p);
     ASSERT_EQ(test_procs_with(token), 0);
 
@@ -344,14 +336,12 @@ TEST_T(remote_signals_and_local_kill, 60)
      * leave the remote clean-up to send TERM (ignored here) and wait out a grace of a minute. */
     rm.kill_grace_ms = 60000;
     ASSERT_OK(subproc_spawn(&p, &o, &e));
-    ASSERT_OK(subproc_reader_new(&rd, subproc_proc_fd(p, 1), 0, 0));
-    ASSERT_EQ(subproc_reader_readline(rd, &line, &len, 20000), 1);
+    test_await_ready(p, 20000);
     ASSERT_OK(subproc_proc_signal(p, SIGKILL));
     ASSERT_OK(subproc_proc_wait(p, &st));
     ASSERT(st.signaled);
     ASSERT_EQ(st.signal, SIGKILL);
     ASSERT_EQ(test_procs_with(token), 0);
-    subproc_reader_free(rd);
     subproc_proc_free(p);
     test_sshd_stop(&s);
 }
@@ -690,17 +680,11 @@ TEST_T(remote_cli_killed_leaves_nothing, 60)
     subproc_proc *p;
     subproc_error e;
     ASSERT_OK(subproc_spawn(&p, &o, &e));
-    subproc_reader *rd;
-    ASSERT_OK(subproc_reader_new(&rd, subproc_proc_fd(p, 1), 0, 0));
-    const char *line;
-    size_t len;
-    ASSERT_EQ(subproc_reader_readline(rd, &line, &len, 20000), 1);
-    ASSERT_STREQ(line, "ready\n");
+    test_await_ready(p, 20000);
     /* subproc itself dies at once: its pipes to ssh close, and the host cleans up. */
     subproc_proc_signal(p, SIGKILL);
     subproc_status st;
     ASSERT_OK(subproc_proc_wait(p, &st));
-    subproc_reader_free(rd);
     subproc_proc_free(p);
     ASSERT(test_procs_gone(token));
     test_sshd_stop(&s);

@@ -134,6 +134,17 @@ void test_cli_free(test_cli_res *r)
     r->out = r->err = NULL;
 }
 
+void test_await_ready(subproc_proc *p, int timeout_ms)
+{
+    subproc_reader *rd;
+    ASSERT_OK(subproc_reader_new(&rd, subproc_proc_fd(p, 1), 0, 0));
+    const char *line;
+    size_t len;
+    ASSERT_EQ(subproc_reader_readline(rd, &line, &len, timeout_ms), 1);
+    ASSERT_STREQ(line, "ready\n");
+    subproc_reader_free(rd);
+}
+
 char *read_file(const char *path)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
